@@ -1,0 +1,39 @@
+/** Error codes a server sends in `error.code`; clients surface the same strings. */
+export const ERROR_CODES = [
+  'invalid_message',
+  'invalid_patch',
+  'document_not_found',
+  'document_exists',
+  'message_too_large',
+  'rate_limited',
+  'cursor_expired',
+  'server_error',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Reasons a server sends in `auth_error.reason`. */
+export const AUTH_ERROR_REASONS = [
+  'malformed',
+  'unknown_key',
+  'revoked_key',
+  'bad_signature',
+  'timestamp_skew',
+  'replayed',
+  'rate_limited',
+  'unsupported_protocol',
+] as const;
+export type AuthErrorReason = (typeof AUTH_ERROR_REASONS)[number];
+
+/**
+ * Raised by the core helpers when input breaks a protocol rule. `code` is one of the protocol's
+ * error codes, so a server can answer with it unchanged.
+ */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,10 @@
+export * from './canonical-json.js';
+export * from './errors.js';
+export * from './hmac.js';
+export * from './ids.js';
+export * from './json-value.js';
+export * from './limits.js';
+export * from './messages.js';
+export * from './patch.js';
+export * from './title.js';
+export * as schema from './schema.js';

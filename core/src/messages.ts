@@ -1,0 +1,224 @@
+import { AUTH_ERROR_REASONS, ERROR_CODES } from './errors.js';
+import { DEFAULT_LIMITS } from './limits.js';
+import type { JsonObject, JsonValue } from './json-value.js';
+import type { PatchOp } from './patch.js';
+import * as s from './schema.js';
+
+/** Bumped only for incompatible changes; a client that sends another value gets `unsupported_protocol`. */
+export const PROTOCOL_VERSION = 1;
+
+const UUID = s.string({ pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, describe: 'a lowercase canonical UUID' });
+const HEX64 = s.string({ pattern: /^[0-9a-f]{64}$/, describe: '64 lowercase hex digits' });
+const TIMESTAMP = s.string({ min: 1, max: 40 });
+// Content and patches are checked in depth (hostile keys, numbers, depth, size) by the core helpers.
+const CONTENT = s.unknownValue() as s.Schema<JsonObject>;
+const PATCH = s.unknownValue() as s.Schema<PatchOp[]>;
+const NULLABLE_JSON = s.unknownValue() as s.Schema<JsonValue | null>;
+
+export const API_KEY_PATTERN = /^rpa_[0-9a-f]{64}$/;
+export const API_SECRET_PATTERN = /^rps_[0-9a-f]{64}$/;
+
+/** A document as it travels in pushes and full syncs. Times are RFC 3339. */
+export const wireDocument = s.object({
+  id: UUID,
+  user_id: UUID,
+  title: s.nullable(s.string()),
+  content: CONTENT,
+  sync_revision: s.count({ min: 1 }),
+  content_hash: HEX64,
+  created_at: TIMESTAMP,
+  updated_at: TIMESTAMP,
+  deleted_at: s.nullable(TIMESTAMP),
+});
+export type WireDocument = s.Infer<typeof wireDocument>;
+
+export const limitsSchema = s.object({
+  max_frame_bytes: s.count({ min: 1 }),
+  max_document_bytes: s.count({ min: 1 }),
+  max_depth: s.count({ min: 1 }),
+  max_patch_ops: s.count({ min: 1 }),
+  max_changes_page: s.count({ min: 1 }),
+  max_email_length: s.count({ min: 1 }),
+  max_title_code_points: s.count({ min: 1 }),
+});
+
+// ---- client → server -------------------------------------------------------------------------
+
+export const clientMessages = {
+  authenticate: s.object({
+    type: s.literal('authenticate'),
+    email: s.string({ min: 3, max: DEFAULT_LIMITS.max_email_length, pattern: /^[^\s@]+@[^\s@]+$/u, describe: 'an email address' }),
+    client_id: UUID,
+    api_key: s.string({ max: 200 }),
+    signature: s.string({ max: 200 }),
+    timestamp: s.count(),
+    nonce: s.optional(s.string({ pattern: /^[0-9a-f]{32}$/, describe: '32 lowercase hex digits' })),
+    protocol_version: s.optional(s.count()),
+  }),
+  create_document: s.object({
+    type: s.literal('create_document'),
+    document: s.object({ id: UUID, content: CONTENT }),
+    base_revision: s.optional(s.count({ min: 1 })),
+    mutation_id: UUID,
+  }),
+  update_document: s.object({
+    type: s.literal('update_document'),
+    patch: s.object({ document_id: UUID, patch: PATCH, content_hash: s.optional(HEX64) }),
+    base_revision: s.optional(s.count({ min: 1 })),
+    mutation_id: UUID,
+  }),
+  delete_document: s.object({
+    type: s.literal('delete_document'),
+    document_id: UUID,
+    base_revision: s.optional(s.count({ min: 1 })),
+    mutation_id: UUID,
+  }),
+  get_changes_since: s.object({
+    type: s.literal('get_changes_since'),
+    last_sequence: s.count(),
+    limit: s.optional(s.count({ min: 1 })),
+  }),
+  ack_changes: s.object({ type: s.literal('ack_changes'), up_to_sequence: s.count() }),
+  request_full_sync: s.object({ type: s.literal('request_full_sync') }),
+  ping: s.object({ type: s.literal('ping') }),
+} as const;
+
+export type ClientMessageType = keyof typeof clientMessages;
+export type ClientMessageOf<T extends ClientMessageType> = s.Infer<(typeof clientMessages)[T]>;
+export type ClientMessage = { [T in ClientMessageType]: ClientMessageOf<T> }[ClientMessageType];
+export type MutationMessage = ClientMessageOf<'create_document' | 'update_document' | 'delete_document'>;
+
+// ---- server → client -------------------------------------------------------------------------
+
+const changeEvent = s.object({
+  sequence: s.count({ min: 1 }),
+  document_id: UUID,
+  event_type: s.oneOf(['create', 'update', 'delete'] as const),
+  forward_patch: NULLABLE_JSON,
+  reverse_patch: NULLABLE_JSON,
+  sync_revision: s.count({ min: 1 }),
+  content_hash: s.nullable(HEX64),
+  client_id: s.nullable(s.string()),
+  mutation_id: s.nullable(UUID),
+  created_at: TIMESTAMP,
+});
+export type ChangeEvent = s.Infer<typeof changeEvent>;
+
+export const serverMessages = {
+  auth_success: s.object({
+    type: s.literal('auth_success'),
+    session_id: UUID,
+    client_id: UUID,
+    user_id: UUID,
+    latest_sequence: s.count(),
+    limits: limitsSchema,
+    server_time: s.count(),
+    protocol_version: s.optional(s.count()),
+  }),
+  auth_error: s.object({ type: s.literal('auth_error'), reason: s.oneOf(AUTH_ERROR_REASONS), server_time: s.count() }),
+  document_created_response: s.object({
+    type: s.literal('document_created_response'),
+    document_id: UUID,
+    success: s.literal(true),
+    sync_revision: s.count({ min: 1 }),
+    content_hash: HEX64,
+    sequence: s.count({ min: 1 }),
+    mutation_id: UUID,
+  }),
+  document_updated_response: s.object({
+    type: s.literal('document_updated_response'),
+    document_id: UUID,
+    success: s.literal(true),
+    sync_revision: s.count({ min: 1 }),
+    content_hash: HEX64,
+    sequence: s.count({ min: 1 }),
+    merged: s.boolean(),
+    document: s.optional(wireDocument),
+    mutation_id: UUID,
+  }),
+  document_deleted_response: s.object({
+    type: s.literal('document_deleted_response'),
+    document_id: UUID,
+    success: s.literal(true),
+    sync_revision: s.count({ min: 1 }),
+    sequence: s.count({ min: 1 }),
+    mutation_id: UUID,
+  }),
+  document_created: s.object({
+    type: s.literal('document_created'),
+    document: wireDocument,
+    sequence: s.count({ min: 1 }),
+    client_id: s.nullable(s.string()),
+    mutation_id: s.nullable(UUID),
+  }),
+  document_updated: s.object({
+    type: s.literal('document_updated'),
+    document_id: UUID,
+    patch: PATCH,
+    sync_revision: s.count({ min: 1 }),
+    content_hash: HEX64,
+    sequence: s.count({ min: 1 }),
+    client_id: s.nullable(s.string()),
+    mutation_id: s.nullable(UUID),
+  }),
+  document_deleted: s.object({
+    type: s.literal('document_deleted'),
+    document_id: UUID,
+    sync_revision: s.count({ min: 1 }),
+    sequence: s.count({ min: 1 }),
+    client_id: s.nullable(s.string()),
+    mutation_id: s.nullable(UUID),
+  }),
+  conflict_detected: s.object({
+    type: s.literal('conflict_detected'),
+    document_id: UUID,
+    resolution_strategy: s.literal('server_wins'),
+    server_document: wireDocument,
+    rejected_patch: NULLABLE_JSON,
+    mutation_id: UUID,
+  }),
+  changes: s.object({
+    type: s.literal('changes'),
+    events: s.array(changeEvent),
+    latest_sequence: s.count(),
+    has_more: s.boolean(),
+  }),
+  changes_acknowledged: s.object({ type: s.literal('changes_acknowledged'), sequence: s.count() }),
+  sync_document: s.object({ type: s.literal('sync_document'), document: wireDocument }),
+  sync_complete: s.object({ type: s.literal('sync_complete'), synced_count: s.count(), latest_sequence: s.count() }),
+  pong: s.object({ type: s.literal('pong') }),
+  error: s.object({
+    type: s.literal('error'),
+    code: s.oneOf(ERROR_CODES),
+    message: s.string(),
+    mutation_id: s.optional(UUID),
+  }),
+} as const;
+
+export type ServerMessageType = keyof typeof serverMessages;
+export type ServerMessageOf<T extends ServerMessageType> = s.Infer<(typeof serverMessages)[T]>;
+export type ServerMessage = { [T in ServerMessageType]: ServerMessageOf<T> }[ServerMessageType];
+
+export type ParseResult<M> = { ok: true; message: M } | { ok: false; error: string; type?: string; mutation_id?: string };
+
+function parseWith<M>(table: Record<string, s.Schema<unknown>>, raw: unknown): ParseResult<M> {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, error: 'a message must be a JSON object' };
+  const type = (raw as { type?: unknown }).type;
+  const mid = (raw as { mutation_id?: unknown }).mutation_id;
+  // Echo the mutation id on errors only when it is well formed, so a reply never reflects junk.
+  const echo = typeof mid === 'string' && UUID.parse(mid, '').ok ? { mutation_id: mid } : {};
+  if (typeof type !== 'string') return { ok: false, error: 'type: must be a string', ...echo };
+  if (!Object.prototype.hasOwnProperty.call(table, type)) return { ok: false, error: `unknown message type ${JSON.stringify(type.slice(0, 64))}`, ...echo };
+  const r = table[type]!.parse(raw, '');
+  return r.ok ? { ok: true, message: r.value as M } : { ok: false, error: r.error, type, ...echo };
+}
+
+/** Validates a decoded client frame. The result's message is a fresh object holding only known fields. */
+export function parseClientMessage(raw: unknown): ParseResult<ClientMessage> {
+  return parseWith<ClientMessage>(clientMessages, raw);
+}
+
+/** Validates a decoded server frame on the client side. */
+export function parseServerMessage(raw: unknown): ParseResult<ServerMessage> {
+  return parseWith<ServerMessage>(serverMessages, raw);
+}

@@ -1,0 +1,110 @@
+import pg from 'pg';
+import type { Database, Isolation, ListenHandlers, Queryable, QueryResult } from './database.js';
+import type { Logger } from '../logger.js';
+
+// Sequences and counts are BIGINT; they stay far below 2^53, so read them as numbers.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+const LISTEN_RETRY_MIN_MS = 100;
+const LISTEN_RETRY_MAX_MS = 5000;
+
+/** A pool for queries and transactions plus one dedicated connection for LISTEN that reconnects by itself. */
+export class PostgresDatabase implements Database {
+  readonly kind = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private listener: pg.Client | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly log: Logger,
+    poolSize = 10,
+  ) {
+    this.pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'sync-server', connectionTimeoutMillis: 5000 });
+    // An idle client that dies (server restart) must not crash the process; the pool replaces it.
+    this.pool.on('error', (err) => this.log.warn({ err: err.message }, 'idle database connection lost'));
+  }
+
+  async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    const r = await this.pool.query(sql, params as unknown[]);
+    return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>, isolation: Isolation = 'read committed'): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(`BEGIN ISOLATION LEVEL ${isolation === 'repeatable read' ? 'REPEATABLE READ' : 'READ COMMITTED'}`);
+      const tx: Queryable = {
+        query: async <R>(sql: string, params?: unknown[]) => {
+          const r = await client.query(sql, params as unknown[]);
+          return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+        },
+      };
+      const result = await fn(tx);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackErr) {
+        broken = rollbackErr as Error;
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async listen(channel: string, handlers: ListenHandlers): Promise<void> {
+    let delay = LISTEN_RETRY_MIN_MS;
+    let first = true;
+    const connect = async (): Promise<void> => {
+      if (this.closed) return;
+      const client = new pg.Client({ connectionString: this.url, application_name: 'sync-server-listen' });
+      client.on('notification', (msg) => {
+        if (msg.channel === channel && msg.payload !== undefined) handlers.onNotification(msg.payload);
+      });
+      const retry = (err?: Error) => {
+        if (this.listener !== client) return;
+        this.listener = null;
+        client.removeAllListeners('error');
+        client.on('error', () => {});
+        client.end().catch(() => {});
+        if (this.closed) return;
+        this.log.warn({ err: err?.message }, 'listen connection lost; reconnecting');
+        setTimeout(() => void connect(), delay).unref();
+        delay = Math.min(delay * 2, LISTEN_RETRY_MAX_MS);
+      };
+      this.listener = client;
+      client.on('error', retry);
+      client.on('end', () => retry());
+      try {
+        await client.connect();
+        await client.query(`LISTEN ${channel}`);
+      } catch (err) {
+        if (first) {
+          this.listener = null;
+          client.removeAllListeners();
+          client.on('error', () => {});
+          await client.end().catch(() => {});
+          throw err;
+        }
+        retry(err as Error);
+        return;
+      }
+      delay = LISTEN_RETRY_MIN_MS;
+      if (!first) handlers.onReconnect();
+      first = false;
+    };
+    await connect();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const l = this.listener;
+    this.listener = null;
+    if (l) await l.end().catch(() => {});
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,185 @@
+import { ProtocolError, type Limits, type MutationMessage, type ServerMessageOf } from '@json-sync/core';
+import type { Database, Queryable } from '../db/database.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { applyMutation, type MutationOutcome } from './apply.js';
+
+export type BatchResult = MutationOutcome | { kind: 'error'; reply: ServerMessageOf<'error'> };
+
+export interface PendingMutation {
+  userId: string;
+  clientId: string;
+  message: MutationMessage;
+  /** Called once, after the batch committed (or failed as a whole). */
+  done(result: BatchResult): void;
+}
+
+/** A user's sequences committed by one batch: pushed to the user's connections on other processes. */
+export interface CommittedRange {
+  userId: string;
+  from: number;
+  to: number;
+}
+
+export const NOTIFY_CHANNEL = 'sync_changes';
+/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
+export const MAX_NOTIFY_BYTES = 7900;
+const MAX_BATCH = 512;
+
+/**
+ * Commits mutations from every connection in batches: one transaction per flush, each mutation
+ * under its own savepoint, and the next flush starts as soon as the previous one committed (no
+ * timer). Mutations keep arrival order, so one connection's mutations apply in the order sent.
+ */
+export class MutationBatcher {
+  private queue: PendingMutation[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly db: Database,
+    private readonly limits: Limits,
+    private readonly serverId: string,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly onCommitted: (ranges: CommittedRange[]) => void,
+  ) {}
+
+  get backlog(): number {
+    return this.queue.length;
+  }
+
+  submit(item: PendingMutation): void {
+    this.queue.push(item);
+    if (!this.running) this.running = this.run();
+  }
+
+  /** Resolves once everything submitted so far (and anything submitted meanwhile) is committed and answered. */
+  async drain(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        await this.flush(batch);
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async flush(batch: PendingMutation[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    let results: BatchResult[];
+    let ranges: CommittedRange[] = [];
+    try {
+      ({ results, ranges } = await this.db.transaction((tx) => this.commit(tx, batch)));
+      this.metrics.batchSize.observe(batch.length);
+      this.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, size: batch.length }, 'batch failed; every mutation in it is answered server_error');
+      results = batch.map((item) => ({
+        kind: 'error',
+        reply: { type: 'error', code: 'server_error', message: 'the change could not be committed; retry it', mutation_id: item.message.mutation_id },
+      }));
+    }
+    for (const r of results) {
+      if (r.kind === 'applied') this.metrics.changesCommitted.inc();
+      else if (r.kind === 'conflict') this.metrics.conflicts.inc();
+      if (r.kind === 'applied' && r.reply.type === 'document_updated_response' && r.reply.merged) this.metrics.merges.inc();
+    }
+    if (ranges.length > 0) this.onCommitted(ranges);
+    batch.forEach((item, i) => item.done(results[i]!));
+  }
+
+  private async commit(tx: Queryable, batch: PendingMutation[]): Promise<{ results: BatchResult[]; ranges: CommittedRange[] }> {
+    // Lock every user of the batch in one fixed order, so concurrent batches on other processes cannot deadlock.
+    const userIds = [...new Set(batch.map((b) => b.userId))].sort();
+    const locked = await tx.query<{ id: string; last_sequence: number }>(
+      'SELECT id, last_sequence FROM users WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid) ORDER BY id FOR UPDATE',
+      [JSON.stringify(userIds)],
+    );
+    const start = new Map(locked.rows.map((r) => [r.id, r.last_sequence]));
+    const last = new Map(start);
+    const results: BatchResult[] = [];
+    for (const item of batch) {
+      const before = last.get(item.userId);
+      if (before === undefined) {
+        results.push(errorResult(item, new Error(`user ${item.userId} vanished`)));
+        continue;
+      }
+      await tx.query('SAVEPOINT mutation');
+      try {
+        const outcome = await applyMutation(
+          tx,
+          {
+            userId: item.userId,
+            clientId: item.clientId,
+            limits: this.limits,
+            nextSequence: () => {
+              const next = last.get(item.userId)! + 1;
+              last.set(item.userId, next);
+              return next;
+            },
+          },
+          item.message,
+        );
+        await tx.query('RELEASE SAVEPOINT mutation');
+        results.push(outcome);
+      } catch (err) {
+        await tx.query('ROLLBACK TO SAVEPOINT mutation');
+        last.set(item.userId, before);
+        if (!(err instanceof ProtocolError)) this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'mutation failed unexpectedly');
+        results.push(errorResult(item, err));
+      }
+    }
+    const ranges: CommittedRange[] = [];
+    for (const [userId, to] of last) {
+      const from = start.get(userId)! + 1;
+      if (to >= from) ranges.push({ userId, from, to });
+    }
+    if (ranges.length > 0) {
+      await tx.query(
+        'UPDATE users u SET last_sequence = x.seq FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, seq bigint) WHERE u.id = x.id',
+        [JSON.stringify(ranges.map((r) => ({ id: r.userId, seq: r.to })))],
+      );
+      // NOTIFY is delivered at commit, in commit order, to every listening process.
+      for (const payload of notifyPayloads(this.serverId, ranges)) await tx.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, payload]);
+    }
+    return { results, ranges };
+  }
+}
+
+function errorResult(item: PendingMutation, err: unknown): BatchResult {
+  const known = err instanceof ProtocolError;
+  return {
+    kind: 'error',
+    reply: {
+      type: 'error',
+      code: known ? err.code : 'server_error',
+      message: known ? err.message : 'internal error',
+      mutation_id: item.message.mutation_id,
+    },
+  };
+}
+
+/** Notification payloads carry only ids and sequence ranges, split to stay under PostgreSQL's 8000-byte cap. */
+export function notifyPayloads(serverId: string, ranges: CommittedRange[]): string[] {
+  const head = `{"s":${JSON.stringify(serverId)},"r":[`;
+  const out: string[] = [];
+  let entries: string[] = [];
+  let bytes = head.length + 2;
+  for (const r of ranges) {
+    const entry = JSON.stringify([r.userId, r.from, r.to]);
+    if (entries.length > 0 && bytes + entry.length + 1 > MAX_NOTIFY_BYTES) {
+      out.push(`${head}${entries.join(',')}]}`);
+      entries = [];
+      bytes = head.length + 2;
+    }
+    entries.push(entry);
+    bytes += entry.length + 1;
+  }
+  if (entries.length > 0) out.push(`${head}${entries.join(',')}]}`);
+  return out;
+}

@@ -1,0 +1,429 @@
+import { createRequire } from 'node:module';
+import uWS from 'uWebSockets.js';
+import {
+  DEFAULT_LIMITS,
+  newUuid,
+  parseClientMessage,
+  ProtocolError,
+  titleOf,
+  unixSeconds,
+  type AuthErrorReason,
+  type ChangeEvent,
+  type ClientMessage,
+  type ErrorCode,
+  type Limits,
+  type MutationMessage,
+  type ServerMessage,
+} from '@json-sync/core';
+import { authenticate, AuthRateLimiter, purgeExpiredReplays, touchKey, type AuthFailureLimit } from './auth.js';
+import { acknowledge, changesSince, eventsInRange, fullSync } from './changes.js';
+import { Connection } from './connection.js';
+import type { Database } from './db/database.js';
+import type { Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { MutationBatcher, NOTIFY_CHANNEL, type BatchResult, type CommittedRange } from './mutations/batcher.js';
+import { inactiveKeys } from './store/credentials.js';
+import { toWireDocument, type DocumentRow } from './store/documents.js';
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  limits?: Partial<Limits>;
+  authFailureLimit?: AuthFailureLimit;
+  /** How often open sessions are checked against revoked keys. */
+  revocationPollMs?: number;
+  /** Most unanswered mutations one connection may have queued before `rate_limited`. */
+  maxInFlightPerConnection?: number;
+}
+
+/** uWS closes a connection outright past this; our own, smaller limit answers `message_too_large` first. */
+const UWS_MAX_PAYLOAD = 16 * 1024 * 1024;
+const SHUTDOWN_DRAIN_MS = 4000;
+
+/**
+ * The sync server: WebSocket protocol at /ws, /health and /metrics, on uWebSockets.js. Mutations
+ * go through the batcher; replies and pushes leave only after commit.
+ */
+export class SyncServer {
+  readonly serverId = newUuid();
+  readonly metrics: Metrics = createMetrics();
+  readonly limits: Limits;
+  private readonly app: uWS.TemplatedApp;
+  private readonly batcher: MutationBatcher;
+  private readonly limiter: AuthRateLimiter;
+  private readonly byUser = new Map<string, Set<Connection>>();
+  private readonly connections = new Set<Connection>();
+  /** Per user, the highest sequence this process has pushed or seen announced. */
+  private readonly knownSequence = new Map<string, number>();
+  private listenSocket: uWS.us_listen_socket | null = null;
+  private closing = false;
+  private timers: NodeJS.Timeout[] = [];
+  private remotePushes: Promise<void> = Promise.resolve();
+  port = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly log: Logger,
+    private readonly opts: ServerOptions,
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.limiter = new AuthRateLimiter(opts.authFailureLimit ?? { maxFailures: 20, windowMs: 60_000 });
+    this.batcher = new MutationBatcher(db, this.limits, this.serverId, this.metrics, log, (ranges) => this.noteCommitted(ranges));
+    this.app = uWS.App();
+    this.routes();
+  }
+
+  /** True when the native uWS binary is in use (not the package's slow pure-JS fallback). */
+  static nativeTransport(): boolean {
+    return Object.keys(createRequire(import.meta.url).cache).some((path) => /uws_[a-z0-9_]+\.node$/.test(path));
+  }
+
+  async start(): Promise<number> {
+    await this.db.listen(NOTIFY_CHANNEL, {
+      onNotification: (payload) => this.onNotification(payload),
+      onReconnect: () => this.catchUpAfterListenGap(),
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      this.app.listen(this.opts.host, this.opts.port, (socket) => {
+        if (!socket) return reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}`));
+        this.listenSocket = socket;
+        resolve(uWS.us_socket_local_port(socket));
+      });
+    });
+    this.port = port;
+    this.timers.push(setInterval(() => void this.closeRevokedSessions(), this.opts.revocationPollMs ?? 2000));
+    this.timers.push(setInterval(() => void purgeExpiredReplays(this.db).catch(() => {}), 60_000));
+    for (const t of this.timers) t.unref();
+    return port;
+  }
+
+  /**
+   * Graceful stop: refuse new connections and frames, commit and answer every mutation already
+   * received, then close sockets with 1001.
+   */
+  async stop(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = null;
+    const drained = (async () => {
+      await Promise.all([...this.connections].map((c) => c.chain));
+      await this.batcher.drain();
+    })();
+    await Promise.race([drained, new Promise((r) => setTimeout(r, SHUTDOWN_DRAIN_MS))]);
+    for (const c of this.connections) c.end(1001, 'server shutting down');
+  }
+
+  private routes(): void {
+    this.app.ws<{ conn: Connection }>('/ws', {
+      maxPayloadLength: UWS_MAX_PAYLOAD,
+      idleTimeout: 120,
+      maxBackpressure: UWS_MAX_PAYLOAD * 4,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        const address = Buffer.from(res.getRemoteAddressAsText()).toString();
+        res.upgrade(
+          { conn: new Connection(address) },
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        );
+      },
+      open: (ws) => {
+        const conn = ws.getUserData().conn;
+        conn.ws = ws;
+        this.connections.add(conn);
+        this.metrics.connections.inc();
+      },
+      message: (ws, data, isBinary) => {
+        const conn = ws.getUserData().conn;
+        if (this.closing || conn.closed) return;
+        const tooLarge = data.byteLength > this.limits.max_frame_bytes;
+        // The ArrayBuffer is only valid during this call: copy before going async.
+        const text = isBinary || tooLarge ? '' : Buffer.from(data).toString('utf8');
+        conn.chain = conn.chain
+          .then(() => this.handleFrame(conn, text, isBinary, tooLarge))
+          .catch((err) => this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'frame handler failed'));
+      },
+      drain: (ws) => ws.getUserData().conn.drain(),
+      close: (ws) => {
+        const conn = ws.getUserData().conn;
+        conn.markClosed();
+        this.connections.delete(conn);
+        this.metrics.connections.dec();
+        if (conn.session) {
+          this.metrics.authenticatedConnections.dec();
+          const set = this.byUser.get(conn.session.userId);
+          set?.delete(conn);
+          if (set && set.size === 0) this.byUser.delete(conn.session.userId);
+        }
+      },
+    });
+    this.app.get('/health', (res) => {
+      let aborted = false;
+      res.onAborted(() => (aborted = true));
+      const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref());
+      void Promise.race([this.db.query('SELECT 1').then(() => true, () => false), timeout]).then((ok) => {
+        if (aborted) return;
+        res.cork(() => {
+          res
+            .writeStatus(ok ? '200 OK' : '503 Service Unavailable')
+            .writeHeader('content-type', 'application/json')
+            .end(JSON.stringify({ status: ok ? 'ok' : 'database unavailable' }));
+        });
+      });
+    });
+    this.app.get('/metrics', (res) => {
+      let aborted = false;
+      res.onAborted(() => (aborted = true));
+      void this.metrics.registry.metrics().then((body) => {
+        if (aborted) return;
+        res.cork(() => res.writeHeader('content-type', this.metrics.registry.contentType).end(body));
+      });
+    });
+    this.app.any('/*', (res) => {
+      res.writeStatus('404 Not Found').end('not found');
+    });
+  }
+
+  private async handleFrame(conn: Connection, text: string, isBinary: boolean, tooLarge: boolean): Promise<void> {
+    if (conn.closed) return;
+    if (!conn.session) {
+      let raw: unknown;
+      try {
+        raw = isBinary || tooLarge ? undefined : JSON.parse(text);
+      } catch {
+        raw = undefined;
+      }
+      const parsed = parseClientMessage(raw);
+      if (!parsed.ok || parsed.message.type !== 'authenticate') {
+        this.metrics.messages.inc({ type: parsed.ok ? parsed.message.type : 'invalid' });
+        return this.refuseAuth(conn, 'malformed');
+      }
+      this.metrics.messages.inc({ type: 'authenticate' });
+      return this.handleAuthenticate(conn, parsed.message);
+    }
+    if (tooLarge) return this.sendError(conn, 'message_too_large', `frame exceeds ${this.limits.max_frame_bytes} bytes`);
+    if (isBinary) return this.sendError(conn, 'invalid_message', 'frames must be JSON text');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      this.metrics.messages.inc({ type: 'invalid' });
+      return this.sendError(conn, 'invalid_message', 'frame is not valid JSON');
+    }
+    const parsed = parseClientMessage(raw);
+    if (!parsed.ok) {
+      this.metrics.messages.inc({ type: 'invalid' });
+      return this.sendError(conn, 'invalid_message', parsed.error, parsed.mutation_id);
+    }
+    this.metrics.messages.inc({ type: parsed.message.type });
+    try {
+      await this.dispatch(conn, parsed.message);
+    } catch (err) {
+      if (err instanceof ProtocolError) return this.sendError(conn, err.code, err.message);
+      this.log.error({ err: (err as Error).message }, 'request failed');
+      this.sendError(conn, 'server_error', 'internal error; retry');
+    }
+  }
+
+  private async dispatch(conn: Connection, m: ClientMessage): Promise<void> {
+    const session = conn.session!;
+    switch (m.type) {
+      case 'authenticate':
+        return this.sendError(conn, 'invalid_message', 'this connection is already authenticated');
+      case 'create_document':
+      case 'update_document':
+      case 'delete_document':
+        return this.submitMutation(conn, m);
+      case 'get_changes_since': {
+        const limit = Math.min(m.limit ?? this.limits.max_changes_page, this.limits.max_changes_page);
+        return conn.send(await changesSince(this.db, session.userId, m.last_sequence, limit));
+      }
+      case 'ack_changes': {
+        const { sequence, lag } = await acknowledge(this.db, session.userId, session.clientId, m.up_to_sequence);
+        this.metrics.ackLag.observe(lag);
+        this.metrics.maxAckLag.set(lag);
+        return conn.send({ type: 'changes_acknowledged', sequence });
+      }
+      case 'request_full_sync': {
+        const { documents, latestSequence } = await fullSync(this.db, session.userId);
+        for (const document of documents) conn.send({ type: 'sync_document', document });
+        return conn.send({ type: 'sync_complete', synced_count: documents.length, latest_sequence: latestSequence });
+      }
+      case 'ping':
+        return conn.send({ type: 'pong' });
+    }
+  }
+
+  private submitMutation(conn: Connection, m: MutationMessage): void {
+    const session = conn.session!;
+    if (conn.inFlight >= (this.opts.maxInFlightPerConnection ?? 1024)) {
+      return this.sendError(conn, 'rate_limited', 'too many unanswered mutations on this connection; wait for replies', m.mutation_id);
+    }
+    conn.inFlight++;
+    const received = process.hrtime.bigint();
+    this.batcher.submit({
+      userId: session.userId,
+      clientId: session.clientId,
+      message: m,
+      done: (result) => {
+        conn.inFlight--;
+        this.deliver(conn, result);
+        this.metrics.mutationSeconds.observe({ type: m.type }, Number(process.hrtime.bigint() - received) / 1e9);
+      },
+    });
+  }
+
+  private deliver(sender: Connection, result: BatchResult): void {
+    if (result.kind === 'error') this.metrics.errors.inc({ code: result.reply.code });
+    sender.send(result.reply);
+    if (result.kind !== 'applied') return;
+    const session = sender.session!;
+    const text = JSON.stringify(result.push);
+    for (const other of this.byUser.get(session.userId) ?? []) {
+      if (other !== sender && other.session?.clientId !== session.clientId) other.sendText(text);
+    }
+  }
+
+  private sendError(conn: Connection, code: ErrorCode, message: string, mutationId?: string): void {
+    this.metrics.errors.inc({ code });
+    conn.send({ type: 'error', code, message, ...(mutationId ? { mutation_id: mutationId } : {}) });
+  }
+
+  private refuseAuth(conn: Connection, reason: AuthErrorReason): void {
+    this.metrics.authFailures.inc({ reason });
+    conn.send({ type: 'auth_error', reason, server_time: unixSeconds() });
+    conn.end(1008, `authentication failed: ${reason}`);
+  }
+
+  private async handleAuthenticate(conn: Connection, m: Extract<ClientMessage, { type: 'authenticate' }>): Promise<void> {
+    const outcome = await authenticate(this.db, this.limiter, conn.address, m);
+    if (!outcome.ok) return this.refuseAuth(conn, outcome.reason);
+    if (conn.closed) return;
+    const session = { ...outcome.session, sessionId: newUuid(), clientId: m.client_id };
+    conn.session = session;
+    this.metrics.authenticatedConnections.inc();
+    let set = this.byUser.get(session.userId);
+    if (!set) this.byUser.set(session.userId, (set = new Set()));
+    set.add(conn);
+    this.knownSequence.set(session.userId, Math.max(this.knownSequence.get(session.userId) ?? 0, session.latestSequence));
+    void touchKey(this.db, session.apiKey).catch(() => {});
+    conn.send({
+      type: 'auth_success',
+      session_id: session.sessionId,
+      client_id: session.clientId,
+      user_id: session.userId,
+      latest_sequence: session.latestSequence,
+      limits: this.limits,
+      server_time: unixSeconds(),
+    });
+  }
+
+  private noteCommitted(ranges: CommittedRange[]): void {
+    for (const r of ranges) this.knownSequence.set(r.userId, Math.max(this.knownSequence.get(r.userId) ?? 0, r.to));
+  }
+
+  /** Another process committed changes: push them to this process's connections of those users. */
+  private onNotification(payload: string): void {
+    let parsed: { s: string; r: [string, number, number][] };
+    try {
+      parsed = JSON.parse(payload);
+    } catch {
+      return;
+    }
+    if (parsed.s === this.serverId) return;
+    for (const [userId, from, to] of parsed.r) {
+      if (!this.byUser.has(userId)) {
+        this.knownSequence.delete(userId);
+        continue;
+      }
+      this.knownSequence.set(userId, Math.max(this.knownSequence.get(userId) ?? 0, to));
+      this.queueRemotePush(userId, from, to);
+    }
+  }
+
+  /** The LISTEN connection was down: notifications may be lost, so push whatever each connected user missed. */
+  private catchUpAfterListenGap(): void {
+    this.log.info('listen connection back; catching connected clients up');
+    for (const userId of this.byUser.keys()) {
+      void this.db
+        .query<{ last_sequence: number }>('SELECT last_sequence FROM users WHERE id = $1', [userId])
+        .then((r) => {
+          const latest = r.rows[0]?.last_sequence ?? 0;
+          const known = this.knownSequence.get(userId) ?? 0;
+          if (latest > known) {
+            this.knownSequence.set(userId, latest);
+            this.queueRemotePush(userId, known + 1, latest);
+          }
+        })
+        .catch((err) => this.log.warn({ err: (err as Error).message }, 'catch-up after listen gap failed'));
+    }
+  }
+
+  private queueRemotePush(userId: string, from: number, to: number): void {
+    this.remotePushes = this.remotePushes
+      .then(async () => {
+        const conns = this.byUser.get(userId);
+        if (!conns || conns.size === 0) return;
+        const { events, created } = await eventsInRange(this.db, userId, from, to);
+        for (const e of events) {
+          const push = pushFor(userId, e, created.get(e.document_id));
+          if (!push) continue;
+          const text = JSON.stringify(push);
+          for (const c of this.byUser.get(userId) ?? []) if (c.session?.clientId !== e.client_id) c.sendText(text);
+        }
+      })
+      .catch((err) => this.log.warn({ err: (err as Error).message }, 'pushing remote changes failed'));
+  }
+
+  private async closeRevokedSessions(): Promise<void> {
+    const keys = [...new Set([...this.connections].map((c) => c.session?.apiKey).filter((k): k is string => !!k))];
+    try {
+      const revoked = new Set(await inactiveKeys(this.db, keys));
+      if (revoked.size === 0) return;
+      for (const c of this.connections) if (c.session && revoked.has(c.session.apiKey)) this.refuseAuth(c, 'revoked_key');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'revocation check failed');
+    }
+  }
+}
+
+/** The push a change event stands for, built from the log (for changes committed by another process). */
+export function pushFor(userId: string, e: ChangeEvent, row: DocumentRow | undefined): ServerMessage | null {
+  switch (e.event_type) {
+    case 'create': {
+      const content = e.forward_patch as Record<string, never>;
+      return {
+        type: 'document_created',
+        document: {
+          ...(row ? toWireDocument(row) : { id: e.document_id, user_id: userId, created_at: e.created_at, deleted_at: null }),
+          title: titleOf(content),
+          content,
+          sync_revision: e.sync_revision,
+          content_hash: e.content_hash!,
+          updated_at: e.created_at,
+          deleted_at: null,
+        },
+        sequence: e.sequence,
+        client_id: e.client_id,
+        mutation_id: e.mutation_id,
+      };
+    }
+    case 'update':
+      return {
+        type: 'document_updated',
+        document_id: e.document_id,
+        patch: e.forward_patch as never,
+        sync_revision: e.sync_revision,
+        content_hash: e.content_hash!,
+        sequence: e.sequence,
+        client_id: e.client_id,
+        mutation_id: e.mutation_id,
+      };
+    case 'delete':
+      return { type: 'document_deleted', document_id: e.document_id, sync_revision: e.sync_revision, sequence: e.sequence, client_id: e.client_id, mutation_id: e.mutation_id };
+  }
+}

@@ -1,0 +1,55 @@
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import { PostgresDatabase } from '../db/postgres.js';
+import { migrate } from '../db/migrations.js';
+import { createLogger } from '../logger.js';
+import { generateCredentials, type GeneratedCredentials } from '../store/credentials.js';
+
+/** The PostgreSQL server the tests use; CI points it at the local server. */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function withDatabaseName(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  /** A migrated connection for direct reads and writes in assertions. */
+  db: PostgresDatabase;
+  credentials(name?: string): Promise<GeneratedCredentials>;
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated database of its own for one test file, dropped by `drop()`. */
+export async function createTestDatabase(prefix = 'sync_test'): Promise<TestDatabase> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabaseName(TEST_DATABASE_URL, name);
+  const db = new PostgresDatabase(url, createLogger('silent'), 4);
+  await migrate(db);
+  return {
+    url,
+    name,
+    db,
+    credentials: (appName = 'test app') => generateCredentials(db, appName),
+    async drop() {
+      await db.close();
+      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
