@@ -47,7 +47,7 @@ export const limitsSchema = s.object({
 export const clientMessages = {
   authenticate: s.object({
     type: s.literal('authenticate'),
-    email: s.string({ min: 3, max: DEFAULT_LIMITS.max_email_length, pattern: /^[^\s@]+@[^\s@]+$/u, describe: 'an email address' }),
+    email: s.string({ min: 3, max: DEFAULT_LIMITS.max_email_length, pattern: /^\s*[^\s@]+@[^\s@]+\s*$/u, describe: 'an email address' }),
     client_id: UUID,
     api_key: s.string({ max: 200 }),
     signature: s.string({ max: 200 }),

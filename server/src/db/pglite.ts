@@ -81,7 +81,8 @@ export class PGliteDatabase implements Database {
 
   private async raw<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
     const r = await this.db.query<R>(sql, params);
-    return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
+    // PGlite reports affectedRows = 0 for a SELECT; pg reports the rows returned.
+    return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
   }
 
   query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {

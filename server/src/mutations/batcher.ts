@@ -3,6 +3,7 @@ import type { Database, Queryable } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { applyMutation, type MutationOutcome } from './apply.js';
+import { BatchRaceError, BatchStore } from './store.js';
 
 export type BatchResult = MutationOutcome | { kind: 'error'; reply: ServerMessageOf<'error'> };
 
@@ -96,43 +97,25 @@ export class MutationBatcher {
   private async commit(tx: Queryable, batch: PendingMutation[]): Promise<{ results: BatchResult[]; ranges: CommittedRange[] }> {
     // Lock every user of the batch in one fixed order, so concurrent batches on other processes cannot deadlock.
     const userIds = [...new Set(batch.map((b) => b.userId))].sort();
-    const locked = await tx.query<{ id: string; last_sequence: number }>(
-      'SELECT id, last_sequence FROM users WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid) ORDER BY id FOR UPDATE',
+    const locked = await tx.query<{ id: string; last_sequence: number; now: Date }>(
+      'SELECT id, last_sequence, now() AS now FROM users WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid) ORDER BY id FOR UPDATE',
       [JSON.stringify(userIds)],
     );
+    const now = locked.rows[0]?.now ?? new Date();
     const start = new Map(locked.rows.map((r) => [r.id, r.last_sequence]));
-    const last = new Map(start);
-    const results: BatchResult[] = [];
-    for (const item of batch) {
-      const before = last.get(item.userId);
-      if (before === undefined) {
-        results.push(errorResult(item, new Error(`user ${item.userId} vanished`)));
-        continue;
-      }
-      await tx.query('SAVEPOINT mutation');
-      try {
-        const outcome = await applyMutation(
-          tx,
-          {
-            userId: item.userId,
-            clientId: item.clientId,
-            limits: this.limits,
-            nextSequence: () => {
-              const next = last.get(item.userId)! + 1;
-              last.set(item.userId, next);
-              return next;
-            },
-          },
-          item.message,
-        );
-        await tx.query('RELEASE SAVEPOINT mutation');
-        results.push(outcome);
-      } catch (err) {
-        await tx.query('ROLLBACK TO SAVEPOINT mutation');
-        last.set(item.userId, before);
-        if (!(err instanceof ProtocolError)) this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'mutation failed unexpectedly');
-        results.push(errorResult(item, err));
-      }
+    let results: BatchResult[];
+    let last: Map<string, number>;
+    // Fast path: the whole batch computed over rows read in bulk, written in bulk. If a bulk write
+    // fails (a race with another user's create of the same id, or anything unexpected), undo it and
+    // run the batch again one mutation at a time, each under its own savepoint.
+    await tx.query('SAVEPOINT batch');
+    try {
+      ({ results, last } = await this.runTogether(tx, batch, start, now));
+      await tx.query('RELEASE SAVEPOINT batch');
+    } catch (err) {
+      if (!(err instanceof BatchRaceError)) this.log.warn({ err: (err as Error).message }, 'bulk write failed; retrying the batch one mutation at a time');
+      await tx.query('ROLLBACK TO SAVEPOINT batch');
+      ({ results, last } = await this.runOneByOne(tx, batch, start, now));
     }
     const ranges: CommittedRange[] = [];
     for (const [userId, to] of last) {
@@ -148,6 +131,74 @@ export class MutationBatcher {
       for (const payload of notifyPayloads(this.serverId, ranges)) await tx.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, payload]);
     }
     return { results, ranges };
+  }
+
+  private async runTogether(tx: Queryable, batch: PendingMutation[], start: Map<string, number>, now: Date) {
+    const store = await BatchStore.load(tx, batch.map((b) => ({ userId: b.userId, message: b.message })), now);
+    const { results, last } = this.applyAll(store, batch, start);
+    await store.flush(tx);
+    return { results, last };
+  }
+
+  private async runOneByOne(tx: Queryable, batch: PendingMutation[], start: Map<string, number>, now: Date) {
+    const last = new Map(start);
+    const results: BatchResult[] = [];
+    for (const item of batch) {
+      const before = new Map(last);
+      await tx.query('SAVEPOINT mutation');
+      try {
+        const store = await BatchStore.load(tx, [{ userId: item.userId, message: item.message }], now);
+        const one = this.applyAll(store, [item], last);
+        await store.flush(tx);
+        await tx.query('RELEASE SAVEPOINT mutation');
+        results.push(one.results[0]!);
+        for (const [k, v] of one.last) last.set(k, v);
+      } catch (err) {
+        await tx.query('ROLLBACK TO SAVEPOINT mutation');
+        for (const [k, v] of before) last.set(k, v);
+        if (!(err instanceof ProtocolError) && !(err instanceof BatchRaceError)) this.log.error({ err: (err as Error).message }, 'mutation failed unexpectedly');
+        results.push(errorResult(item, err instanceof BatchRaceError ? new ProtocolError('document_exists', 'document already exists') : err));
+      }
+    }
+    return { results, last };
+  }
+
+  /** Applies mutations in order; one that fails is rolled back in the store and answered with its error. */
+  private applyAll(store: BatchStore, batch: PendingMutation[], start: Map<string, number>): { results: BatchResult[]; last: Map<string, number> } {
+    const last = new Map(start);
+    const results: BatchResult[] = [];
+    for (const item of batch) {
+      const before = last.get(item.userId);
+      if (before === undefined) {
+        results.push(errorResult(item, new Error(`user ${item.userId} vanished`)));
+        continue;
+      }
+      const mark = store.mark();
+      try {
+        results.push(
+          applyMutation(
+            store,
+            {
+              userId: item.userId,
+              clientId: item.clientId,
+              limits: this.limits,
+              nextSequence: () => {
+                const next = last.get(item.userId)! + 1;
+                last.set(item.userId, next);
+                return next;
+              },
+            },
+            item.message,
+          ),
+        );
+      } catch (err) {
+        store.rollbackTo(mark);
+        last.set(item.userId, before);
+        if (!(err instanceof ProtocolError)) this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'mutation failed unexpectedly');
+        results.push(errorResult(item, err));
+      }
+    }
+    return { results, last };
   }
 }
 
