@@ -88,7 +88,7 @@ async function listeners(killed: readonly number[] = [], listening = false): Pro
   return r.rows[0]!.n;
 }
 
-/** Kills both processes' LISTEN connections, as the brief's operator would; returns the killed pids. */
+/** Kills the LISTEN connection of both processes (there is one per process); returns the killed pids. */
 async function killListeners(): Promise<number[]> {
   const r = await tdb.db.query<{ pid: number; ok: boolean }>(
     `SELECT pid, pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'sync-server-listen' AND datname = $1`,

@@ -5,25 +5,22 @@ import {
   newUuid,
   parseClientMessage,
   ProtocolError,
-  titleOf,
   unixSeconds,
   type AuthErrorReason,
-  type ChangeEvent,
   type ClientMessage,
   type ErrorCode,
   type Limits,
   type MutationMessage,
-  type ServerMessage,
 } from '@json-sync/core';
 import { authenticate, AuthRateLimiter, purgeExpiredReplays, touchKey, type AuthFailureLimit } from './auth.js';
-import { acknowledge, changesSince, eventsInRange, fullSync } from './changes.js';
+import { acknowledge, changesSince, fullSync } from './changes.js';
 import { Connection } from './connection.js';
 import type { Database } from './db/database.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { MutationBatcher, NOTIFY_CHANNEL, type BatchResult, type CommittedRange } from './mutations/batcher.js';
+import { MutationBatcher, NOTIFY_CHANNEL, type BatchResult } from './mutations/batcher.js';
+import { Fanout } from './fanout.js';
 import { inactiveKeys } from './store/credentials.js';
-import { toWireDocument, type DocumentRow } from './store/documents.js';
 
 export interface ServerOptions {
   host: string;
@@ -51,14 +48,11 @@ export class SyncServer {
   private readonly app: uWS.TemplatedApp;
   private readonly batcher: MutationBatcher;
   private readonly limiter: AuthRateLimiter;
-  private readonly byUser = new Map<string, Set<Connection>>();
+  private readonly fanout: Fanout;
   private readonly connections = new Set<Connection>();
-  /** Per user, the highest sequence this process has pushed or seen announced. */
-  private readonly knownSequence = new Map<string, number>();
   private listenSocket: uWS.us_listen_socket | null = null;
   private closing = false;
   private timers: NodeJS.Timeout[] = [];
-  private remotePushes: Promise<void> = Promise.resolve();
   port = 0;
 
   constructor(
@@ -68,7 +62,8 @@ export class SyncServer {
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.limiter = new AuthRateLimiter(opts.authFailureLimit ?? { maxFailures: 20, windowMs: 60_000 });
-    this.batcher = new MutationBatcher(db, this.limits, this.serverId, this.metrics, log, (ranges) => this.noteCommitted(ranges));
+    this.batcher = new MutationBatcher(db, this.limits, this.serverId, this.metrics, log);
+    this.fanout = new Fanout(db, log);
     this.app = uWS.App();
     this.routes();
   }
@@ -81,7 +76,10 @@ export class SyncServer {
   async start(): Promise<number> {
     await this.db.listen(NOTIFY_CHANNEL, {
       onNotification: (payload) => this.onNotification(payload),
-      onReconnect: () => this.catchUpAfterListenGap(),
+      onReconnect: () => {
+        this.log.info('listen connection back; catching connected clients up');
+        this.fanout.catchUpAll();
+      },
     });
     const port = await new Promise<number>((resolve, reject) => {
       this.app.listen(this.opts.host, this.opts.port, (socket) => {
@@ -155,9 +153,7 @@ export class SyncServer {
         this.metrics.connections.dec();
         if (conn.session) {
           this.metrics.authenticatedConnections.dec();
-          const set = this.byUser.get(conn.session.userId);
-          set?.delete(conn);
-          if (set && set.size === 0) this.byUser.delete(conn.session.userId);
+          this.fanout.remove(conn.session.userId, conn);
         }
       },
     });
@@ -282,10 +278,7 @@ export class SyncServer {
     sender.send(result.reply);
     if (result.kind !== 'applied') return;
     const session = sender.session!;
-    const text = JSON.stringify(result.push);
-    for (const other of this.byUser.get(session.userId) ?? []) {
-      if (other !== sender && other.session?.clientId !== session.clientId) other.sendText(text);
-    }
+    this.fanout.local(session.userId, result.sequence, result.push, session.clientId);
   }
 
   private sendError(conn: Connection, code: ErrorCode, message: string, mutationId?: string): void {
@@ -306,10 +299,7 @@ export class SyncServer {
     const session = { ...outcome.session, sessionId: newUuid(), clientId: m.client_id };
     conn.session = session;
     this.metrics.authenticatedConnections.inc();
-    let set = this.byUser.get(session.userId);
-    if (!set) this.byUser.set(session.userId, (set = new Set()));
-    set.add(conn);
-    this.knownSequence.set(session.userId, Math.max(this.knownSequence.get(session.userId) ?? 0, session.latestSequence));
+    this.fanout.add(session.userId, conn, session.latestSequence);
     void touchKey(this.db, session.apiKey).catch(() => {});
     conn.send({
       type: 'auth_success',
@@ -322,10 +312,6 @@ export class SyncServer {
     });
   }
 
-  private noteCommitted(ranges: CommittedRange[]): void {
-    for (const r of ranges) this.knownSequence.set(r.userId, Math.max(this.knownSequence.get(r.userId) ?? 0, r.to));
-  }
-
   /** Another process committed changes: push them to this process's connections of those users. */
   private onNotification(payload: string): void {
     let parsed: { s: string; r: [string, number, number][] };
@@ -335,48 +321,7 @@ export class SyncServer {
       return;
     }
     if (parsed.s === this.serverId) return;
-    for (const [userId, from, to] of parsed.r) {
-      if (!this.byUser.has(userId)) {
-        this.knownSequence.delete(userId);
-        continue;
-      }
-      this.knownSequence.set(userId, Math.max(this.knownSequence.get(userId) ?? 0, to));
-      this.queueRemotePush(userId, from, to);
-    }
-  }
-
-  /** The LISTEN connection was down: notifications may be lost, so push whatever each connected user missed. */
-  private catchUpAfterListenGap(): void {
-    this.log.info('listen connection back; catching connected clients up');
-    for (const userId of this.byUser.keys()) {
-      void this.db
-        .query<{ last_sequence: number }>('SELECT last_sequence FROM users WHERE id = $1', [userId])
-        .then((r) => {
-          const latest = r.rows[0]?.last_sequence ?? 0;
-          const known = this.knownSequence.get(userId) ?? 0;
-          if (latest > known) {
-            this.knownSequence.set(userId, latest);
-            this.queueRemotePush(userId, known + 1, latest);
-          }
-        })
-        .catch((err) => this.log.warn({ err: (err as Error).message }, 'catch-up after listen gap failed'));
-    }
-  }
-
-  private queueRemotePush(userId: string, from: number, to: number): void {
-    this.remotePushes = this.remotePushes
-      .then(async () => {
-        const conns = this.byUser.get(userId);
-        if (!conns || conns.size === 0) return;
-        const { events, created } = await eventsInRange(this.db, userId, from, to);
-        for (const e of events) {
-          const push = pushFor(userId, e, created.get(e.document_id));
-          if (!push) continue;
-          const text = JSON.stringify(push);
-          for (const c of this.byUser.get(userId) ?? []) if (c.session?.clientId !== e.client_id) c.sendText(text);
-        }
-      })
-      .catch((err) => this.log.warn({ err: (err as Error).message }, 'pushing remote changes failed'));
+    for (const [userId, , to] of parsed.r) this.fanout.remote(userId, to);
   }
 
   private async closeRevokedSessions(): Promise<void> {
@@ -388,42 +333,5 @@ export class SyncServer {
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'revocation check failed');
     }
-  }
-}
-
-/** The push a change event stands for, built from the log (for changes committed by another process). */
-export function pushFor(userId: string, e: ChangeEvent, row: DocumentRow | undefined): ServerMessage | null {
-  switch (e.event_type) {
-    case 'create': {
-      const content = e.forward_patch as Record<string, never>;
-      return {
-        type: 'document_created',
-        document: {
-          ...(row ? toWireDocument(row) : { id: e.document_id, user_id: userId, created_at: e.created_at, deleted_at: null }),
-          title: titleOf(content),
-          content,
-          sync_revision: e.sync_revision,
-          content_hash: e.content_hash!,
-          updated_at: e.created_at,
-          deleted_at: null,
-        },
-        sequence: e.sequence,
-        client_id: e.client_id,
-        mutation_id: e.mutation_id,
-      };
-    }
-    case 'update':
-      return {
-        type: 'document_updated',
-        document_id: e.document_id,
-        patch: e.forward_patch as never,
-        sync_revision: e.sync_revision,
-        content_hash: e.content_hash!,
-        sequence: e.sequence,
-        client_id: e.client_id,
-        mutation_id: e.mutation_id,
-      };
-    case 'delete':
-      return { type: 'document_deleted', document_id: e.document_id, sync_revision: e.sync_revision, sequence: e.sequence, client_id: e.client_id, mutation_id: e.mutation_id };
   }
 }

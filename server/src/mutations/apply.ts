@@ -45,6 +45,9 @@ type Delete = ClientMessageOf<'delete_document'>;
  * rolls the store back to its mark.
  */
 export function applyMutation(store: BatchStore, ctx: MutationContext, m: MutationMessage): MutationOutcome {
+  // Validate before hashing: canonical JSON of hostile input (infinite numbers, extreme nesting) must never run.
+  if (m.type === 'create_document') assertDocumentContent(m.document.content, ctx.limits);
+  if (m.type === 'update_document') assertPatch(m.patch.patch, ctx.limits);
   const payloadHash = createHash('sha256').update(canonicalJson(m)).digest('hex');
   const previous = store.replay(ctx.userId, m.mutation_id);
   if (previous) {
@@ -142,7 +145,6 @@ function pathsChangedByOthers(store: BatchStore, ctx: MutationContext, row: Docu
 
 function create(store: BatchStore, ctx: MutationContext, m: Create): MutationOutcome {
   const content = m.document.content;
-  assertDocumentContent(content, ctx.limits);
   const id = m.document.id;
   const existing = store.document(id);
   if (existing && existing.user_id !== ctx.userId) throw new ProtocolError('document_exists', `document ${id} already exists`);
@@ -180,7 +182,6 @@ function create(store: BatchStore, ctx: MutationContext, m: Create): MutationOut
 
 function update(store: BatchStore, ctx: MutationContext, m: Update): MutationOutcome {
   const ops = m.patch.patch;
-  assertPatch(ops, ctx.limits);
   const row = ownDocument(store, ctx, m.patch.document_id);
   const base = m.base_revision;
   if (row.deleted_at !== null) return conflict(store, ctx, m, row, ops);

@@ -42,7 +42,6 @@ export class MutationBatcher {
     private readonly serverId: string,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    private readonly onCommitted: (ranges: CommittedRange[]) => void,
   ) {}
 
   get backlog(): number {
@@ -73,9 +72,8 @@ export class MutationBatcher {
   private async flush(batch: PendingMutation[]): Promise<void> {
     const started = process.hrtime.bigint();
     let results: BatchResult[];
-    let ranges: CommittedRange[] = [];
     try {
-      ({ results, ranges } = await this.db.transaction((tx) => this.commit(tx, batch)));
+      results = await this.db.transaction((tx) => this.commit(tx, batch));
       this.metrics.batchSize.observe(batch.length);
       this.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     } catch (err) {
@@ -90,11 +88,10 @@ export class MutationBatcher {
       else if (r.kind === 'conflict') this.metrics.conflicts.inc();
       if (r.kind === 'applied' && r.reply.type === 'document_updated_response' && r.reply.merged) this.metrics.merges.inc();
     }
-    if (ranges.length > 0) this.onCommitted(ranges);
     batch.forEach((item, i) => item.done(results[i]!));
   }
 
-  private async commit(tx: Queryable, batch: PendingMutation[]): Promise<{ results: BatchResult[]; ranges: CommittedRange[] }> {
+  private async commit(tx: Queryable, batch: PendingMutation[]): Promise<BatchResult[]> {
     // Lock every user of the batch in one fixed order, so concurrent batches on other processes cannot deadlock.
     const userIds = [...new Set(batch.map((b) => b.userId))].sort();
     const locked = await tx.query<{ id: string; last_sequence: number; now: Date }>(
@@ -130,7 +127,7 @@ export class MutationBatcher {
       // NOTIFY is delivered at commit, in commit order, to every listening process.
       for (const payload of notifyPayloads(this.serverId, ranges)) await tx.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, payload]);
     }
-    return { results, ranges };
+    return results;
   }
 
   private async runTogether(tx: Queryable, batch: PendingMutation[], start: Map<string, number>, now: Date) {
