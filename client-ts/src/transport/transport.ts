@@ -1,0 +1,221 @@
+import WebSocket from 'ws';
+import { randomBytes } from 'node:crypto';
+import {
+  authenticateBody,
+  parseServerMessage,
+  PROTOCOL_VERSION,
+  sign,
+  unixSeconds,
+  type AuthErrorReason,
+  type ClientMessage,
+  type ServerMessage,
+  type ServerMessageOf,
+} from '@json-sync/core';
+import { Backoff, type BackoffOptions } from './backoff.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * offline: setOnline(false) or not started; waiting: a reconnect is scheduled; connecting: socket
+ * opening; authenticating: `authenticate` sent; live: authenticated; closed: for good.
+ */
+export type TransportState = 'offline' | 'waiting' | 'connecting' | 'authenticating' | 'live' | 'closed';
+
+export interface TransportOptions {
+  serverUrl: string;
+  email: string;
+  apiKey: string;
+  apiSecret: string;
+  clientId: string;
+  reconnect: BackoffOptions;
+  heartbeat: { intervalMs: number; timeoutMs: number };
+  /** Seconds to add to the local clock when signing (learned from `timestamp_skew`). */
+  clockOffset: number;
+  logger: Logger;
+}
+
+export interface TransportEvents {
+  attempt(n: number): void;
+  authenticated(m: ServerMessageOf<'auth_success'>): void;
+  message(m: ServerMessage): void;
+  authError(reason: AuthErrorReason): void;
+  clockOffset(seconds: number): void;
+  /** An authenticated connection ended. */
+  lost(reason: string): void;
+}
+
+/** The WebSocket link to the server as an explicit state machine, with reconnects and heartbeat. */
+export class Transport {
+  state: TransportState = 'offline';
+  private ws: WebSocket | null = null;
+  private readonly backoff: Backoff;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private pongDeadline: NodeJS.Timeout | null = null;
+  private skewRetried = false;
+
+  constructor(
+    private readonly opts: TransportOptions,
+    private readonly on: TransportEvents,
+  ) {
+    this.backoff = new Backoff(opts.reconnect);
+  }
+
+  get live(): boolean {
+    return this.state === 'live';
+  }
+
+  setOnline(online: boolean): void {
+    if (this.state === 'closed') return;
+    if (online && this.state === 'offline') this.connect();
+    if (!online && this.state !== 'offline') {
+      const wasLive = this.state === 'live';
+      this.clearTimers();
+      this.state = 'offline';
+      this.dropSocket('going offline', wasLive);
+    }
+  }
+
+  close(): void {
+    const wasLive = this.state === 'live';
+    this.clearTimers();
+    this.state = 'closed';
+    this.dropSocket('closing', wasLive);
+  }
+
+  /** Sends when live; returns false otherwise (the caller keeps the message queued). */
+  send(message: ClientMessage): boolean {
+    if (this.state !== 'live' || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  private connect(): void {
+    this.timer = null;
+    this.state = 'connecting';
+    this.attempt++;
+    this.on.attempt(this.attempt);
+    const ws = new WebSocket(this.opts.serverUrl, { handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024 });
+    this.ws = ws;
+    ws.on('open', () => {
+      if (this.ws !== ws) return;
+      this.state = 'authenticating';
+      ws.send(JSON.stringify(this.authenticateMessage()));
+    });
+    ws.on('message', (data) => {
+      if (this.ws !== ws) return;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(data.toString());
+      } catch {
+        this.opts.logger.warn('server sent a frame that is not JSON; ignored');
+        return;
+      }
+      const parsed = parseServerMessage(raw);
+      if (!parsed.ok) {
+        this.opts.logger.warn(`server sent an invalid message (${parsed.error}); ignored`);
+        return;
+      }
+      this.handle(ws, parsed.message);
+    });
+    ws.on('error', (err) => this.opts.logger.debug?.(`socket error: ${err.message}`));
+    ws.on('close', () => this.closed(ws));
+  }
+
+  private authenticateMessage(): ClientMessage {
+    const timestamp = unixSeconds() + this.opts.clockOffset;
+    const nonce = randomBytes(16).toString('hex');
+    const { email, apiKey, apiSecret, clientId } = this.opts;
+    return {
+      type: 'authenticate',
+      email,
+      client_id: clientId,
+      api_key: apiKey,
+      timestamp,
+      nonce,
+      protocol_version: PROTOCOL_VERSION,
+      signature: sign({ secret: apiSecret, timestamp, email, apiKey, body: authenticateBody(clientId, nonce) }),
+    };
+  }
+
+  private handle(ws: WebSocket, m: ServerMessage): void {
+    if (this.state === 'authenticating') {
+      if (m.type === 'auth_success') {
+        this.state = 'live';
+        this.attempt = 0;
+        this.skewRetried = false;
+        this.backoff.reset();
+        this.startHeartbeat(ws);
+        this.on.authenticated(m);
+      } else if (m.type === 'auth_error') {
+        if (m.reason === 'timestamp_skew' && !this.skewRetried) {
+          this.skewRetried = true;
+          this.opts.clockOffset = m.server_time - unixSeconds();
+          this.on.clockOffset(this.opts.clockOffset);
+          this.retryAt = 0;
+        } else {
+          this.retryAt = this.backoff.nextDelay('auth');
+        }
+        this.on.authError(m.reason);
+      }
+      return;
+    }
+    if (m.type === 'pong') {
+      if (this.pongDeadline) clearTimeout(this.pongDeadline);
+      this.pongDeadline = null;
+      return;
+    }
+    if (m.type === 'auth_error') {
+      // A live session refused later (key revoked).
+      this.retryAt = this.backoff.nextDelay('auth');
+      this.on.authError(m.reason);
+      return;
+    }
+    this.on.message(m);
+  }
+
+  /** Delay before the next attempt, decided by why the last one ended (null: connection-level backoff). */
+  private retryAt: number | null = null;
+
+  private startHeartbeat(ws: WebSocket): void {
+    const { intervalMs, timeoutMs } = this.opts.heartbeat;
+    this.heartbeat = setInterval(() => {
+      if (this.ws !== ws || this.pongDeadline) return;
+      ws.send(JSON.stringify({ type: 'ping' }));
+      this.pongDeadline = setTimeout(() => {
+        this.opts.logger.warn(`no pong within ${timeoutMs} ms; dropping the connection`);
+        ws.terminate();
+      }, timeoutMs);
+    }, intervalMs);
+  }
+
+  private closed(ws: WebSocket): void {
+    if (this.ws !== ws) return;
+    const wasLive = this.state === 'live';
+    this.ws = null;
+    this.clearTimers();
+    if (wasLive) this.on.lost('connection closed');
+    if (this.state === 'offline' || this.state === 'closed') return;
+    const delay = this.retryAt ?? this.backoff.nextDelay('connection');
+    this.retryAt = null;
+    this.state = 'waiting';
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  private dropSocket(reason: string, wasLive: boolean): void {
+    const ws = this.ws;
+    this.ws = null;
+    if (!ws) return;
+    ws.removeAllListeners('message');
+    ws.on('error', () => {});
+    if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+    else ws.close(1000, reason);
+    if (wasLive) this.on.lost(reason);
+  }
+
+  private clearTimers(): void {
+    for (const t of [this.timer, this.pongDeadline]) if (t) clearTimeout(t);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.timer = this.heartbeat = this.pongDeadline = null;
+  }
+}
