@@ -1,0 +1,323 @@
+// Client-engine benchmark: local creates/updates per second (offline, durability normal and full,
+// and with a connected server syncing in the background) against a raw better-sqlite3 loop
+// measured in the same run, and end-to-end latency updateDocument(A) → DocumentUpdated(B) against
+// the same path driven by two raw protocol clients.
+// Usage: npm run build && node bench/client/run.mjs [--count 20000] [--e2e 1000]
+// BENCH_DATABASE_URL (default TEST_DATABASE_URL or local postgres): a fresh database is made and dropped.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir, cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
+import WebSocket from 'ws';
+import { authenticateBody, sign, unixSeconds } from '@json-sync/core';
+import { SyncEngine, EventType } from '../../client-ts/dist/src/index.js';
+
+const require = createRequire(import.meta.url);
+const Database = require('better-sqlite3');
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const args = Object.fromEntries(process.argv.slice(2).join(' ').split('--').filter(Boolean).map((s) => s.trim().split(/\s+/)));
+const count = Number(args.count ?? 20000);
+const e2eCount = Number(args.e2e ?? 1000);
+const WARMUP = 50;
+// Yield to the event loop this often in every engine loop, so that with a server the sync traffic
+// (pump, replies, pushes) really runs alongside the calls instead of after them.
+const YIELD_EVERY = 100;
+const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const dbName = `sync_client_bench_${randomBytes(4).toString('hex')}`;
+const dbUrl = Object.assign(new URL(base), { pathname: `/${dbName}` }).toString();
+const dir = mkdtempSync(join(tmpdir(), 'json-sync-client-bench-'));
+
+const nextTick = () => new Promise((r) => setImmediate(r));
+const now = () => performance.now();
+
+const DESCRIPTION = 'Write the quarterly report, collect the figures from every team and send it round before Friday.';
+const content = (i) => ({ title: `Task ${i}`, description: DESCRIPTION, status: 'open', priority: i % 5, tags: ['work', 'report'], done: false });
+const updated = (i, j) => ({ ...content(i), status: 'in-progress', counter: j });
+
+async function admin(sql) {
+  const c = new pg.Client({ connectionString: base });
+  await c.connect();
+  try { await c.query(sql); } finally { await c.end(); }
+}
+
+// ---- raw better-sqlite3 baseline ---------------------------------------------------------------
+
+/** One documents-like row per transaction, same pragmas as the engine's store (exclusive lock, WAL, synchronous). */
+function rawLoop(durability, n) {
+  const db = new Database(join(dir, `raw-${durability}-${randomUUID()}.db`));
+  db.pragma('locking_mode = EXCLUSIVE');
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.exec('CREATE TABLE documents (id TEXT PRIMARY KEY, content TEXT NOT NULL, title TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO documents (id, content, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)');
+  const update = db.prepare('UPDATE documents SET content = ?, updated_at = ? WHERE id = ?');
+  const create = db.transaction((id, c) => { const at = new Date().toISOString(); insert.run(id, JSON.stringify(c), c.title, at, at); });
+  const change = db.transaction((id, c) => update.run(JSON.stringify(c), new Date().toISOString(), id));
+  const ids = Array.from({ length: n }, () => randomUUID());
+  let t0 = now();
+  for (let i = 0; i < n; i++) create(ids[i], content(i));
+  const creates = n / ((now() - t0) / 1000);
+  t0 = now();
+  for (let j = 0; j < n; j++) change(ids[j % n], updated(j % n, j));
+  const updates = n / ((now() - t0) / 1000);
+  db.close();
+  return { creates, updates };
+}
+
+// ---- engine loops --------------------------------------------------------------------------------
+
+async function engineCreates(engine, n) {
+  const ids = new Array(n);
+  const t0 = now();
+  for (let i = 0; i < n; i++) {
+    ids[i] = engine.createDocument(content(i));
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await nextTick();
+  }
+  return { ids, rate: n / ((now() - t0) / 1000) };
+}
+
+async function engineUpdates(engine, ids, n) {
+  const t0 = now();
+  for (let j = 0; j < n; j++) {
+    const i = j % ids.length;
+    engine.updateDocument(ids[i], updated(i, j));
+    if (j % YIELD_EVERY === YIELD_EVERY - 1) await nextTick();
+  }
+  return n / ((now() - t0) / 1000);
+}
+
+const engines = [];
+function openEngine(name, extra) {
+  const e = SyncEngine.open({
+    databasePath: join(dir, `${name}.db`),
+    serverUrl: 'ws://127.0.0.1:9/ws',
+    email: `${name}@example.com`,
+    apiKey: 'rpa_none',
+    apiSecret: 'rps_none',
+    reconnect: { minMs: 50, maxMs: 500 },
+    heartbeat: { intervalMs: 5000, timeoutMs: 5000 },
+    ...extra,
+  });
+  engines.push(e);
+  return e;
+}
+
+async function offlinePhase(durability) {
+  const raw = rawLoop(durability, count);
+  const engine = openEngine(`offline-${durability}`, { online: false, durability });
+  const { ids, rate: creates } = await engineCreates(engine, count);
+  const updates = await engineUpdates(engine, ids, count);
+  if (engine.pendingCount() !== 2 * count) throw new Error(`offline outbox holds ${engine.pendingCount()}, expected ${2 * count}`);
+  await engine.close();
+  return { raw, creates, updates };
+}
+
+// ---- server ------------------------------------------------------------------------------------
+
+let server;
+async function startServer() {
+  const env = { ...process.env, DATABASE_URL: dbUrl };
+  execFileSync(process.execPath, [join(root, 'server/dist/cli.js'), 'migrate'], { env });
+  const creds = execFileSync(process.execPath, [join(root, 'server/dist/cli.js'), 'generate-credentials', '--name', 'client-bench'], { env }).toString();
+  const apiKey = /API Key: (\S+)/.exec(creds)[1];
+  const secret = /Secret: (\S+)/.exec(creds)[1];
+  server = spawn(process.execPath, [join(root, 'server/dist/cli.js'), 'serve', '--host', '127.0.0.1', '--port', '0'], {
+    env: { ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on ws:\/\/[^:]+:(\d+)\/ws/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    server.on('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  return { url: `ws://127.0.0.1:${port}/ws`, apiKey, secret };
+}
+
+async function onlinePhase(srv) {
+  const engine = openEngine('online', { serverUrl: srv.url, apiKey: srv.apiKey, apiSecret: srv.secret, email: 'bench-online@example.com' });
+  await engine.whenSynced(30_000);
+  let t0 = now();
+  const { ids, rate: creates } = await engineCreates(engine, count);
+  const createsUnanswered = engine.pendingCount();
+  await engine.whenSynced(120_000);
+  const createsSynced = count / ((now() - t0) / 1000);
+  t0 = now();
+  const updates = await engineUpdates(engine, ids, count);
+  const updatesUnanswered = engine.pendingCount();
+  await engine.whenSynced(120_000);
+  const updatesSynced = count / ((now() - t0) / 1000);
+  const doc = engine.getDocument(ids[count - 1]);
+  if (doc.syncRevision !== 2 || doc.pending !== 0) throw new Error(`last document at revision ${doc.syncRevision} with ${doc.pending} pending`);
+  await engine.close();
+  return { creates, createsUnanswered, createsSynced, updates, updatesUnanswered, updatesSynced };
+}
+
+function percentiles(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  return { p50: s[Math.floor(s.length * 0.5)], p99: s[Math.min(s.length - 1, Math.floor(s.length * 0.99))], max: s[s.length - 1] };
+}
+
+async function engineLatency(srv) {
+  const opts = { serverUrl: srv.url, apiKey: srv.apiKey, apiSecret: srv.secret, email: 'bench-e2e@example.com' };
+  const a = openEngine('e2e-a', opts);
+  const b = openEngine('e2e-b', opts);
+  await Promise.all([a.whenSynced(30_000), b.whenSynced(30_000)]);
+  let waiting = null;
+  b.onEvent((e) => {
+    if (waiting && e.documentId === waiting.id && e.content?.counter === waiting.counter) {
+      const w = waiting;
+      waiting = null;
+      w.resolve(now());
+    }
+  }, [EventType.DocumentCreated, EventType.DocumentUpdated]);
+  const arrival = (id, counter) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`B did not see counter ${counter} within 10 s`)), 10_000);
+    waiting = { id, counter, resolve: (t) => { clearTimeout(timer); resolve(t); } };
+  });
+  const id = randomUUID();
+  let seen = arrival(id, 0);
+  a.createDocument({ ...content(0), counter: 0 }, { id });
+  await seen;
+  const samples = [];
+  for (let j = 1; j <= WARMUP + e2eCount; j++) {
+    seen = arrival(id, j);
+    const t0 = now();
+    a.updateDocument(id, updated(0, j));
+    const t1 = await seen;
+    if (j > WARMUP) samples.push(t1 - t0);
+  }
+  const revision = b.getDocument(id).syncRevision;
+  if (revision !== WARMUP + e2eCount + 1) throw new Error(`B ends at revision ${revision}, expected ${WARMUP + e2eCount + 1}`);
+  await Promise.all([a.close(), b.close()]);
+  return percentiles(samples);
+}
+
+// ---- raw protocol baseline: the same path with no engine on either side --------------------------
+
+function rawConnect(srv, email) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(srv.url);
+    const clientId = randomUUID();
+    ws.once('error', reject);
+    ws.once('open', () => {
+      const timestamp = unixSeconds();
+      const nonce = randomBytes(16).toString('hex');
+      ws.send(JSON.stringify({
+        type: 'authenticate', email, client_id: clientId, api_key: srv.apiKey, timestamp, nonce, protocol_version: 1,
+        signature: sign({ secret: srv.secret, timestamp, email, apiKey: srv.apiKey, body: authenticateBody(clientId, nonce) }),
+      }));
+      ws.once('message', (d) => {
+        const m = JSON.parse(d.toString());
+        if (m.type !== 'auth_success') reject(new Error(JSON.stringify(m)));
+        else resolve(ws);
+      });
+    });
+  });
+}
+
+/** X sends update_document (one in flight, like the engine), Y waits for the push. */
+async function rawLatency(srv) {
+  const x = await rawConnect(srv, 'bench-raw@example.com');
+  const y = await rawConnect(srv, 'bench-raw@example.com');
+  const waitFor = (ws, pred) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { ws.off('message', on); reject(new Error('raw client timed out')); }, 10_000);
+    const on = (d) => {
+      const m = JSON.parse(d.toString());
+      if (!pred(m)) return;
+      clearTimeout(timer);
+      ws.off('message', on);
+      resolve({ m, t: now() });
+    };
+    ws.on('message', on);
+  });
+  const id = randomUUID();
+  let pushed = waitFor(y, (m) => m.type === 'document_created' && m.document.id === id);
+  let replied = waitFor(x, (m) => m.type === 'document_created_response');
+  x.send(JSON.stringify({ type: 'create_document', document: { id, content: { ...content(0), counter: 0 } }, mutation_id: randomUUID() }));
+  await Promise.all([pushed, replied]);
+  let revision = 1;
+  const samples = [];
+  for (let j = 1; j <= WARMUP + e2eCount; j++) {
+    const mutationId = randomUUID();
+    pushed = waitFor(y, (m) => m.type === 'document_updated' && m.mutation_id === mutationId);
+    replied = waitFor(x, (m) => m.mutation_id === mutationId);
+    const t0 = now();
+    x.send(JSON.stringify({
+      type: 'update_document',
+      patch: { document_id: id, patch: [{ op: 'replace', path: '/counter', value: j }] },
+      base_revision: revision,
+      mutation_id: mutationId,
+    }));
+    const [{ t: t1 }, { m: reply }] = await Promise.all([pushed, replied]);
+    if (reply.type !== 'document_updated_response') throw new Error(JSON.stringify(reply));
+    revision = reply.sync_revision;
+    if (j > WARMUP) samples.push(t1 - t0);
+  }
+  x.close();
+  y.close();
+  return percentiles(samples);
+}
+
+// ---- run -----------------------------------------------------------------------------------------
+
+let cleaned = false;
+async function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  for (const e of engines) await e.close(200).catch(() => {});
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    const timer = setTimeout(() => server.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((err) => console.error(`could not drop ${dbName}: ${err.message}`));
+  rmSync(dir, { recursive: true, force: true });
+}
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => { cleanup().finally(() => process.exit(130)); });
+}
+
+const f = (n) => n.toFixed(0).padStart(7);
+const ms = (n) => n.toFixed(2).padStart(6);
+const x = (a, b) => `${(a / b).toFixed(2)}x`;
+const t00 = now();
+await admin(`CREATE DATABASE ${dbName}`);
+try {
+  console.log(`client engine benchmark: ${count} local ops per phase, ${e2eCount} end-to-end updates (+${WARMUP} warm-up), node ${process.version}, ${cpus().length} CPUs, PostgreSQL ${new URL(base).host}`);
+  console.log('');
+  console.log('local ops/s (engine calls yield to the event loop every 100 ops; raw = better-sqlite3, one row per transaction, same pragmas)');
+  const normal = await offlinePhase('normal');
+  console.log(`  offline, durability normal  creates ${f(normal.creates)}   raw ${f(normal.raw.creates)}   engine/raw ${x(normal.creates, normal.raw.creates)}   (target >= 10000 creates/s)`);
+  console.log(`                              updates ${f(normal.updates)}   raw ${f(normal.raw.updates)}   engine/raw ${x(normal.updates, normal.raw.updates)}`);
+  const full = await offlinePhase('full');
+  console.log(`  offline, durability full    creates ${f(full.creates)}   raw ${f(full.raw.creates)}   engine/raw ${x(full.creates, full.raw.creates)}`);
+  console.log(`                              updates ${f(full.updates)}   raw ${f(full.raw.updates)}   engine/raw ${x(full.updates, full.raw.updates)}`);
+
+  const srv = await startServer();
+  const online = await onlinePhase(srv);
+  console.log(`  online,  durability normal  creates ${f(online.creates)}   vs offline ${x(online.creates, normal.creates)}   (${count - online.createsUnanswered} answered during the loop; all synced: ${f(online.createsSynced)}/s)   (target >= 10000 creates/s)`);
+  console.log(`                              updates ${f(online.updates)}   vs offline ${x(online.updates, normal.updates)}   (${count - online.updatesUnanswered} answered during the loop; all synced: ${f(online.updatesSynced)}/s)`);
+  console.log('');
+  console.log('end-to-end latency, ms: update sent on A → seen on B (same user, loopback, one at a time)');
+  const eng = await engineLatency(srv);
+  const raw = await rawLatency(srv);
+  console.log(`  engine: updateDocument(A) → DocumentUpdated(B)   p50 ${ms(eng.p50)}   p99 ${ms(eng.p99)}   max ${ms(eng.max)}   (target p50 < 5, p99 < 25)`);
+  console.log(`  raw protocol: update_document → push on 2nd socket p50 ${ms(raw.p50)}   p99 ${ms(raw.p99)}   max ${ms(raw.max)}`);
+  console.log(`  engine overhead                                   p50 ${ms(eng.p50 - raw.p50)}   p99 ${ms(eng.p99 - raw.p99)}`);
+  console.log('');
+  const verdict = (ok) => (ok ? 'met' : 'MISSED');
+  console.log(`targets: local creates >= 10000/s offline ${verdict(normal.creates >= 10000)}, online ${verdict(online.creates >= 10000)}; e2e p50 < 5 ms ${verdict(eng.p50 < 5)}; e2e p99 < 25 ms ${verdict(eng.p99 < 25)}   (${((now() - t00) / 1000).toFixed(1)} s)`);
+} finally {
+  await cleanup();
+}

@@ -1,0 +1,274 @@
+/*
+ * sync_client.h — C API of libsync_client, the offline-first JSON document sync SDK.
+ *
+ * The engine is the TypeScript sync engine, running inside an embedded Node runtime (libnode) on
+ * a thread of its own. Every call completes against the local SQLite database; no call waits for
+ * the network.
+ *
+ * THREADING CONTRACT
+ * - Every function may be called from any thread, concurrently, with one exception: an engine
+ *   must not be destroyed while another thread is still using it.
+ * - Event callbacks run only inside sync_engine_process_events(), on the thread that called it
+ *   (your UI thread: drive it from a JUCE/Qt/GTK timer, or when sync_engine_event_fd() becomes
+ *   readable, or after the notify callback of sync_engine_set_event_notify() fired). A callback may
+ *   call any sync_* function except sync_engine_destroy() on its own engine.
+ * - The notify callback (sync_engine_set_event_notify) and the log callback run on the engine's
+ *   internal thread: they must return quickly and must not call sync_* functions (post to your
+ *   loop instead).
+ * - One Node runtime serves every engine of the process. It starts with the first engine and stops
+ *   at process exit; it never restarts. fork() after the first sync_engine_create() is unsupported.
+ *
+ * MEMORY
+ * - Strings passed in are copied; the caller keeps ownership.
+ * - Strings returned through `char **out_*` belong to the caller and are freed with
+ *   sync_string_free(). On failure *out_* is set to NULL.
+ * - Strings inside SyncEventData live until the callback returns; copy what you keep.
+ * - sync_get_version() and sync_last_error_message() return library-owned strings: never free them.
+ *
+ * ERRORS
+ * - Functions returning enum CSyncResult return SYNC_RESULT_SUCCESS (0) or an error code; on error
+ *   sync_last_error_message() (per thread, never NULL) says why. Functions returning a pointer
+ *   return NULL on failure and set the message too. NULL arguments, invalid JSON and invalid UTF-8
+ *   are refused with SYNC_RESULT_INVALID_INPUT; nothing crashes and nothing is written.
+ * - SYNC_RESULT_TIMEOUT means "outcome unknown": the engine did not answer within the call timeout.
+ *   Retrying sync_engine_create_document_with_id() with the same id and content is safe.
+ */
+#ifndef SYNC_CLIENT_H
+#define SYNC_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SYNC_CLIENT_VERSION_MAJOR 0
+#define SYNC_CLIENT_VERSION_MINOR 1
+#define SYNC_CLIENT_VERSION_PATCH 0
+#define SYNC_CLIENT_VERSION "0.1.0"
+
+#if defined(_WIN32)
+#  if defined(SYNC_CLIENT_BUILDING)
+#    define SYNC_API __declspec(dllexport)
+#  else
+#    define SYNC_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__)
+#  define SYNC_API __attribute__((visibility("default")))
+#else
+#  define SYNC_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An engine: one local database file synchronised with one user's documents on a server. */
+struct CSyncEngine;
+typedef struct CSyncEngine CSyncEngine;
+
+/** Result codes. Values are fixed (checked against the TypeScript definitions by a test). */
+enum CSyncResult {
+#ifndef Success
+    /* X11's <X11/X.h> defines a macro Success (also 0): the enumerator is only declared without it. */
+    Success = 0,
+#endif
+    SYNC_RESULT_SUCCESS = 0,
+    SYNC_RESULT_INVALID_INPUT = 1,     /* NULL, malformed JSON, invalid UTF-8, not a UUID, bad patch */
+    SYNC_RESULT_NOT_FOUND = 2,         /* no such document (or nothing to undo/redo) */
+    SYNC_RESULT_CONFLICT = 3,          /* the id exists already, or undo met a later overlapping change */
+    SYNC_RESULT_CONNECTION = 4,        /* not connected (e.g. flush while offline) */
+    SYNC_RESULT_DATABASE = 5,          /* the local database failed or is locked by another engine */
+    SYNC_RESULT_SERIALIZATION = 6,     /* a value could not be converted to or from JSON */
+    SYNC_RESULT_TIMEOUT = 7,           /* no answer in time: outcome unknown */
+    SYNC_RESULT_NOT_INITIALIZED = 8,   /* NULL engine, destroyed engine, or the runtime is not running */
+    SYNC_RESULT_UNKNOWN = 9
+};
+typedef enum CSyncResult CSyncResult;
+
+/** Event types (values fixed, shared with the TypeScript engine's EventType). */
+typedef enum SyncEventType {
+    SYNC_EVENT_DOCUMENT_CREATED = 0,
+    SYNC_EVENT_DOCUMENT_UPDATED = 1,
+    SYNC_EVENT_DOCUMENT_DELETED = 2,
+    SYNC_EVENT_SYNC_STARTED = 3,
+    SYNC_EVENT_SYNC_COMPLETED = 4,       /* numeric_data: remote changes applied */
+    SYNC_EVENT_SYNC_ERROR = 5,           /* error: the reason; numeric_data: events dropped on overflow */
+    SYNC_EVENT_CONFLICT_DETECTED = 6,    /* content: the server's version */
+    SYNC_EVENT_CONNECTION_LOST = 7,
+    SYNC_EVENT_CONNECTION_ATTEMPTED = 8, /* numeric_data: attempt number */
+    SYNC_EVENT_CONNECTION_SUCCEEDED = 9
+} SyncEventType;
+
+/** One event. Pointers are NULL when not applicable and live until the callback returns. */
+typedef struct SyncEventData {
+    SyncEventType event_type;
+    const char *document_id;
+    const char *title;
+    const char *content;       /* the document's content as JSON text; NULL for DocumentDeleted */
+    const char *error;
+    unsigned long long numeric_data;
+    bool boolean_data;         /* true when the change started in this engine */
+} SyncEventData;
+
+typedef void (*SyncEventCallback)(const SyncEventData *event, void *context);
+typedef void (*SyncNotifyCallback)(void *context);
+
+typedef enum SyncLogLevel {
+    SYNC_LOG_DEBUG = 0,
+    SYNC_LOG_INFO = 1,
+    SYNC_LOG_WARN = 2,
+    SYNC_LOG_ERROR = 3
+} SyncLogLevel;
+typedef void (*SyncLogCallback)(SyncLogLevel level, const char *message, void *context);
+
+typedef enum SyncDurability {
+    SYNC_DURABILITY_NORMAL = 0,  /* a returned change survives the process being killed, not power loss */
+    SYNC_DURABILITY_FULL = 1     /* fsync on every commit */
+} SyncDurability;
+
+/**
+ * Options for sync_engine_create_with_options(). Initialise with sync_engine_options_init(), then
+ * change what you need: fields added in later versions keep their defaults because the library
+ * reads only `struct_size` bytes.
+ */
+typedef struct SyncEngineOptions {
+    size_t struct_size;
+    uint32_t reconnect_min_ms;       /* default 250 */
+    uint32_t reconnect_max_ms;       /* default 30000 */
+    uint32_t heartbeat_interval_ms;  /* default 15000 */
+    uint32_t heartbeat_timeout_ms;   /* default 10000 */
+    uint32_t call_timeout_ms;        /* how long a call waits for the engine before SYNC_RESULT_TIMEOUT; default 10000 */
+    uint32_t event_queue_limit;      /* events held before overflow (see sync_engine_process_events); default 10000 */
+    SyncDurability durability;       /* default SYNC_DURABILITY_NORMAL */
+    const char *client_id;           /* a lowercase UUID kept in the database on first open; NULL: generated */
+    bool start_offline;              /* do not connect until sync_engine_set_online(engine, true) */
+} SyncEngineOptions;
+
+/* ---- library ------------------------------------------------------------------------------- */
+
+/** "0.1.0": the library's version (equal to SYNC_CLIENT_VERSION of the header it was built with). */
+SYNC_API const char *sync_get_version(void);
+
+/** Frees a string returned by this library. NULL is fine. */
+SYNC_API void sync_string_free(char *str);
+
+/** The calling thread's last error message; "" when none. Never NULL, never freed by the caller. */
+SYNC_API const char *sync_last_error_message(void);
+
+/** Routes the library's log lines (engine and runtime) to `callback`; NULL restores silence. */
+SYNC_API void sync_set_log_callback(SyncLogCallback callback, void *context);
+
+/* ---- engines ------------------------------------------------------------------------------- */
+
+SYNC_API void sync_engine_options_init(SyncEngineOptions *options);
+
+/**
+ * Opens (or creates) the local database and returns at once; connecting goes on in the background.
+ * `db_url` is a file path or `sqlite:PATH?mode=rwc`. Returns NULL on failure (see
+ * sync_last_error_message()), e.g. when another engine holds the file.
+ */
+SYNC_API struct CSyncEngine *sync_engine_create(const char *db_url, const char *server_url, const char *email, const char *api_key,
+                                                const char *api_secret);
+
+SYNC_API struct CSyncEngine *sync_engine_create_with_options(const char *db_url, const char *server_url, const char *email,
+                                                             const char *api_key, const char *api_secret,
+                                                             const SyncEngineOptions *options);
+
+/**
+ * Flushes what it can for a moment, closes the connection and the database, and frees the engine.
+ * Returns within about 1 s even with the server unreachable. NULL is fine. Queued events are dropped.
+ */
+SYNC_API void sync_engine_destroy(struct CSyncEngine *engine);
+
+/* ---- documents ----------------------------------------------------------------------------- */
+
+/** Creates a document from a JSON object; writes its new id (36 characters + NUL) to out_id. */
+SYNC_API enum CSyncResult sync_engine_create_document(struct CSyncEngine *engine, const char *json, char out_id[37]);
+
+/** Creates a document with a given lowercase UUID. Repeating the same id and content succeeds (safe retry after a timeout). */
+SYNC_API enum CSyncResult sync_engine_create_document_with_id(struct CSyncEngine *engine, const char *id, const char *json);
+
+/** Full replacement: members missing from `json` are removed. */
+SYNC_API enum CSyncResult sync_engine_update_document(struct CSyncEngine *engine, const char *id, const char *json);
+
+/** Applies an RFC 6902 JSON Patch (a JSON array of operations). */
+SYNC_API enum CSyncResult sync_engine_patch_document(struct CSyncEngine *engine, const char *id, const char *patch_json);
+
+/** Applies an RFC 7386 JSON Merge Patch (a JSON object; null removes a member). */
+SYNC_API enum CSyncResult sync_engine_merge_document(struct CSyncEngine *engine, const char *id, const char *merge_json);
+
+SYNC_API enum CSyncResult sync_engine_delete_document(struct CSyncEngine *engine, const char *id);
+
+/**
+ * One document as JSON: {"id","title","content","sync_revision","pending","created_at","updated_at","deleted_at"}.
+ * Deleted documents are found too (deleted_at set). Free *out_json with sync_string_free().
+ */
+SYNC_API enum CSyncResult sync_engine_get_document(struct CSyncEngine *engine, const char *id, char **out_json);
+
+/** Every live document, as a JSON array of the objects sync_engine_get_document() returns. */
+SYNC_API enum CSyncResult sync_engine_get_all_documents(struct CSyncEngine *engine, char **out_json);
+
+/** Live (not deleted) documents. */
+SYNC_API enum CSyncResult sync_engine_count_documents(struct CSyncEngine *engine, uint64_t *out_count);
+
+/** Local changes the server has not answered yet. */
+SYNC_API enum CSyncResult sync_engine_count_pending(struct CSyncEngine *engine, uint64_t *out_count);
+
+SYNC_API enum CSyncResult sync_engine_is_connected(struct CSyncEngine *engine, bool *out_connected);
+
+/**
+ * Waits up to timeout_ms until every local change is on the server and catch-up is done.
+ * SYNC_RESULT_TIMEOUT when that did not happen in time (nothing is lost: syncing goes on).
+ */
+SYNC_API enum CSyncResult sync_engine_flush(struct CSyncEngine *engine, uint32_t timeout_ms);
+
+/** false: stop connecting (local calls keep working); true: connect again. */
+SYNC_API enum CSyncResult sync_engine_set_online(struct CSyncEngine *engine, bool online);
+
+/** Reverts this engine's latest local change to the document (SYNC_RESULT_CONFLICT if a later change overlaps). */
+SYNC_API enum CSyncResult sync_engine_undo(struct CSyncEngine *engine, const char *id);
+
+SYNC_API enum CSyncResult sync_engine_redo(struct CSyncEngine *engine, const char *id);
+
+/** The document's local and remote changes as a JSON array, oldest first. */
+SYNC_API enum CSyncResult sync_engine_get_history(struct CSyncEngine *engine, const char *id, char **out_json);
+
+/** Local changes that lost to the server or were rejected, as a JSON array. */
+SYNC_API enum CSyncResult sync_engine_get_conflicts(struct CSyncEngine *engine, char **out_json);
+
+/* ---- events -------------------------------------------------------------------------------- */
+
+/**
+ * Calls `callback` with `context` for every event of type `filter` (a SyncEventType), or every
+ * event when filter is -1. Callbacks run inside sync_engine_process_events() only.
+ */
+SYNC_API enum CSyncResult sync_engine_register_event_callback(struct CSyncEngine *engine, SyncEventCallback callback, void *context,
+                                                              int filter);
+
+/** Removes every registration of this callback with this context (SYNC_RESULT_NOT_FOUND if none). */
+SYNC_API enum CSyncResult sync_engine_unregister_event_callback(struct CSyncEngine *engine, SyncEventCallback callback, void *context);
+
+/**
+ * Delivers queued events to the callbacks, on the calling thread; *processed (may be NULL) gets the
+ * count. The queue holds at most event_queue_limit events: when full, a DocumentUpdated replaces
+ * the queued update of the same document; otherwise the oldest event is dropped, and the next
+ * delivery starts with one SYNC_EVENT_SYNC_ERROR whose numeric_data is the number dropped.
+ */
+SYNC_API enum CSyncResult sync_engine_process_events(struct CSyncEngine *engine, uint32_t *processed);
+
+/**
+ * `notify(context)` is called from the engine's thread when events become ready — once, until the
+ * next sync_engine_process_events(). Use it to wake your loop. NULL removes it.
+ */
+SYNC_API enum CSyncResult sync_engine_set_event_notify(struct CSyncEngine *engine, SyncNotifyCallback notify, void *context);
+
+/**
+ * A file descriptor that is readable while events wait (for g_unix_fd_add, QSocketNotifier,
+ * select/poll). Owned by the engine; do not read or close it. -1 on error.
+ */
+SYNC_API int sync_engine_event_fd(struct CSyncEngine *engine);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SYNC_CLIENT_H */

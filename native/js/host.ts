@@ -1,0 +1,216 @@
+/**
+ * The JavaScript side of libsync_client, bundled (with the engine and its dependencies) into one
+ * CommonJS file that the embedded runtime loads. The C library calls `dispatch(op, engineId, args)`
+ * through the Node-API bridge; events go back through `bridge.pushEvent`.
+ */
+import { isUuid, jsonEqual, type JsonObject, type PatchOp } from '@json-sync/core';
+import { SyncEngine, type DocumentSnapshot } from '../../client-ts/src/engine.js';
+import { SyncError } from '../../client-ts/src/errors.js';
+import type { Logger } from '../../client-ts/src/logger.js';
+import { RESULT_CODES, resultCodeOf, type ResultCode } from './abi.js';
+
+/** What the C++ bridge hands to `start`. */
+export interface Bridge {
+  pushEvent(engine: number, type: number, documentId: string | null, title: string | null, content: string | null, error: string | null, numeric: number, flag: boolean): void;
+  log(level: number, message: string): void;
+}
+
+export interface HostOptions {
+  /** The better-sqlite3 build for this runtime's ABI. */
+  sqliteBinding: string;
+}
+
+export interface Reply {
+  code: ResultCode;
+  message?: string;
+  value?: string | number | boolean;
+}
+
+const LOG = { debug: 0, info: 1, warn: 2, error: 3 } as const;
+
+export function start(bridge: Bridge, options: HostOptions): (op: string, engineId: number, args: string[]) => Reply | Promise<Reply> {
+  const engines = new Map<number, SyncEngine>();
+  const logger: Logger = {
+    debug: (m) => bridge.log(LOG.debug, m),
+    info: (m) => bridge.log(LOG.info, m),
+    warn: (m) => bridge.log(LOG.warn, m),
+    error: (m) => bridge.log(LOG.error, m),
+  };
+
+  const ok = (value?: string | number | boolean): Reply => (value === undefined ? { code: RESULT_CODES.SUCCESS } : { code: RESULT_CODES.SUCCESS, value });
+  const fail = (err: unknown): Reply => {
+    if (err instanceof SyncError) return { code: resultCodeOf(err.code), message: err.message };
+    return { code: RESULT_CODES.UNKNOWN, message: (err as Error)?.message ?? String(err) };
+  };
+  const parseJson = (text: string | undefined, what: string): unknown => {
+    try {
+      return JSON.parse(text ?? '');
+    } catch (err) {
+      throw new SyncError('invalid_input', `${what} is not valid JSON: ${(err as Error).message}`);
+    }
+  };
+  const engineOf = (id: number): SyncEngine => {
+    const e = engines.get(id);
+    if (!e) throw new SyncError('closed', 'the engine is destroyed');
+    return e;
+  };
+  const wire = (d: DocumentSnapshot) => ({
+    id: d.id,
+    title: d.title,
+    content: d.content,
+    sync_revision: d.syncRevision,
+    pending: d.pending,
+    created_at: d.createdAt,
+    updated_at: d.updatedAt,
+    deleted_at: d.deletedAt,
+  });
+
+  const ops: Record<string, (engineId: number, a: string[]) => Reply | Promise<Reply>> = {
+    /** The C side allocates the id first, so events of the engine's first moments find their queue. */
+    create(id, a) {
+      const [dbUrl, serverUrl, email, apiKey, apiSecret, optionsJson] = a;
+      const o = parseJson(optionsJson, 'options') as {
+        reconnect_min_ms: number;
+        reconnect_max_ms: number;
+        heartbeat_interval_ms: number;
+        heartbeat_timeout_ms: number;
+        durability: number;
+        client_id: string | null;
+        start_offline: boolean;
+      };
+      if (engines.has(id)) throw new SyncError('invalid_input', `engine ${id} exists`);
+      const engine = SyncEngine.open({
+        databasePath: databasePathOf(dbUrl!),
+        serverUrl: serverUrl!,
+        email: email!,
+        apiKey: apiKey!,
+        apiSecret: apiSecret!,
+        ...(o.client_id ? { clientId: o.client_id } : {}),
+        reconnect: { minMs: o.reconnect_min_ms, maxMs: o.reconnect_max_ms },
+        heartbeat: { intervalMs: o.heartbeat_interval_ms, timeoutMs: o.heartbeat_timeout_ms },
+        durability: o.durability === 1 ? 'full' : 'normal',
+        online: !o.start_offline,
+        logger,
+        nativeBinding: options.sqliteBinding,
+      });
+      engine.onEvent((e) =>
+        bridge.pushEvent(id, e.type, e.documentId, e.title, e.content === null ? null : JSON.stringify(e.content), e.error, e.numericData, e.booleanData),
+      );
+      engines.set(id, engine);
+      return ok(id);
+    },
+    async destroy(id) {
+      const engine = engines.get(id);
+      engines.delete(id);
+      await engine?.close(500);
+      return ok();
+    },
+    create_document(id, [json]) {
+      return ok(engineOf(id).createDocument(parseJson(json, 'content') as JsonObject));
+    },
+    create_document_with_id(id, [docId, json]) {
+      const engine = engineOf(id);
+      const content = parseJson(json, 'content') as JsonObject;
+      // A retry after SYNC_RESULT_TIMEOUT: the first attempt may have landed. Same id and content is success.
+      const existing = isUuid(docId) ? engine.getDocument(docId!) : null;
+      if (existing && existing.deletedAt === null && jsonEqual(existing.content, content)) return ok(docId);
+      return ok(engine.createDocument(content, { id: docId! }));
+    },
+    update_document(id, [docId, json]) {
+      engineOf(id).updateDocument(docId!, parseJson(json, 'content') as JsonObject);
+      return ok();
+    },
+    patch_document(id, [docId, json]) {
+      engineOf(id).patchDocument(docId!, parseJson(json, 'patch') as PatchOp[]);
+      return ok();
+    },
+    merge_document(id, [docId, json]) {
+      engineOf(id).mergeDocument(docId!, parseJson(json, 'merge patch') as JsonObject);
+      return ok();
+    },
+    delete_document(id, [docId]) {
+      engineOf(id).deleteDocument(docId!);
+      return ok();
+    },
+    get_document(id, [docId]) {
+      const d = engineOf(id).getDocument(docId!);
+      if (!d) throw new SyncError('not_found', `no document ${docId}`);
+      return ok(JSON.stringify(wire(d)));
+    },
+    get_all_documents(id) {
+      return ok(JSON.stringify(engineOf(id).listDocuments().map(wire)));
+    },
+    count_documents(id) {
+      return ok(engineOf(id).countDocuments());
+    },
+    count_pending(id) {
+      return ok(engineOf(id).pendingCount());
+    },
+    is_connected(id) {
+      return ok(engineOf(id).isConnected());
+    },
+    async flush(id, [timeout]) {
+      const engine = engineOf(id);
+      await engine.whenSynced(Number(timeout));
+      return ok();
+    },
+    set_online(id, [online]) {
+      engineOf(id).setOnline(online === '1');
+      return ok();
+    },
+    undo(id, [docId]) {
+      engineOf(id).undo(docId!);
+      return ok();
+    },
+    redo(id, [docId]) {
+      engineOf(id).redo(docId!);
+      return ok();
+    },
+    get_history(id, [docId]) {
+      return ok(JSON.stringify(engineOf(id).history(docId!)));
+    },
+    get_conflicts(id) {
+      return ok(JSON.stringify(engineOf(id).conflicts()));
+    },
+    /** At process exit: close every engine at once (what is committed locally is already durable). */
+    async shutdown() {
+      const all = [...engines.values()];
+      engines.clear();
+      await Promise.all(all.map((e) => e.close(0).catch(() => {})));
+      return ok();
+    },
+    /** Test hooks: a JS-side process.exit, and a JS thread kept busy (to provoke call timeouts). */
+    test_process_exit() {
+      process.exit(3);
+    },
+    test_block(_, [ms]) {
+      const until = Date.now() + Number(ms);
+      while (Date.now() < until);
+      return ok();
+    },
+  };
+
+  return (op, engineId, args) => {
+    const fn = Object.prototype.hasOwnProperty.call(ops, op) ? ops[op] : undefined;
+    if (!fn) return { code: RESULT_CODES.UNKNOWN, message: `unknown operation ${op}` };
+    try {
+      const r = fn(engineId, args);
+      return r instanceof Promise ? r.catch(fail) : r;
+    } catch (err) {
+      return fail(err);
+    }
+  };
+}
+
+/** `sqlite:PATH?mode=rwc`, `sqlite://PATH` or a plain path → the file path. */
+export function databasePathOf(url: string): string {
+  let path = url;
+  if (path.startsWith('sqlite:')) {
+    path = path.slice('sqlite:'.length);
+    if (path.startsWith('//')) path = path.slice(2);
+    const q = path.indexOf('?');
+    if (q !== -1) path = path.slice(0, q);
+  }
+  if (path === '') throw new SyncError('invalid_input', 'the database path is empty');
+  return path;
+}

@@ -1,0 +1,201 @@
+#include "bridge.h"
+
+#include <chrono>
+#include <condition_variable>
+
+namespace sync_client {
+
+namespace {
+
+constexpr int kTimeout = 7;
+constexpr int kNotInitialized = 8;
+constexpr int kUnknown = 9;
+
+/** One request in flight. Shared by the waiting C thread and the JS side, so either may go first. */
+struct Pending {
+  std::string op;
+  uint64_t engine;
+  std::vector<std::string> args;
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+  Reply reply;
+
+  void finish(Reply r) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (done) return;
+    reply = std::move(r);
+    done = true;
+    done_cv.notify_all();
+  }
+};
+
+Reply ReplyFrom(Napi::Value value) {
+  Reply r;
+  if (!value.IsObject()) {
+    r.code = kUnknown;
+    r.message = "the engine returned no result";
+    return r;
+  }
+  Napi::Object o = value.As<Napi::Object>();
+  Napi::Value code = o.Get("code");
+  r.code = code.IsNumber() ? code.As<Napi::Number>().Int32Value() : kUnknown;
+  Napi::Value message = o.Get("message");
+  if (message.IsString()) r.message = message.As<Napi::String>().Utf8Value();
+  Napi::Value v = o.Get("value");
+  if (v.IsString()) {
+    r.has_text = true;
+    r.text = v.As<Napi::String>().Utf8Value();
+  } else if (v.IsNumber()) {
+    r.number = v.As<Napi::Number>().Int64Value();
+  } else if (v.IsBoolean()) {
+    r.flag = v.As<Napi::Boolean>().Value();
+  }
+  return r;
+}
+
+Reply ErrorReply(int code, std::string message) {
+  Reply r;
+  r.code = code;
+  r.message = std::move(message);
+  return r;
+}
+
+/** Runs on the JS thread: calls dispatch, and completes the request now or when its promise settles. */
+void Dispatch(Napi::Env env, Napi::Function dispatch, std::shared_ptr<Pending> *boxed) {
+  std::shared_ptr<Pending> p = std::move(*boxed);
+  delete boxed;
+  if (env == nullptr) {  // the function is being torn down
+    p->finish(ErrorReply(kNotInitialized, "the sync runtime is shutting down"));
+    return;
+  }
+  try {
+    Napi::Array args = Napi::Array::New(env, p->args.size());
+    for (uint32_t i = 0; i < p->args.size(); i++) args.Set(i, Napi::String::New(env, p->args[i]));
+    Napi::Value result = dispatch.Call({Napi::String::New(env, p->op), Napi::Number::New(env, static_cast<double>(p->engine)), args});
+    if (result.IsPromise()) {
+      Napi::Object promise = result.As<Napi::Object>();
+      auto onResolve = Napi::Function::New(env, [p](const Napi::CallbackInfo &info) {
+        p->finish(ReplyFrom(info[0]));
+      });
+      auto onReject = Napi::Function::New(env, [p](const Napi::CallbackInfo &info) {
+        Napi::Value e = info[0];
+        std::string message = e.IsObject() ? e.As<Napi::Object>().Get("message").ToString().Utf8Value() : e.ToString().Utf8Value();
+        p->finish(ErrorReply(kUnknown, message));
+      });
+      promise.Get("then").As<Napi::Function>().Call(promise, {onResolve, onReject});
+    } else {
+      p->finish(ReplyFrom(result));
+    }
+  } catch (const Napi::Error &e) {
+    p->finish(ErrorReply(kUnknown, e.Message()));
+  } catch (const std::exception &e) {
+    p->finish(ErrorReply(kUnknown, e.what()));
+  }
+}
+
+std::optional<std::string> OptionalString(const Napi::Value &v) {
+  if (v.IsString()) return v.As<Napi::String>().Utf8Value();
+  return std::nullopt;
+}
+
+}  // namespace
+
+Bridge &Bridge::instance() {
+  // Never destroyed: it must outlive every thread that may still call into it at process exit.
+  static Bridge *bridge = new Bridge();
+  return *bridge;
+}
+
+void Bridge::start(Napi::Env env, Napi::Function dispatch) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (started_) throw Napi::Error::New(env, "the bridge is already started");
+  tsfn_ = Napi::ThreadSafeFunction::New(env, dispatch, "sync_client_bridge", 0, 1);
+  started_ = true;
+}
+
+void Bridge::stop() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  tsfn_.Release();
+}
+
+Reply Bridge::call(const std::string &op, uint64_t engine, std::vector<std::string> args, uint32_t timeout_ms) {
+  auto p = std::make_shared<Pending>();
+  p->op = op;
+  p->engine = engine;
+  p->args = std::move(args);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!started_ || stopped_) return ErrorReply(kNotInitialized, "the sync runtime is not running");
+    auto *boxed = new std::shared_ptr<Pending>(p);
+    if (tsfn_.NonBlockingCall(boxed, Dispatch) != napi_ok) {
+      delete boxed;
+      return ErrorReply(kNotInitialized, "the sync runtime is not accepting calls");
+    }
+  }
+  std::unique_lock<std::mutex> lock(p->mutex);
+  if (!p->done_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return p->done; })) {
+    return ErrorReply(kTimeout, "the engine did not answer within " + std::to_string(timeout_ms) + " ms; the outcome is unknown");
+  }
+  return p->reply;
+}
+
+void Bridge::add_queue(uint64_t engine, std::shared_ptr<EventQueue> queue) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  queues_[engine] = std::move(queue);
+}
+
+void Bridge::remove_queue(uint64_t engine) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  queues_.erase(engine);
+}
+
+void Bridge::push_event(uint64_t engine, Event event) {
+  std::shared_ptr<EventQueue> queue;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = queues_.find(engine);
+    if (it == queues_.end()) return;
+    queue = it->second;
+  }
+  queue->push(std::move(event));
+}
+
+void Bridge::set_log_sink(LogSink sink, void *context) {
+  std::lock_guard<std::mutex> lock(log_mutex_);
+  log_sink_ = sink;
+  log_context_ = context;
+}
+
+void Bridge::log(int level, const std::string &message) {
+  std::lock_guard<std::mutex> lock(log_mutex_);
+  if (log_sink_) log_sink_(level, message.c_str(), log_context_);
+}
+
+Napi::Object InitBridge(Napi::Env env, Napi::Object exports) {
+  exports.Set("start", Napi::Function::New(env, [](const Napi::CallbackInfo &info) {
+                if (info.Length() < 1 || !info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "start(dispatch) needs a function");
+                Bridge::instance().start(info.Env(), info[0].As<Napi::Function>());
+              }));
+  exports.Set("pushEvent", Napi::Function::New(env, [](const Napi::CallbackInfo &info) {
+                if (info.Length() < 8 || !info[0].IsNumber() || !info[1].IsNumber()) throw Napi::TypeError::New(info.Env(), "pushEvent: bad arguments");
+                Event e;
+                e.type = info[1].As<Napi::Number>().Int32Value();
+                e.document_id = OptionalString(info[2]);
+                e.title = OptionalString(info[3]);
+                e.content = OptionalString(info[4]);
+                e.error = OptionalString(info[5]);
+                e.numeric = info[6].IsNumber() ? static_cast<uint64_t>(info[6].As<Napi::Number>().Int64Value()) : 0;
+                e.flag = info[7].ToBoolean().Value();
+                Bridge::instance().push_event(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()), std::move(e));
+              }));
+  exports.Set("log", Napi::Function::New(env, [](const Napi::CallbackInfo &info) {
+                if (info.Length() < 2) return;
+                Bridge::instance().log(info[0].ToNumber().Int32Value(), info[1].ToString().Utf8Value());
+              }));
+  return exports;
+}
+
+}  // namespace sync_client

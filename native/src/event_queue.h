@@ -1,0 +1,73 @@
+// Per-engine event queue: filled on the runtime thread, drained on the host's thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace sync_client {
+
+struct Event {
+  int type = 0;
+  std::optional<std::string> document_id;
+  std::optional<std::string> title;
+  std::optional<std::string> content;
+  std::optional<std::string> error;
+  uint64_t numeric = 0;
+  bool flag = false;
+};
+
+/**
+ * Bounded: past `limit` events, a DocumentUpdated replaces the queued update of the same document
+ * (newest content wins, position kept); otherwise the oldest event is dropped and counted. The
+ * host learns of waiting events through a notify callback (once per drain) and an eventfd that
+ * stays readable while the queue is not empty.
+ */
+class EventQueue {
+ public:
+  using Notify = void (*)(void *);
+  static constexpr int kDocumentUpdated = 1;
+
+  explicit EventQueue(size_t limit);
+  ~EventQueue();
+  EventQueue(const EventQueue &) = delete;
+  EventQueue &operator=(const EventQueue &) = delete;
+
+  void push(Event event);
+
+  struct Batch {
+    std::deque<Event> events;
+    uint64_t dropped = 0;
+  };
+  /** Takes everything queued; re-arms the notify callback and clears the fd. */
+  Batch drain();
+
+  void set_notify(Notify notify, void *context);
+  /** -1 when the eventfd could not be created. */
+  int fd() const { return fd_; }
+  size_t size();
+
+ private:
+  struct Slot {
+    uint64_t seq;
+    Event event;
+  };
+  std::mutex mutex_;
+  std::deque<Slot> slots_;
+  // document id → seq of its queued DocumentUpdated, for coalescing.
+  std::unordered_map<std::string, uint64_t> updates_;
+  uint64_t next_seq_ = 0;
+  size_t limit_;
+  uint64_t dropped_ = 0;
+  bool notified_ = false;
+  bool signalled_ = false;
+  Notify notify_ = nullptr;
+  void *notify_context_ = nullptr;
+  int fd_ = -1;
+};
+
+}  // namespace sync_client

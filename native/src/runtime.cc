@@ -1,0 +1,240 @@
+#include "runtime.h"
+
+#include <dlfcn.h>
+#include <node.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "bridge.h"
+
+namespace sync_client {
+
+namespace {
+
+bool FileExists(const std::string &path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+std::string JsString(const std::string &s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+napi_value RegisterBridge(napi_env env, napi_value exports) { return Napi::RegisterModule(env, exports, InitBridge); }
+
+/**
+ * Debian's libnode loads a few of Node's bundled JS dependencies from /usr/share/nodejs and aborts
+ * the whole process when one is missing. Check first, so the host gets an error instead.
+ */
+bool CheckDebianBuiltins(std::string *error) {
+  static const char *const kFiles[][2] = {
+      {"/usr/share/nodejs/cjs-module-lexer/lexer.js", "node-cjs-module-lexer"},
+      {"/usr/share/nodejs/cjs-module-lexer/dist/lexer.js", "node-cjs-module-lexer"},
+      {"/usr/share/nodejs/undici/undici-fetch.js", "node-undici"},
+      {"/usr/share/nodejs/acorn/dist/acorn.js", "node-acorn"},
+      {"/usr/share/nodejs/acorn-walk/dist/walk.js", "node-acorn"},
+  };
+#ifdef SYNC_CLIENT_DEBIAN_LIBNODE
+  for (const auto &f : kFiles) {
+    if (!FileExists(f[0])) {
+      *error = std::string("the Node runtime needs the Debian package ") + f[1] + " (missing " + f[0] + "); install it with apt-get install " + f[1];
+      return false;
+    }
+  }
+#else
+  (void)kFiles;
+  (void)error;
+#endif
+  return true;
+}
+
+class Runtime {
+ public:
+  bool Start(std::string *error) {
+    std::string dir = LibraryDirectory();
+    bundle_ = dir + "/sync_client/sync_engine.js";
+    sqlite_ = dir + "/sync_client/better_sqlite3.node";
+    if (!FileExists(bundle_)) {
+      *error = "the engine bundle is missing: " + bundle_;
+      return false;
+    }
+    if (!FileExists(sqlite_)) {
+      *error = "the SQLite module is missing: " + sqlite_;
+      return false;
+    }
+    if (!CheckDebianBuiltins(error)) return false;
+    std::promise<std::string> started;
+    auto ready = started.get_future();
+    thread_ = std::thread([this, p = std::move(started)]() mutable { Main(std::move(p)); });
+    std::string failure = ready.get();
+    if (!failure.empty()) {
+      thread_.join();
+      *error = failure;
+      return false;
+    }
+    std::atexit([] { Instance()->Shutdown(); });
+    return true;
+  }
+
+  static Runtime *Instance() {
+    static Runtime *runtime = new Runtime();
+    return runtime;
+  }
+
+ private:
+  void Main(std::promise<std::string> started) {
+    std::vector<std::string> args{"libsync_client"};
+    using F = node::ProcessInitializationFlags::Flags;
+    // The host owns its process: no stdio or signal handling, no NODE_OPTIONS, no rlimit changes.
+    auto init = node::InitializeOncePerProcess(
+        args, static_cast<F>(node::ProcessInitializationFlags::kNoInitializeV8 | node::ProcessInitializationFlags::kNoInitializeNodeV8Platform |
+                             node::ProcessInitializationFlags::kNoStdioInitialization | node::ProcessInitializationFlags::kNoDefaultSignalHandling |
+                             node::ProcessInitializationFlags::kDisableNodeOptionsEnv | node::ProcessInitializationFlags::kDisableCLIOptions |
+                             node::ProcessInitializationFlags::kNoAdjustResourceLimits | node::ProcessInitializationFlags::kNoUseLargePages |
+                             node::ProcessInitializationFlags::kNoPrintHelpOrVersionOutput |
+                             node::ProcessInitializationFlags::kNoParseGlobalDebugVariables));
+    if (init->early_return() || init->exit_code() != 0) {
+      std::string msg = "the Node runtime failed to initialise";
+      for (const auto &e : init->errors()) msg += ": " + e;
+      started.set_value(msg);
+      return;
+    }
+    auto platform = node::MultiIsolatePlatform::Create(2);
+    v8::V8::InitializePlatform(platform.get());
+    v8::V8::Initialize();
+    {
+      std::vector<std::string> errors;
+      auto setup = node::CommonEnvironmentSetup::Create(
+          platform.get(), &errors, init->args(), init->exec_args(),
+          static_cast<node::EnvironmentFlags::Flags>(node::EnvironmentFlags::kNoRegisterESMLoader | node::EnvironmentFlags::kNoCreateInspector |
+                                                     node::EnvironmentFlags::kNoGlobalSearchPaths));
+      if (!setup) {
+        std::string msg = "the Node environment could not be created";
+        for (const auto &e : errors) msg += ": " + e;
+        started.set_value(msg);
+        return;
+      }
+      v8::Isolate *isolate = setup->isolate();
+      node::Environment *env = setup->env();
+      env_ = env;
+      {
+        v8::Locker locker(isolate);
+        v8::Isolate::Scope isolate_scope(isolate);
+        v8::HandleScope handle_scope(isolate);
+        v8::Context::Scope context_scope(setup->context());
+        node::AddLinkedBinding(env, "sync_bridge", RegisterBridge, 8);
+        // process.exit() inside the engine must not end the host: log it and carry on.
+        node::SetProcessExitHandler(env, [](node::Environment *, int code) {
+          Bridge::instance().log(2, "process.exit(" + std::to_string(code) + ") was called inside the sync engine; ignored");
+        });
+        std::string source =
+            "const { createRequire } = require('module');\n"
+            "const bundle = " + JsString(bundle_) + ";\n"
+            "const bridge = process._linkedBinding('sync_bridge');\n"
+            "bridge.start(createRequire(bundle)(bundle).start(bridge, { sqliteBinding: " + JsString(sqlite_) + " }));\n";
+        v8::TryCatch try_catch(isolate);
+        if (node::LoadEnvironment(env, source.c_str()).IsEmpty() || !Bridge::instance().started()) {
+          std::string msg = "the engine script failed to load";
+          if (try_catch.HasCaught()) {
+            v8::String::Utf8Value text(isolate, try_catch.Exception());
+            if (*text) msg += std::string(": ") + *text;
+          }
+          started.set_value(msg);
+          return;
+        }
+        started.set_value("");
+        node::SpinEventLoop(env).FromMaybe(1);
+        node::Stop(env);
+      }
+      {
+        std::lock_guard<std::mutex> lock(done_mutex_);
+        env_ = nullptr;
+      }
+    }
+    v8::V8::Dispose();
+    v8::V8::DisposePlatform();
+    node::TearDownOncePerProcess();
+    std::lock_guard<std::mutex> lock(done_mutex_);
+    finished_ = true;
+    done_cv_.notify_all();
+  }
+
+  /** At process exit: close engines, let the loop end, and wait a moment for the runtime to tear down. */
+  void Shutdown() {
+    Bridge::instance().call("shutdown", 0, {}, 1000);
+    Bridge::instance().stop();
+    std::unique_lock<std::mutex> lock(done_mutex_);
+    if (env_) node::Stop(env_);
+    if (done_cv_.wait_for(lock, std::chrono::seconds(2), [&] { return finished_; })) {
+      lock.unlock();
+      thread_.join();
+    } else {
+      lock.unlock();
+      thread_.detach();
+    }
+  }
+
+  std::string bundle_;
+  std::string sqlite_;
+  std::thread thread_;
+  std::mutex done_mutex_;
+  std::condition_variable done_cv_;
+  node::Environment *env_ = nullptr;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+std::string LibraryDirectory() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void *>(&LibraryDirectory), &info) == 0 || !info.dli_fname) return ".";
+  std::string path = info.dli_fname;
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+bool EnsureRuntime(std::string *error) {
+  static std::mutex mutex;
+  static int state = 0;  // 0: not started, 1: running, -1: failed for good
+  static std::string failure;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (state == 0) {
+    std::string why;
+    // A missing file or package can be fixed and retried; a failed start cannot (V8 is one per process).
+    if (!CheckDebianBuiltins(&why)) {
+      *error = why;
+      return false;
+    }
+    if (Runtime::Instance()->Start(&why)) {
+      state = 1;
+    } else if (why.rfind("the engine bundle is missing", 0) == 0 || why.rfind("the SQLite module is missing", 0) == 0) {
+      *error = why;
+      return false;
+    } else {
+      state = -1;
+      failure = why;
+    }
+  }
+  if (state == -1) *error = failure;
+  return state == 1;
+}
+
+}  // namespace sync_client

@@ -1,0 +1,17 @@
+// The process's one embedded Node runtime, on a thread of its own.
+#pragma once
+
+#include <string>
+
+namespace sync_client {
+
+/**
+ * Starts the runtime on first use (later calls wait for or reuse it); never initialises twice.
+ * Returns false with `error` set when it cannot run (missing files or packages, failed start).
+ */
+bool EnsureRuntime(std::string *error);
+
+/** Directory holding this library's file (for the engine bundle and the SQLite build beside it). */
+std::string LibraryDirectory();
+
+}  // namespace sync_client

@@ -1,0 +1,74 @@
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int test_failures = 0;
+
+static void copy_value(char *dst, size_t size, const char *line, const char *key) {
+  size_t n = strlen(key);
+  if (strncmp(line, key, n) == 0 && line[n] == '=') {
+    snprintf(dst, size, "%s", line + n + 1);
+    dst[strcspn(dst, "\r\n")] = '\0';
+  }
+}
+
+void test_env_load(TestEnv *env) {
+  const char *file = getenv("SYNC_TEST_ENV");
+  FILE *f = file ? fopen(file, "r") : NULL;
+  if (!f) {
+    fprintf(stderr, "no test server: SYNC_TEST_ENV (%s) is not readable; run through ctest\n", file ? file : "unset");
+    exit(1);
+  }
+  memset(env, 0, sizeof *env);
+  char line[1024];
+  while (fgets(line, sizeof line, f)) {
+    copy_value(env->server_url, sizeof env->server_url, line, "SERVER_URL");
+    copy_value(env->api_key, sizeof env->api_key, line, "API_KEY");
+    copy_value(env->api_secret, sizeof env->api_secret, line, "API_SECRET");
+    copy_value(env->database_url, sizeof env->database_url, line, "DATABASE_URL");
+    copy_value(env->server_pid, sizeof env->server_pid, line, "SERVER_PID");
+    copy_value(env->server_port, sizeof env->server_port, line, "SERVER_PORT");
+    copy_value(env->cli, sizeof env->cli, line, "CLI");
+  }
+  fclose(f);
+}
+
+const char *test_db_path(const char *name) {
+  static char dir[256];
+  static char path[512];
+  if (!dir[0]) {
+    snprintf(dir, sizeof dir, "/tmp/sync-native-test-XXXXXX");
+    if (!mkdtemp(dir)) {
+      perror("mkdtemp");
+      exit(1);
+    }
+  }
+  snprintf(path, sizeof path, "%s/%s.db", dir, name);
+  return path;
+}
+
+double test_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+bool test_pump_until(struct CSyncEngine *engine, bool (*done)(void *), void *context, int timeout_ms) {
+  double deadline = test_now_ms() + timeout_ms;
+  while (test_now_ms() < deadline) {
+    sync_engine_process_events(engine, NULL);
+    if (done(context)) return true;
+    usleep(5000);
+  }
+  sync_engine_process_events(engine, NULL);
+  return done(context);
+}
+
+int test_finish(const char *name) {
+  int passed = test_failures == 0 ? 1 : 0;
+  printf("%s: %d passed, %d failed\n", name, passed, test_failures == 0 ? 0 : 1);
+  return test_failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,54 @@
+/* Shared by the C tests: the fixture's server and credentials, temp files, event pumping. */
+#ifndef SYNC_TEST_HARNESS_H
+#define SYNC_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sync_client.h"
+
+typedef struct TestEnv {
+  char server_url[256];
+  char api_key[128];
+  char api_secret[128];
+  char database_url[512];
+  char server_pid[32];
+  char server_port[16];
+  char cli[512];
+} TestEnv;
+
+/** Loads the fixture's file named by $SYNC_TEST_ENV; exits with a message when it is missing. */
+void test_env_load(TestEnv *env);
+
+/** A fresh file path for a database, in a per-process temp directory. */
+const char *test_db_path(const char *name);
+
+/** Calls sync_engine_process_events until `done(context)` or the timeout; returns done's last value. */
+bool test_pump_until(struct CSyncEngine *engine, bool (*done)(void *), void *context, int timeout_ms);
+
+/** Milliseconds on a monotonic clock. */
+double test_now_ms(void);
+
+extern int test_failures;
+
+#define CHECK(cond)                                                                                         \
+  do {                                                                                                      \
+    if (!(cond)) {                                                                                          \
+      fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, sync_last_error_message()); \
+      test_failures++;                                                                                      \
+    }                                                                                                       \
+  } while (0)
+
+#define REQUIRE(cond)                                                                                       \
+  do {                                                                                                      \
+    if (!(cond)) {                                                                                          \
+      fprintf(stderr, "%s:%d: REQUIRE failed: %s (last error: %s)\n", __FILE__, __LINE__, #cond, sync_last_error_message()); \
+      exit(1);                                                                                              \
+    }                                                                                                       \
+  } while (0)
+
+/** Prints the summary line ctest reads and returns the exit code. */
+int test_finish(const char *name);
+
+#endif
