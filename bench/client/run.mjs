@@ -2,7 +2,8 @@
 // and with a connected server syncing in the background) against a raw better-sqlite3 loop
 // measured in the same run, and end-to-end latency updateDocument(A) → DocumentUpdated(B) against
 // the same path driven by two raw protocol clients.
-// Usage: npm run build && node bench/client/run.mjs [--count 20000] [--e2e 1000]
+// Usage: npm run build && node bench/client/run.mjs [--count 20000] [--full-count 5000] [--e2e 1000]
+// (durability 'full' fsyncs every commit, so it runs fewer ops by default to keep the run near 1 minute)
 // BENCH_DATABASE_URL (default TEST_DATABASE_URL or local postgres): a fresh database is made and dropped.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +24,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const args = Object.fromEntries(process.argv.slice(2).join(' ').split('--').filter(Boolean).map((s) => s.trim().split(/\s+/)));
 const count = Number(args.count ?? 20000);
+const fullCount = Number(args['full-count'] ?? Math.min(count, 5000));
 const e2eCount = Number(args.e2e ?? 1000);
 const WARMUP = 50;
 // Yield to the event loop this often in every engine loop, so that with a server the sync traffic
@@ -108,7 +110,7 @@ function openEngine(name, extra) {
   return e;
 }
 
-async function offlinePhase(durability) {
+async function offlinePhase(durability, count) {
   const raw = rawLoop(durability, count);
   const engine = openEngine(`offline-${durability}`, { online: false, durability });
   const { ids, rate: creates } = await engineCreates(engine, count);
@@ -139,7 +141,7 @@ async function startServer() {
     });
     server.on('exit', (code) => reject(new Error(`server exited ${code}`)));
   });
-  return { url: `ws://127.0.0.1:${port}/ws`, apiKey, secret };
+  return { url: `ws://127.0.0.1:${port}/ws`, metricsUrl: `http://127.0.0.1:${port}/metrics`, apiKey, secret };
 }
 
 async function onlinePhase(srv) {
@@ -158,7 +160,15 @@ async function onlinePhase(srv) {
   const doc = engine.getDocument(ids[count - 1]);
   if (doc.syncRevision !== 2 || doc.pending !== 0) throw new Error(`last document at revision ${doc.syncRevision} with ${doc.pending} pending`);
   await engine.close();
-  return { creates, createsUnanswered, createsSynced, updates, updatesUnanswered, updatesSynced };
+  return { creates, createsUnanswered, createsSynced, updates, updatesUnanswered, updatesSynced, batches: await batchStats(srv) };
+}
+
+/** The server's commit batches so far (its /metrics): explains the "all synced" rate. */
+async function batchStats(srv) {
+  const text = await (await fetch(srv.metricsUrl)).text();
+  const metric = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const batches = metric('sync_batch_size_count');
+  return { batches, meanSize: metric('sync_batch_size_sum') / batches, meanMs: (metric('sync_batch_seconds_sum') / batches) * 1000, busyS: metric('sync_batch_seconds_sum') };
 }
 
 function percentiles(samples) {
@@ -294,13 +304,13 @@ const x = (a, b) => `${(a / b).toFixed(2)}x`;
 const t00 = now();
 await admin(`CREATE DATABASE ${dbName}`);
 try {
-  console.log(`client engine benchmark: ${count} local ops per phase, ${e2eCount} end-to-end updates (+${WARMUP} warm-up), node ${process.version}, ${cpus().length} CPUs, PostgreSQL ${new URL(base).host}`);
+  console.log(`client engine benchmark: ${count} local ops per phase (${fullCount} with durability full), ${e2eCount} end-to-end updates (+${WARMUP} warm-up), node ${process.version}, ${cpus().length} CPUs, PostgreSQL ${new URL(base).host}`);
   console.log('');
   console.log('local ops/s (engine calls yield to the event loop every 100 ops; raw = better-sqlite3, one row per transaction, same pragmas)');
-  const normal = await offlinePhase('normal');
+  const normal = await offlinePhase('normal', count);
   console.log(`  offline, durability normal  creates ${f(normal.creates)}   raw ${f(normal.raw.creates)}   engine/raw ${x(normal.creates, normal.raw.creates)}   (target >= 10000 creates/s)`);
   console.log(`                              updates ${f(normal.updates)}   raw ${f(normal.raw.updates)}   engine/raw ${x(normal.updates, normal.raw.updates)}`);
-  const full = await offlinePhase('full');
+  const full = await offlinePhase('full', fullCount);
   console.log(`  offline, durability full    creates ${f(full.creates)}   raw ${f(full.raw.creates)}   engine/raw ${x(full.creates, full.raw.creates)}`);
   console.log(`                              updates ${f(full.updates)}   raw ${f(full.raw.updates)}   engine/raw ${x(full.updates, full.raw.updates)}`);
 
@@ -308,6 +318,8 @@ try {
   const online = await onlinePhase(srv);
   console.log(`  online,  durability normal  creates ${f(online.creates)}   vs offline ${x(online.creates, normal.creates)}   (${count - online.createsUnanswered} answered during the loop; all synced: ${f(online.createsSynced)}/s)   (target >= 10000 creates/s)`);
   console.log(`                              updates ${f(online.updates)}   vs offline ${x(online.updates, normal.updates)}   (${count - online.updatesUnanswered} answered during the loop; all synced: ${f(online.updatesSynced)}/s)`);
+  const bs = online.batches;
+  console.log(`  (server: ${bs.batches} commit batches, mean ${bs.meanSize.toFixed(1)} mutations, mean ${bs.meanMs.toFixed(1)} ms each, ${bs.busyS.toFixed(1)} s committing in all)`);
   console.log('');
   console.log('end-to-end latency, ms: update sent on A → seen on B (same user, loopback, one at a time)');
   const eng = await engineLatency(srv);

@@ -102,6 +102,12 @@ interface StreamChange {
 }
 
 const MAX_IN_FLIGHT = 64;
+/** Node's timers overflow above 2^31 - 1 ms (they would fire at once). */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
+function isDelay(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_DELAY_MS;
+}
 const PERMANENT_ERRORS = new Set(['invalid_message', 'invalid_patch', 'document_not_found', 'document_exists', 'message_too_large']);
 
 /**
@@ -138,8 +144,10 @@ export class SyncEngine {
     if (opts.clientId !== undefined && !isUuid(opts.clientId)) throw new SyncError('invalid_input', 'clientId must be a lowercase UUID');
     const reconnect = opts.reconnect ?? { minMs: 250, maxMs: 30_000 };
     const heartbeat = opts.heartbeat ?? { intervalMs: 15_000, timeoutMs: 10_000 };
-    if (!(reconnect.minMs > 0 && reconnect.maxMs >= reconnect.minMs)) throw new SyncError('invalid_input', 'reconnect needs 0 < minMs <= maxMs');
-    if (!(heartbeat.intervalMs > 0 && heartbeat.timeoutMs > 0)) throw new SyncError('invalid_input', 'heartbeat intervals must be positive');
+    if (!isDelay(reconnect.minMs) || !isDelay(reconnect.maxMs) || reconnect.maxMs < reconnect.minMs) {
+      throw new SyncError('invalid_input', `reconnect needs whole milliseconds with 0 < minMs <= maxMs <= ${MAX_DELAY_MS}`);
+    }
+    if (!isDelay(heartbeat.intervalMs) || !isDelay(heartbeat.timeoutMs)) throw new SyncError('invalid_input', `heartbeat needs whole milliseconds from 1 to ${MAX_DELAY_MS}`);
     if (opts.durability !== undefined && opts.durability !== 'normal' && opts.durability !== 'full') throw new SyncError('invalid_input', "durability is 'normal' or 'full'");
     this.log = opts.logger ?? silentLogger;
     this.store = LocalStore.open(opts.databasePath, { durability: opts.durability ?? 'normal', nativeBinding: opts.nativeBinding });
@@ -328,6 +336,7 @@ export class SyncEngine {
   // ---- events ---------------------------------------------------------------------------------
 
   on<C extends JsonObject = JsonObject>(name: EventName, handler: EventHandler<C>): this {
+    this.ensureOpen();
     const type = EVENT_NAMES[name];
     if (type === undefined) throw new SyncError('invalid_input', `unknown event ${String(name)}`);
     let set = this.handlers.get(type);
@@ -343,6 +352,8 @@ export class SyncEngine {
 
   /** Every event as one record; `filter` limits it to some types. Returns a function that unsubscribes. */
   onEvent(handler: EventHandler, filter?: EventType | EventType[]): () => void {
+    this.ensureOpen();
+    if (typeof handler !== 'function') throw new SyncError('invalid_input', 'handler must be a function');
     const entry = { handler, filter: filter === undefined ? null : new Set(Array.isArray(filter) ? filter : [filter]) };
     this.allHandlers.add(entry);
     return () => this.allHandlers.delete(entry);

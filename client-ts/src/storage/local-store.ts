@@ -112,10 +112,13 @@ export class LocalStore {
       historyFor: p('SELECT * FROM history WHERE document_id = ? ORDER BY id'),
       historyAfter: p('SELECT * FROM history WHERE document_id = ? AND id > ? ORDER BY id'),
       latestUndoable: p(`SELECT * FROM history WHERE document_id = ? AND origin IN ('local', 'redo') AND undone = 0 ORDER BY id DESC LIMIT 1`),
-      latestRedoable: p('SELECT * FROM history WHERE document_id = ? AND redoable = 1 ORDER BY id DESC LIMIT 1'),
-      markUndone: p('UPDATE history SET undone = 1, redoable = 1 WHERE id = ?'),
+      // redoable > 0 orders the redo stack: the change undone last is redone first.
+      latestRedoable: p('SELECT * FROM history WHERE document_id = ? AND redoable > 0 ORDER BY redoable DESC LIMIT 1'),
+      markUndone: p(`UPDATE history SET undone = 1,
+                       redoable = (SELECT coalesce(max(redoable), 0) + 1 FROM history WHERE document_id = (SELECT document_id FROM history WHERE id = @id))
+                     WHERE id = @id`),
       markRedone: p('UPDATE history SET redoable = 0 WHERE id = ?'),
-      clearRedo: p('UPDATE history SET redoable = 0 WHERE document_id = ? AND redoable = 1'),
+      clearRedo: p('UPDATE history SET redoable = 0 WHERE document_id = ? AND redoable > 0'),
       addConflict: p(`INSERT INTO conflicts (document_id, mutation_id, kind, reason, message, rejected, server_document, created_at)
                       VALUES (@document_id, @mutation_id, @kind, @reason, @message, @rejected, @server_document, @created_at)`),
       listConflicts: p('SELECT * FROM conflicts ORDER BY id'),
@@ -259,7 +262,7 @@ export class LocalStore {
   }
 
   markUndone(id: number): void {
-    this.s.markUndone.run(id);
+    this.s.markUndone.run({ id });
   }
 
   markRedone(id: number): void {

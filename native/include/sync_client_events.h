@@ -1,0 +1,42 @@
+/*
+ * sync_client_events.h — the event API, under the name the original examples include.
+ *
+ * In C it is the event part of sync_client.h (SyncEventType, SyncEventData, callbacks,
+ * sync_engine_process_events, notify and fd) plus sync_event_type_name(). In C++ it also brings
+ * the wrapper (sync_client.hpp), `using SyncEngine = SyncClient::sync_engine;` and get_event_name().
+ */
+#ifndef SYNC_CLIENT_EVENTS_H
+#define SYNC_CLIENT_EVENTS_H
+
+#include "sync_client.h"
+
+/** "DocumentCreated", …, "ConnectionSucceeded"; "Unknown" for other values. Never NULL. */
+static inline const char *sync_event_type_name(int event_type) {
+    switch (event_type) {
+        case SYNC_EVENT_DOCUMENT_CREATED: return "DocumentCreated";
+        case SYNC_EVENT_DOCUMENT_UPDATED: return "DocumentUpdated";
+        case SYNC_EVENT_DOCUMENT_DELETED: return "DocumentDeleted";
+        case SYNC_EVENT_SYNC_STARTED: return "SyncStarted";
+        case SYNC_EVENT_SYNC_COMPLETED: return "SyncCompleted";
+        case SYNC_EVENT_SYNC_ERROR: return "SyncError";
+        case SYNC_EVENT_CONFLICT_DETECTED: return "ConflictDetected";
+        case SYNC_EVENT_CONNECTION_LOST: return "ConnectionLost";
+        case SYNC_EVENT_CONNECTION_ATTEMPTED: return "ConnectionAttempted";
+        case SYNC_EVENT_CONNECTION_SUCCEEDED: return "ConnectionSucceeded";
+        default: return "Unknown";
+    }
+}
+
+#ifdef __cplusplus
+#include "sync_client.hpp"
+
+using SyncEngine = SyncClient::sync_engine;
+
+namespace SyncClient {
+inline const char *get_event_name(int event_type) { return sync_event_type_name(event_type); }
+}  // namespace SyncClient
+
+inline const char *get_event_name(int event_type) { return sync_event_type_name(event_type); }
+#endif
+
+#endif /* SYNC_CLIENT_EVENTS_H */

@@ -1,0 +1,1 @@
+# (filled in by the api_tests group)

@@ -1,0 +1,81 @@
+/* process.exit(3) inside the embedded runtime does not end the host: this process keeps running,
+ * the engine keeps answering, and the runtime's event loop keeps running (a change still travels
+ * through the real server to a second engine, and a new engine can still be created). */
+#include <string.h>
+
+#include "harness.h"
+#include "rt_util.h"
+#include "test_hooks.h"
+
+typedef struct Seen {
+  int created;
+  char id[37];
+  char content[256];
+} Seen;
+
+static void on_event(const SyncEventData *e, void *context) {
+  Seen *seen = context;
+  if (e->event_type == SYNC_EVENT_DOCUMENT_CREATED && !e->boolean_data) {
+    seen->created++;
+    snprintf(seen->id, sizeof seen->id, "%s", e->document_id);
+    snprintf(seen->content, sizeof seen->content, "%s", e->content ? e->content : "");
+  }
+}
+
+static bool got_created(void *context) { return ((Seen *)context)->created > 0; }
+
+static int log_exit_lines = 0;
+static void on_log(SyncLogLevel level, const char *message, void *context) {
+  (void)level;
+  (void)context;
+  if (strstr(message, "process.exit(3)")) __atomic_add_fetch(&log_exit_lines, 1, __ATOMIC_SEQ_CST);
+}
+
+int main(void) {
+  TestEnv env;
+  test_env_load(&env);
+  sync_set_log_callback(on_log, NULL);
+  struct CSyncEngine *a = sync_engine_create(test_db_path("a"), env.server_url, "exit@example.com", env.api_key, env.api_secret);
+  REQUIRE(a != NULL);
+  char id[37];
+  CHECK(sync_engine_create_document(a, "{\"title\":\"before\"}", id) == SYNC_RESULT_SUCCESS);
+
+  enum CSyncResult r = sync_client_test_call(a, "test_process_exit", NULL);
+  /* Whatever the hook itself answers, we are still here. */
+  printf("rt_process_exit: process.exit(3) ran inside the runtime (hook returned %d: %s); the host process is still running\n", (int)r,
+         sync_last_error_message());
+  CHECK(r != SYNC_RESULT_TIMEOUT);  /* the JS thread came back from process.exit */
+  CHECK(__atomic_load_n(&log_exit_lines, __ATOMIC_SEQ_CST) == 1);
+
+  /* The same engine still works. */
+  CHECK(sync_engine_create_document(a, "{\"title\":\"after exit\",\"n\":3}", id) == SYNC_RESULT_SUCCESS);
+  CHECK(strlen(id) == 36);
+  uint64_t count = 0;
+  CHECK(sync_engine_count_documents(a, &count) == SYNC_RESULT_SUCCESS && count == 2);
+
+  /* A new engine starts, and the runtime's loop still does network I/O: a's documents arrive on b. */
+  struct CSyncEngine *b = sync_engine_create(test_db_path("b"), env.server_url, "exit@example.com", env.api_key, env.api_secret);
+  REQUIRE(b != NULL);
+  Seen seen = {0};
+  CHECK(sync_engine_register_event_callback(b, on_event, &seen, -1) == SYNC_RESULT_SUCCESS);
+  char id2[37];
+  CHECK(sync_engine_create_document(a, "{\"title\":\"late\",\"n\":4}", id2) == SYNC_RESULT_SUCCESS);
+  bool arrived = false;
+  double deadline = test_now_ms() + 20000;
+  while (!arrived && test_now_ms() < deadline) {
+    test_pump_until(b, got_created, &seen, 200);
+    count = 0;
+    arrived = sync_engine_count_documents(b, &count) == SYNC_RESULT_SUCCESS && count == 3;
+  }
+  CHECK(arrived);
+  char *json = NULL;
+  CHECK(sync_engine_get_document(b, id2, &json) == SYNC_RESULT_SUCCESS && json && strstr(json, "\"late\""));
+  sync_string_free(json);
+  CHECK(seen.created >= 1);
+
+  sync_engine_destroy(b);
+  sync_engine_destroy(a);
+  sync_set_log_callback(NULL, NULL);
+  rt_remove_test_dir(test_db_path("x"));
+  return test_finish("rt_process_exit");
+}
