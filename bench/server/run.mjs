@@ -65,7 +65,9 @@ try {
     await c.end();
   }
 
-  server = spawn(process.execPath, [join(root, 'server/dist/cli.js'), 'serve', '--host', '127.0.0.1', '--port', '0'], {
+  // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" shows where the server's time goes.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  server = spawn(process.execPath, [...nodeArgs, join(root, 'server/dist/cli.js'), 'serve', '--host', '127.0.0.1', '--port', '0'], {
     env: { ...process.env, DATABASE_URL: dbUrl, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise((resolve, reject) => {

@@ -26,15 +26,19 @@ export const NOTIFY_CHANNEL = 'sync_changes';
 /** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
 export const MAX_NOTIFY_BYTES = 7900;
 const MAX_BATCH = 512;
+/** Batches committing at once, on different pool connections, over disjoint sets of users. */
+const MAX_CONCURRENT_FLUSHES = 4;
 
 /**
- * Commits mutations from every connection in batches: one transaction per flush, each mutation
- * under its own savepoint, and the next flush starts as soon as the previous one committed (no
- * timer). Mutations keep arrival order, so one connection's mutations apply in the order sent.
+ * Commits mutations from every connection in batches: one transaction per flush, and a flush
+ * starts as soon as a slot is free (no timer). Concurrent flushes never share a user, and a user's
+ * mutations are taken in arrival order, so one connection's mutations apply in the order sent.
  */
 export class MutationBatcher {
   private queue: PendingMutation[] = [];
-  private running: Promise<void> | null = null;
+  private readonly busyUsers = new Set<string>();
+  private flushing = 0;
+  private idle: (() => void)[] = [];
 
   constructor(
     private readonly db: Database,
@@ -50,30 +54,48 @@ export class MutationBatcher {
 
   submit(item: PendingMutation): void {
     this.queue.push(item);
-    if (!this.running) this.running = this.run();
+    this.startFlushes();
   }
 
   /** Resolves once everything submitted so far (and anything submitted meanwhile) is committed and answered. */
-  async drain(): Promise<void> {
-    while (this.running) await this.running;
+  drain(): Promise<void> {
+    if (this.flushing === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  private async run(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        await this.flush(batch);
-      }
-    } finally {
-      this.running = null;
+  private startFlushes(): void {
+    while (this.flushing < MAX_CONCURRENT_FLUSHES && this.queue.length > 0) {
+      const batch = this.takeBatch();
+      if (batch.length === 0) return;
+      const users = new Set(batch.map((b) => b.userId));
+      for (const u of users) this.busyUsers.add(u);
+      this.flushing++;
+      void this.flush(batch).finally(() => {
+        for (const u of users) this.busyUsers.delete(u);
+        this.flushing--;
+        this.startFlushes();
+        if (this.flushing === 0 && this.queue.length === 0) for (const resolve of this.idle.splice(0)) resolve();
+      });
     }
+  }
+
+  /** Oldest-first items of users no other flush holds; a user's later items never pass its earlier ones. */
+  private takeBatch(): PendingMutation[] {
+    const batch: PendingMutation[] = [];
+    const rest: PendingMutation[] = [];
+    for (const item of this.queue) {
+      if (batch.length < MAX_BATCH && !this.busyUsers.has(item.userId)) batch.push(item);
+      else rest.push(item);
+    }
+    this.queue = rest;
+    return batch;
   }
 
   private async flush(batch: PendingMutation[]): Promise<void> {
     const started = process.hrtime.bigint();
     let results: BatchResult[];
     try {
-      results = await this.db.transaction((tx) => this.commit(tx, batch));
+      results = await this.commit(batch);
       this.metrics.batchSize.observe(batch.length);
       this.metrics.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     } catch (err) {
@@ -91,60 +113,36 @@ export class MutationBatcher {
     batch.forEach((item, i) => item.done(results[i]!));
   }
 
-  private async commit(tx: Queryable, batch: PendingMutation[]): Promise<BatchResult[]> {
-    // Lock every user of the batch in one fixed order, so concurrent batches on other processes cannot deadlock.
-    const userIds = [...new Set(batch.map((b) => b.userId))].sort();
-    const locked = await tx.query<{ id: string; last_sequence: number; now: Date }>(
-      'SELECT id, last_sequence, now() AS now FROM users WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid) ORDER BY id FOR UPDATE',
-      [JSON.stringify(userIds)],
-    );
-    const now = locked.rows[0]?.now ?? new Date();
-    const start = new Map(locked.rows.map((r) => [r.id, r.last_sequence]));
-    let results: BatchResult[];
-    let last: Map<string, number>;
-    // Fast path: the whole batch computed over rows read in bulk, written in bulk. If a bulk write
-    // fails (a race with another user's create of the same id, or anything unexpected), undo it and
-    // run the batch again one mutation at a time, each under its own savepoint.
-    await tx.query('SAVEPOINT batch');
+  /**
+   * Fast path: the whole batch computed over rows read in one query and written in one statement.
+   * If that write fails (another user's create of the same id committed meanwhile, or anything
+   * unexpected), the transaction rolls back and the batch runs again one mutation at a time, each
+   * under its own savepoint, so one failure does not sink the others.
+   */
+  private async commit(batch: PendingMutation[]): Promise<BatchResult[]> {
     try {
-      ({ results, last } = await this.runTogether(tx, batch, start, now));
-      await tx.query('RELEASE SAVEPOINT batch');
+      return await this.db.transaction(async (tx) => {
+        const { start, now } = await lockUsers(tx, batch);
+        const store = await BatchStore.load(tx, batch, now);
+        const { results, last } = this.applyAll(store, batch, start);
+        await store.flush(tx, this.finish(start, last));
+        return results;
+      });
     } catch (err) {
       if (!(err instanceof BatchRaceError)) this.log.warn({ err: (err as Error).message }, 'bulk write failed; retrying the batch one mutation at a time');
-      await tx.query('ROLLBACK TO SAVEPOINT batch');
-      ({ results, last } = await this.runOneByOne(tx, batch, start, now));
+      return this.db.transaction((tx) => this.runOneByOne(tx, batch));
     }
-    const ranges: CommittedRange[] = [];
-    for (const [userId, to] of last) {
-      const from = start.get(userId)! + 1;
-      if (to >= from) ranges.push({ userId, from, to });
-    }
-    if (ranges.length > 0) {
-      await tx.query(
-        'UPDATE users u SET last_sequence = x.seq FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, seq bigint) WHERE u.id = x.id',
-        [JSON.stringify(ranges.map((r) => ({ id: r.userId, seq: r.to })))],
-      );
-      // NOTIFY is delivered at commit, in commit order, to every listening process.
-      for (const payload of notifyPayloads(this.serverId, ranges)) await tx.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, payload]);
-    }
-    return results;
   }
 
-  private async runTogether(tx: Queryable, batch: PendingMutation[], start: Map<string, number>, now: Date) {
-    const store = await BatchStore.load(tx, batch.map((b) => ({ userId: b.userId, message: b.message })), now);
-    const { results, last } = this.applyAll(store, batch, start);
-    await store.flush(tx);
-    return { results, last };
-  }
-
-  private async runOneByOne(tx: Queryable, batch: PendingMutation[], start: Map<string, number>, now: Date) {
+  private async runOneByOne(tx: Queryable, batch: PendingMutation[]): Promise<BatchResult[]> {
+    const { start, now } = await lockUsers(tx, batch);
     const last = new Map(start);
     const results: BatchResult[] = [];
     for (const item of batch) {
       const before = new Map(last);
       await tx.query('SAVEPOINT mutation');
       try {
-        const store = await BatchStore.load(tx, [{ userId: item.userId, message: item.message }], now);
+        const store = await BatchStore.load(tx, [item], now);
         const one = this.applyAll(store, [item], last);
         await store.flush(tx);
         await tx.query('RELEASE SAVEPOINT mutation');
@@ -157,7 +155,22 @@ export class MutationBatcher {
         results.push(errorResult(item, err instanceof BatchRaceError ? new ProtocolError('document_exists', 'document already exists') : err));
       }
     }
-    return { results, last };
+    await BatchStore.empty(now).flush(tx, this.finish(start, last));
+    return results;
+  }
+
+  /** The users' new last sequences and the NOTIFY payloads announcing them to other processes. */
+  private finish(start: Map<string, number>, last: Map<string, number>) {
+    const ranges: CommittedRange[] = [];
+    for (const [userId, to] of last) {
+      const from = start.get(userId)! + 1;
+      if (to >= from) ranges.push({ userId, from, to });
+    }
+    return {
+      lastSequences: ranges.map((r) => ({ id: r.userId, seq: r.to })),
+      notify: ranges.length > 0 ? notifyPayloads(this.serverId, ranges) : [],
+      channel: NOTIFY_CHANNEL,
+    };
   }
 
   /** Applies mutations in order; one that fails is rolled back in the store and answered with its error. */
@@ -197,6 +210,16 @@ export class MutationBatcher {
     }
     return { results, last };
   }
+}
+
+/** Locks every user of the batch in one fixed order (so concurrent batches anywhere cannot deadlock) and reads their counters. */
+async function lockUsers(tx: Queryable, batch: PendingMutation[]): Promise<{ start: Map<string, number>; now: Date }> {
+  const userIds = [...new Set(batch.map((b) => b.userId))].sort();
+  const locked = await tx.query<{ id: string; last_sequence: number; now: Date }>(
+    'SELECT id, last_sequence, now() AS now FROM users WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid) ORDER BY id FOR UPDATE',
+    [JSON.stringify(userIds)],
+  );
+  return { start: new Map(locked.rows.map((r) => [r.id, r.last_sequence])), now: locked.rows[0]?.now ?? new Date() };
 }
 
 function errorResult(item: PendingMutation, err: unknown): BatchResult {

@@ -35,6 +35,14 @@ export interface NewConflict {
   rejected_patch: unknown;
 }
 
+interface StoredReplyRow extends StoredReply {
+  user_id: string;
+  mutation_id: string;
+}
+
+/** A document row as json_agg renders it: times are strings. */
+type DocumentJson = Omit<DocumentRow, 'created_at' | 'updated_at' | 'deleted_at'> & { created_at: string; updated_at: string; deleted_at: string | null };
+
 export interface BatchItem {
   userId: string;
   message: MutationMessage;
@@ -65,44 +73,46 @@ export class BatchStore {
 
   private constructor(readonly now: Date) {}
 
+  /** A store with nothing loaded: its flush only finishes a batch (last sequences, NOTIFY). */
+  static empty(now: Date): BatchStore {
+    return new BatchStore(now);
+  }
+
+  /** Reads everything a batch needs in one round trip: earlier replies, documents, and the log since stale bases. */
   static async load(tx: Queryable, items: BatchItem[], now: Date): Promise<BatchStore> {
     const store = new BatchStore(now);
     const keys = items.map((i) => ({ u: i.userId, m: i.message.mutation_id }));
-    const replays = await tx.query<{ user_id: string; mutation_id: string; payload_hash: string; reply: ServerMessage }>(
-      `SELECT m.user_id, m.mutation_id, m.payload_hash, m.reply FROM mutations m
-       JOIN jsonb_to_recordset($1::jsonb) AS k(u uuid, m uuid) ON m.user_id = k.u AND m.mutation_id = k.m`,
-      [JSON.stringify(keys)],
-    );
-    for (const r of replays.rows) store.replays.set(`${r.user_id}/${r.mutation_id}`, r);
-
     const ids = [...new Set(items.map((i) => documentIdOf(i.message)))];
-    const docs = await tx.query<DocumentRow>(`SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)`, [
-      JSON.stringify(ids),
-    ]);
-    for (const d of docs.rows) store.documents.set(d.id, d);
-    for (const id of ids) if (!store.documents.has(id)) store.absent.add(id);
-
-    // Stale bases need the log since the oldest base per document, to find paths changed by others.
+    // The oldest base per document: the log above it tells which paths others changed meanwhile.
     const oldest = new Map<string, { u: string; d: string; b: number }>();
     for (const i of items) {
       const base = i.message.base_revision;
-      const doc = store.documents.get(documentIdOf(i.message));
-      if (base === undefined || !doc || doc.user_id !== i.userId || base >= doc.sync_revision) continue;
-      const seen = oldest.get(doc.id);
-      if (!seen || base < seen.b) oldest.set(doc.id, { u: i.userId, d: doc.id, b: base });
+      const d = documentIdOf(i.message);
+      const seen = oldest.get(d);
+      if (base !== undefined && (!seen || base < seen.b)) oldest.set(d, { u: i.userId, d, b: base });
     }
-    if (oldest.size > 0) {
-      const ev = await tx.query<PriorEvent & { document_id: string }>(
-        `SELECT e.document_id, e.sync_revision, e.event_type, e.forward_patch, e.client_id FROM change_events e
-         JOIN jsonb_to_recordset($1::jsonb) AS x(u uuid, d uuid, b int) ON e.user_id = x.u AND e.document_id = x.d AND e.sync_revision > x.b
-         ORDER BY e.document_id, e.sync_revision`,
-        [JSON.stringify([...oldest.values()])],
-      );
-      for (const e of ev.rows) {
-        const list = store.priorEvents.get(e.document_id) ?? [];
-        list.push(e);
-        store.priorEvents.set(e.document_id, list);
-      }
+    const r = await tx.query<{ replays: StoredReplyRow[]; docs: DocumentJson[]; events: (PriorEvent & { document_id: string })[] }>(
+      `SELECT
+         (SELECT coalesce(json_agg(m), '[]') FROM (
+            SELECT m.user_id, m.mutation_id, m.payload_hash, m.reply FROM mutations m
+            JOIN jsonb_to_recordset($1::jsonb) AS k(u uuid, m uuid) ON m.user_id = k.u AND m.mutation_id = k.m) m) AS replays,
+         (SELECT coalesce(json_agg(d), '[]') FROM (
+            SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE id IN (SELECT jsonb_array_elements_text($2::jsonb)::uuid)) d) AS docs,
+         (SELECT coalesce(json_agg(e ORDER BY e.document_id, e.sync_revision), '[]') FROM (
+            SELECT e.document_id, e.sync_revision, e.event_type, e.forward_patch, e.client_id FROM change_events e
+            JOIN jsonb_to_recordset($3::jsonb) AS x(u uuid, d uuid, b int) ON e.user_id = x.u AND e.document_id = x.d AND e.sync_revision > x.b) e) AS events`,
+      [JSON.stringify(keys), JSON.stringify(ids), JSON.stringify([...oldest.values()])],
+    );
+    const row = r.rows[0]!;
+    for (const m of row.replays) store.replays.set(`${m.user_id}/${m.mutation_id}`, m);
+    for (const d of row.docs) {
+      store.documents.set(d.id, { ...d, created_at: new Date(d.created_at), updated_at: new Date(d.updated_at), deleted_at: d.deleted_at ? new Date(d.deleted_at) : null });
+    }
+    for (const id of ids) if (!store.documents.has(id)) store.absent.add(id);
+    for (const e of row.events) {
+      const list = store.priorEvents.get(e.document_id) ?? [];
+      list.push(e);
+      store.priorEvents.set(e.document_id, list);
     }
     return store;
   }
@@ -160,49 +170,53 @@ export class BatchStore {
     while (this.undo.length > mark) this.undo.pop()!();
   }
 
-  /** Writes everything buffered in one statement per table. */
-  async flush(tx: Queryable): Promise<void> {
+  /**
+   * Writes everything buffered in one statement (data-modifying CTEs), together with the users'
+   * new last sequences and the NOTIFY payloads when given. Throws BatchRaceError when a new
+   * document's id was taken meanwhile (by another user's create): the caller must roll back.
+   */
+  async flush(tx: Queryable, finish?: { lastSequences: { id: string; seq: number }[]; notify: string[]; channel: string }): Promise<void> {
     const inserts = [...this.written.values()].filter((d) => this.absent.has(d.id));
     const updates = [...this.written.values()].filter((d) => !this.absent.has(d.id));
-    if (inserts.length > 0) {
-      const r = await tx.query(
-        `INSERT INTO documents (${DOCUMENT_COLUMNS}) SELECT ${DOCUMENT_COLUMNS} FROM jsonb_populate_recordset(NULL::documents, $1::jsonb)
-         ON CONFLICT (id) DO NOTHING`,
-        [JSON.stringify(inserts)],
-      );
-      if (r.rowCount !== inserts.length) throw new BatchRaceError('a document id was taken meanwhile');
-    }
-    if (updates.length > 0) {
-      await tx.query(
-        `UPDATE documents d SET content = x.content, sync_revision = x.sync_revision, content_hash = x.content_hash, title = x.title,
+    const r = await tx.query<{ inserted: number }>(
+      `WITH ins AS (
+         INSERT INTO documents (${DOCUMENT_COLUMNS}) SELECT ${DOCUMENT_COLUMNS} FROM jsonb_populate_recordset(NULL::documents, $1::jsonb)
+         ON CONFLICT (id) DO NOTHING RETURNING 1
+       ), upd AS (
+         UPDATE documents d SET content = x.content, sync_revision = x.sync_revision, content_hash = x.content_hash, title = x.title,
            updated_at = x.updated_at, deleted_at = x.deleted_at
-         FROM jsonb_populate_recordset(NULL::documents, $1::jsonb) AS x WHERE d.id = x.id`,
-        [JSON.stringify(updates)],
-      );
-    }
-    if (this.events.length > 0) {
-      await tx.query(
-        `INSERT INTO change_events (user_id, sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id, created_at)
-         SELECT user_id, sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id, $2
-         FROM jsonb_populate_recordset(NULL::change_events, $1::jsonb)`,
-        [JSON.stringify(this.events), this.now],
-      );
-    }
-    if (this.mutations.length > 0) {
-      await tx.query(
-        `INSERT INTO mutations (user_id, mutation_id, payload_hash, reply, created_at)
-         SELECT user_id, mutation_id, payload_hash, reply, $2 FROM jsonb_populate_recordset(NULL::mutations, $1::jsonb)`,
-        [JSON.stringify(this.mutations), this.now],
-      );
-    }
-    if (this.conflicts.length > 0) {
-      await tx.query(
-        `INSERT INTO conflicts (user_id, document_id, mutation_id, mutation_type, client_id, base_revision, lost_to_revision, rejected_patch, created_at)
-         SELECT user_id, document_id, mutation_id, mutation_type, client_id, base_revision, lost_to_revision, rejected_patch, $2
-         FROM jsonb_populate_recordset(NULL::conflicts, $1::jsonb)`,
-        [JSON.stringify(this.conflicts), this.now],
-      );
-    }
+         FROM jsonb_populate_recordset(NULL::documents, $2::jsonb) AS x WHERE d.id = x.id RETURNING 1
+       ), ev AS (
+         INSERT INTO change_events (user_id, sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id, created_at)
+         SELECT user_id, sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id, $6
+         FROM jsonb_populate_recordset(NULL::change_events, $3::jsonb) RETURNING 1
+       ), mu AS (
+         INSERT INTO mutations (user_id, mutation_id, payload_hash, reply, created_at)
+         SELECT user_id, mutation_id, payload_hash, reply, $6 FROM jsonb_populate_recordset(NULL::mutations, $4::jsonb) RETURNING 1
+       ), co AS (
+         INSERT INTO conflicts (user_id, document_id, mutation_id, mutation_type, client_id, base_revision, lost_to_revision, rejected_patch, created_at)
+         SELECT user_id, document_id, mutation_id, mutation_type, client_id, base_revision, lost_to_revision, rejected_patch, $6
+         FROM jsonb_populate_recordset(NULL::conflicts, $5::jsonb) RETURNING 1
+       ), us AS (
+         UPDATE users u SET last_sequence = x.seq FROM jsonb_to_recordset($7::jsonb) AS x(id uuid, seq bigint) WHERE u.id = x.id RETURNING 1
+       )
+       SELECT (SELECT count(*) FROM ins)::int AS inserted,
+              (SELECT count(*) FROM (SELECT pg_notify($9, p) FROM jsonb_array_elements_text($8::jsonb) AS p) n)::int AS notified,
+              (SELECT count(*) FROM upd)::int + (SELECT count(*) FROM ev)::int + (SELECT count(*) FROM mu)::int
+                + (SELECT count(*) FROM co)::int + (SELECT count(*) FROM us)::int AS written`,
+      [
+        JSON.stringify(inserts),
+        JSON.stringify(updates),
+        JSON.stringify(this.events),
+        JSON.stringify(this.mutations),
+        JSON.stringify(this.conflicts),
+        this.now,
+        JSON.stringify(finish?.lastSequences ?? []),
+        JSON.stringify(finish?.notify ?? []),
+        finish?.channel ?? '',
+      ],
+    );
+    if (r.rows[0]!.inserted !== inserts.length) throw new BatchRaceError('a document id was taken meanwhile');
   }
 }
 
