@@ -393,13 +393,14 @@ export class SyncEngine {
 
   private checkContent(content: unknown): JsonObject {
     if (!isPlainObject(content)) throw new SyncError('invalid_input', 'document content must be a JSON object');
+    let text: string;
     try {
-      assertDocumentContent(content);
+      text = assertDocumentContent(content);
     } catch (err) {
       throw translate(err);
     }
     // A private copy: later changes to the caller's object must not reach the store.
-    return JSON.parse(JSON.stringify(content)) as JsonObject;
+    return JSON.parse(text) as JsonObject;
   }
 
   private applyOps(content: JsonObject, ops: unknown): JsonObject {
@@ -438,7 +439,14 @@ export class SyncEngine {
       if (!step) return;
       const now = new Date().toISOString();
       const mutationId = newUuid();
-      this.store.addOutbox(mutationId, id, step.kind, step.payload === null ? null : JSON.stringify(step.payload), now);
+      // Payload, content and history often are one object: serialise each object once.
+      const texts = new Map<unknown, string>();
+      const text = (v: unknown): string => {
+        let t = texts.get(v);
+        if (t === undefined) texts.set(v, (t = JSON.stringify(v)));
+        return t;
+      };
+      this.store.addOutbox(mutationId, id, step.kind, step.payload === null ? null : text(step.payload), now);
       const deleted = step.kind === 'delete';
       const content = step.content ?? view ?? {};
       this.store.putDocument({
@@ -447,7 +455,7 @@ export class SyncEngine {
         base_revision: doc?.base_revision ?? null,
         base_deleted: doc?.base_deleted ?? 0,
         known_revision: doc?.known_revision ?? null,
-        content: JSON.stringify(content),
+        content: text(content),
         deleted: deleted ? 1 : 0,
         title: titleOf(content),
         created_at: doc && step.kind !== 'create' ? doc.created_at : (doc?.created_at ?? now),
@@ -458,8 +466,8 @@ export class SyncEngine {
         document_id: id,
         origin,
         kind: step.kind,
-        forward: step.forward === null ? null : JSON.stringify(step.forward),
-        reverse: step.reverse === null ? null : JSON.stringify(step.reverse),
+        forward: step.forward === null ? null : text(step.forward),
+        reverse: step.reverse === null ? null : text(step.reverse),
         mutation_id: mutationId,
         sequence: null,
         sync_revision: null,

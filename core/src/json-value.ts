@@ -58,17 +58,18 @@ function check(value: unknown, maxDepth: number, depth: number, path: string): v
 
 /**
  * Validates a whole document content: a JSON object, plain JSON throughout, and no larger than
- * `max_document_bytes` as canonical JSON. Returns the canonical text, which callers reuse for the
- * content hash and size accounting.
+ * `max_document_bytes` as canonical JSON. Returns its JSON text (JSON.stringify order). The size is
+ * measured on that text: canonical JSON differs from it only in member order (numbers and strings
+ * serialise alike once the content passed the checks above), so the byte counts are equal.
  */
 export function assertDocumentContent(content: unknown, limits: Pick<Limits, 'max_depth' | 'max_document_bytes'> = DEFAULT_LIMITS): string {
   if (!isPlainObject(content)) throw new ProtocolError('invalid_message', 'document content must be a JSON object');
   assertJsonValue(content, limits.max_depth);
-  const canonical = canonicalJson(content);
-  if (Buffer.byteLength(canonical, 'utf8') > limits.max_document_bytes) {
+  const text = JSON.stringify(content);
+  if (Buffer.byteLength(text, 'utf8') > limits.max_document_bytes) {
     throw new ProtocolError('message_too_large', `document content exceeds ${limits.max_document_bytes} bytes`);
   }
-  return canonical;
+  return text;
 }
 
 // A lone surrogate, or U+0000: neither survives PostgreSQL's JSONB, nor every peer's UTF-8 decoder.

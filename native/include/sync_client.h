@@ -75,7 +75,7 @@ enum CSyncResult {
     SYNC_RESULT_INVALID_INPUT = 1,     /* NULL, malformed JSON, invalid UTF-8, not a UUID, bad patch */
     SYNC_RESULT_NOT_FOUND = 2,         /* no such document (or nothing to undo/redo) */
     SYNC_RESULT_CONFLICT = 3,          /* the id exists already, or undo met a later overlapping change */
-    SYNC_RESULT_CONNECTION = 4,        /* not connected (e.g. flush while offline) */
+    SYNC_RESULT_CONNECTION = 4,        /* the engine is offline (flush after sync_engine_set_online(engine, false)) */
     SYNC_RESULT_DATABASE = 5,          /* the local database failed or is locked by another engine */
     SYNC_RESULT_SERIALIZATION = 6,     /* a value could not be converted to or from JSON */
     SYNC_RESULT_TIMEOUT = 7,           /* no answer in time: outcome unknown */
@@ -217,7 +217,8 @@ SYNC_API enum CSyncResult sync_engine_is_connected(struct CSyncEngine *engine, b
 
 /**
  * Waits up to timeout_ms until every local change is on the server and catch-up is done.
- * SYNC_RESULT_TIMEOUT when that did not happen in time (nothing is lost: syncing goes on).
+ * SYNC_RESULT_TIMEOUT when that did not happen in time (nothing is lost: syncing goes on);
+ * SYNC_RESULT_CONNECTION at once when the engine was set offline.
  */
 SYNC_API enum CSyncResult sync_engine_flush(struct CSyncEngine *engine, uint32_t timeout_ms);
 

@@ -30,6 +30,8 @@ const LOG = { debug: 0, info: 1, warn: 2, error: 3 } as const;
 
 export function start(bridge: Bridge, options: HostOptions): (op: string, engineId: number, args: string[]) => Reply | Promise<Reply> {
   const engines = new Map<number, SyncEngine>();
+  /** Engines the host set offline: flushing them fails at once instead of waiting out the timeout. */
+  const offline = new Set<number>();
   const logger: Logger = {
     debug: (m) => bridge.log(LOG.debug, m),
     info: (m) => bridge.log(LOG.info, m),
@@ -97,11 +99,13 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
         bridge.pushEvent(id, e.type, e.documentId, e.title, e.content === null ? null : JSON.stringify(e.content), e.error, e.numericData, e.booleanData),
       );
       engines.set(id, engine);
+      if (o.start_offline) offline.add(id);
       return ok(id);
     },
     async destroy(id) {
       const engine = engines.get(id);
       engines.delete(id);
+      offline.delete(id);
       await engine?.close(500);
       return ok();
     },
@@ -151,11 +155,14 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
     },
     async flush(id, [timeout]) {
       const engine = engineOf(id);
+      if (offline.has(id)) throw new SyncError('connection', 'the engine is offline (sync_engine_set_online(engine, false))');
       await engine.whenSynced(Number(timeout));
       return ok();
     },
     set_online(id, [online]) {
       engineOf(id).setOnline(online === '1');
+      if (online === '1') offline.delete(id);
+      else offline.add(id);
       return ok();
     },
     undo(id, [docId]) {

@@ -98,6 +98,14 @@ CSyncResult RunText(CSyncEngine *engine, const char *op, std::vector<std::string
   });
 }
 
+bool StillRegistered(CSyncEngine *engine, const Registration &reg) {
+  std::lock_guard<std::mutex> lock(engine->callbacks_mutex);
+  for (const auto &r : engine->callbacks) {
+    if (r.callback == reg.callback && r.context == reg.context && r.filter == reg.filter) return true;
+  }
+  return false;
+}
+
 std::string OptionsJson(const SyncEngineOptions &o) {
   std::string client = o.client_id ? std::string("\"") + o.client_id + "\"" : "null";
   return std::string("{") + "\"reconnect_min_ms\":" + std::to_string(o.reconnect_min_ms) + ",\"reconnect_max_ms\":" + std::to_string(o.reconnect_max_ms) +
@@ -357,7 +365,10 @@ SYNC_API enum CSyncResult sync_engine_process_events(struct CSyncEngine *engine,
       data.numeric_data = e.numeric;
       data.boolean_data = e.flag;
       for (const auto &reg : callbacks) {
-        if (reg.filter == -1 || reg.filter == e.type) reg.callback(&data, reg.context);
+        if (reg.filter != -1 && reg.filter != e.type) continue;
+        // A callback may unregister itself or another one mid-batch: never call a removed one.
+        if (!StillRegistered(engine, reg)) continue;
+        reg.callback(&data, reg.context);
       }
       count++;
     };

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <random>
 #include <string>
@@ -130,6 +131,13 @@ inline bool wait_until(const std::function<bool()> &done, int timeout_ms) {
     usleep(10000);
   }
   return done();
+}
+
+/** Removes this process's database directory (harness.c's test_db_path() makes it and never removes it). Call after every engine is gone. */
+inline void remove_db_dir() {
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::path(test_db_path("x")).parent_path();
+  if (dir.filename().string().rfind("sync-native-test-", 0) == 0) std::filesystem::remove_all(dir, ec);
 }
 
 }  // namespace cpptest

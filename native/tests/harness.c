@@ -36,15 +36,26 @@ void test_env_load(TestEnv *env) {
   fclose(f);
 }
 
+static char test_dir[256];
+
+/* Removes the per-process temp directory; the engines' files are closed by then (runtime shut down first). */
+static void remove_test_dir(void) {
+  if (!test_dir[0]) return;
+  char command[320];
+  snprintf(command, sizeof command, "rm -rf '%s'", test_dir);
+  if (system(command) != 0) fprintf(stderr, "could not remove %s\n", test_dir);
+}
+
 const char *test_db_path(const char *name) {
-  static char dir[256];
   static char path[512];
+  char *dir = test_dir;
   if (!dir[0]) {
-    snprintf(dir, sizeof dir, "/tmp/sync-native-test-XXXXXX");
+    snprintf(dir, sizeof test_dir, "/tmp/sync-native-test-XXXXXX");
     if (!mkdtemp(dir)) {
       perror("mkdtemp");
       exit(1);
     }
+    atexit(remove_test_dir);
   }
   snprintf(path, sizeof path, "%s/%s.db", dir, name);
   return path;

@@ -8,6 +8,10 @@
 
 #include "sync_client.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct TestEnv {
   char server_url[256];
   char api_key[128];
@@ -50,5 +54,9 @@ extern int test_failures;
 
 /** Prints the summary line ctest reads and returns the exit code. */
 int test_finish(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,6 +1,7 @@
 /* process.exit(3) inside the embedded runtime does not end the host: this process keeps running,
  * the engine keeps answering, and the runtime's event loop keeps running (a change still travels
  * through the real server to a second engine, and a new engine can still be created). */
+#define _GNU_SOURCE
 #include <string.h>
 
 #include "harness.h"

@@ -1,1 +1,88 @@
-# (filled in by the runtime_tests group)
+# Runtime and robustness tests (rt_*): the bounded event queue under 100k events, process.exit in
+# the runtime, call timeouts and safe retries, dlopen/dlclose/dlopen, X11's Success macro, destroy
+# and create with the server unreachable, and a round trip under AddressSanitizer + UBSan.
+
+# A test that needs no server: same as sync_test() without the fixture.
+function(rt_local_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE sync_client::sync_client Threads::Threads ${T_LIBS})
+  target_include_directories(${name} PRIVATE "${CMAKE_SOURCE_DIR}/native/src" "${CMAKE_CURRENT_SOURCE_DIR}")
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT})
+endfunction()
+
+# 100k creates without process_events: RSS growth < 50 MB; overflow SyncError; coalescing.
+rt_local_test(rt_overflow SOURCES rt_overflow.c harness.c TIMEOUT 150)
+# process.exit(3) inside the runtime: the host and the engine go on (a change still syncs).
+sync_test(rt_process_exit SOURCES rt_process_exit.c harness.c TIMEOUT 60)
+# call_timeout_ms = 300 against a blocked JS thread → SYNC_RESULT_TIMEOUT; the retry succeeds once.
+rt_local_test(rt_timeout SOURCES rt_timeout.c harness.c TIMEOUT 60)
+# create/destroy with the server refused or silent; offline documents go out once a server starts.
+sync_test(rt_destroy SOURCES rt_destroy.c harness.c TIMEOUT 90)
+
+# dlopen → use → dlclose → dlopen → use, as a plug-in host does. Does not link the library.
+add_executable(rt_dlopen rt_dlopen.c)
+target_include_directories(rt_dlopen PRIVATE "${CMAKE_SOURCE_DIR}/native/include")
+target_compile_definitions(rt_dlopen PRIVATE "SYNC_CLIENT_LIBRARY_PATH=\"$<TARGET_SONAME_FILE:sync_client>\"")
+target_link_libraries(rt_dlopen PRIVATE ${CMAKE_DL_LIBS} Threads::Threads)
+add_dependencies(rt_dlopen sync_client)
+add_test(NAME rt_dlopen COMMAND rt_dlopen)
+set_tests_properties(rt_dlopen PROPERTIES TIMEOUT 60)
+
+# <X11/X.h> (a macro Success) before and after the headers, strict C99.
+find_path(SYNC_X11_INCLUDE_DIR X11/X.h)
+if(SYNC_X11_INCLUDE_DIR)
+  foreach(name rt_x11 rt_x11_after)
+    rt_local_test(${name} SOURCES ${name}.c TIMEOUT 30)
+    target_include_directories(${name} PRIVATE "${SYNC_X11_INCLUDE_DIR}")
+    set_target_properties(${name} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
+    target_compile_options(${name} PRIVATE -Wall -Wextra -Wpedantic -Werror)
+  endforeach()
+else()
+  message(WARNING "X11/X.h not found (Debian: x11proto-dev): the rt_x11 tests are not built")
+endif()
+
+# ---- AddressSanitizer + UBSan ------------------------------------------------------------------
+# A second copy of the library built from the same sources with the sanitizers, in lib-asan/ with
+# the engine's runtime files beside it, and a functional round trip linked against it. UBSan's vptr
+# check is off: libnode is built without RTTI, so it cannot link (typeinfo for node::… is missing).
+# LeakSanitizer suppressions (lsan.supp) name libnode's own frames only.
+set(SYNC_SANITIZE_FLAGS -fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+set(SYNC_ASAN_LIB_OUT "${CMAKE_BINARY_DIR}/lib-asan")
+
+function(rt_sanitized_library name)
+  # sync_client_library() names its sources and include dirs relative to the directory it is
+  # called from (CMAKE_CURRENT_SOURCE_DIR): called from here, point both at the top level.
+  set(CMAKE_CURRENT_SOURCE_DIR "${CMAKE_SOURCE_DIR}")
+  list(TRANSFORM SYNC_CLIENT_SOURCES PREPEND "${CMAKE_SOURCE_DIR}/")
+  sync_client_library(${name})
+  target_include_directories(${name} PRIVATE "${CMAKE_SOURCE_DIR}/native/src")
+  target_compile_options(${name} PRIVATE ${SYNC_SANITIZE_FLAGS})
+  target_link_options(${name} PRIVATE ${SYNC_SANITIZE_FLAGS})
+  set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${SYNC_ASAN_LIB_OUT}")
+endfunction()
+rt_sanitized_library(sync_client_asan)
+
+# The library finds its engine bundle and SQLite module in sync_client/ next to its own file.
+set(SYNC_ASAN_RUNTIME_FILES "${SYNC_ASAN_LIB_OUT}/sync_client/sync_engine.js" "${SYNC_ASAN_LIB_OUT}/sync_client/better_sqlite3.node")
+add_custom_command(
+  OUTPUT ${SYNC_ASAN_RUNTIME_FILES}
+  COMMAND ${CMAKE_COMMAND} -E make_directory "${SYNC_ASAN_LIB_OUT}/sync_client"
+  COMMAND ${CMAKE_COMMAND} -E copy_if_different "${SYNC_RUNTIME_OUT}/sync_engine.js" "${SYNC_RUNTIME_OUT}/better_sqlite3.node"
+          "${SYNC_ASAN_LIB_OUT}/sync_client/"
+  DEPENDS "${SYNC_RUNTIME_OUT}/sync_engine.js" "${SYNC_RUNTIME_OUT}/better_sqlite3.node"
+  COMMENT "Copying the engine's runtime files next to the sanitized library")
+add_custom_target(sync_client_asan_runtime DEPENDS ${SYNC_ASAN_RUNTIME_FILES})
+add_dependencies(sync_client_asan_runtime sync_client_runtime)
+add_dependencies(sync_client_asan sync_client_asan_runtime)
+
+add_executable(rt_sanitize rt_sanitize.c harness.c)
+target_compile_options(rt_sanitize PRIVATE ${SYNC_SANITIZE_FLAGS})
+target_link_options(rt_sanitize PRIVATE ${SYNC_SANITIZE_FLAGS})
+target_link_libraries(rt_sanitize PRIVATE sync_client_asan Threads::Threads ${CMAKE_DL_LIBS})
+target_include_directories(rt_sanitize PRIVATE "${CMAKE_SOURCE_DIR}/native/src" "${CMAKE_CURRENT_SOURCE_DIR}")
+target_compile_definitions(rt_sanitize PRIVATE "SYNC_ASAN_LIB_DIR=\"${SYNC_ASAN_LIB_OUT}\"")
+add_test(NAME rt_sanitize COMMAND rt_sanitize)
+set_tests_properties(rt_sanitize PROPERTIES FIXTURES_REQUIRED sync_server TIMEOUT 180
+  ENVIRONMENT "SYNC_TEST_ENV=${FIXTURE_ENV};ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=66;LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_SOURCE_DIR}/lsan.supp:print_suppressions=1;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")

@@ -73,12 +73,14 @@ const openInProcess = new Set<string>();
 export class LocalStore {
   readonly db: Database.Database;
   private readonly s;
+  private readonly runInTransaction: (fn: () => unknown) => unknown;
 
   private constructor(
     readonly path: string,
     db: Database.Database,
   ) {
     this.db = db;
+    this.runInTransaction = db.transaction((fn: () => unknown) => fn());
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       getState: p('SELECT value FROM sync_state WHERE key = ?').pluck(),
@@ -161,7 +163,7 @@ export class LocalStore {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.runInTransaction(fn) as T;
   }
 
   getState(key: string): string | undefined {

@@ -25,11 +25,12 @@ const STEPS: readonly string[] = [
     deleted_at TEXT
   );
 
-  -- Every local change not yet reflected in base. sent_message is the exact message first sent, so
+  -- Every local change not yet reflected in base. seq (a rowid) only grows while entries wait:
+  -- a new entry is always above every waiting one, which is all the ordering needs. sent_message is the exact message first sent, so
   -- a resend is byte-identical (the server's idempotency compares payloads). acked_sequence: the
   -- server answered; the entry stays in the local view until the stream reaches that sequence.
   CREATE TABLE outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     mutation_id TEXT NOT NULL UNIQUE,
     document_id TEXT NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('create', 'update', 'delete')),
@@ -39,9 +40,10 @@ const STEPS: readonly string[] = [
     created_at TEXT NOT NULL
   );
   CREATE INDEX outbox_document ON outbox (document_id, seq);
+  CREATE INDEX outbox_acked ON outbox (acked_sequence) WHERE acked_sequence IS NOT NULL;
 
   CREATE TABLE history (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     document_id TEXT NOT NULL,
     origin TEXT NOT NULL CHECK (origin IN ('local', 'undo', 'redo', 'remote')),
     kind TEXT NOT NULL CHECK (kind IN ('create', 'update', 'delete')),

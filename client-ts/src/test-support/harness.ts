@@ -45,6 +45,7 @@ export async function harness(): Promise<Harness> {
         apiSecret: secret,
         reconnect: { minMs: 50, maxMs: 500 },
         heartbeat: { intervalMs: 1000, timeoutMs: 1000 },
+        ...(process.env.SYNC_TEST_SQLITE_BINDING ? { nativeBinding: process.env.SYNC_TEST_SQLITE_BINDING } : {}),
         ...extra,
       };
     },

@@ -1,0 +1,132 @@
+/* A functional round trip built against the AddressSanitizer + UBSan copy of the library
+ * (lib-asan/libsync_client.so.1): every document call, events through the real server to a second
+ * engine, late answers to timed-out calls, queue overflow, the process.exit hook, bad input, and
+ * destroy/shutdown — the paths where a use-after-free or leak in the bridge would show. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "rt_util.h"
+#include "test_hooks.h"
+
+#ifndef __SANITIZE_ADDRESS__
+#error "rt_sanitize must be built with -fsanitize=address"
+#endif
+
+typedef struct Seen {
+  int created, updated, deleted, errors;
+  char id[37];
+  char content[256];
+} Seen;
+
+static void on_event(const SyncEventData *e, void *context) {
+  Seen *s = context;
+  if (e->event_type == SYNC_EVENT_SYNC_ERROR) s->errors++;
+  if (e->boolean_data) return; /* local echo */
+  if (e->event_type == SYNC_EVENT_DOCUMENT_CREATED) s->created++;
+  if (e->event_type == SYNC_EVENT_DOCUMENT_UPDATED) s->updated++;
+  if (e->event_type == SYNC_EVENT_DOCUMENT_DELETED) s->deleted++;
+  if (e->document_id) snprintf(s->id, sizeof s->id, "%s", e->document_id);
+  snprintf(s->content, sizeof s->content, "%s", e->content ? e->content : "");
+}
+
+static bool created(void *c) { return ((Seen *)c)->created >= 1; }
+static bool updated3(void *c) { return ((Seen *)c)->updated >= 3; }
+static bool deleted(void *c) { return ((Seen *)c)->deleted >= 1; }
+
+/* Left for the library's exit-time shutdown (a global: still reachable, so not a leak). */
+static struct CSyncEngine *a;
+
+static void *block(void *engine) {
+  sync_client_test_call(engine, "test_block", "600");
+  return NULL;
+}
+
+int main(void) {
+  TestEnv env;
+  test_env_load(&env);
+  /* The sanitized copy of the library is the one in use. */
+  Dl_info info;
+  REQUIRE(dladdr((void *)sync_get_version, &info) != 0 && info.dli_fname);
+  printf("rt_sanitize: library %s\n", info.dli_fname);
+  REQUIRE(strncmp(info.dli_fname, SYNC_ASAN_LIB_DIR "/", strlen(SYNC_ASAN_LIB_DIR) + 1) == 0);
+  a = sync_engine_create(test_db_path("a"), env.server_url, "asan@example.com", env.api_key, env.api_secret);
+  struct CSyncEngine *b = sync_engine_create(test_db_path("b"), env.server_url, "asan@example.com", env.api_key, env.api_secret);
+  REQUIRE(a && b);
+  Seen seen = {0};
+  CHECK(sync_engine_register_event_callback(b, on_event, &seen, -1) == SYNC_RESULT_SUCCESS);
+
+  /* Round trip of the document calls. */
+  char id[37];
+  CHECK(sync_engine_create_document(a, "{\"title\":\"asan\",\"n\":1,\"tags\":[\"x\"]}", id) == SYNC_RESULT_SUCCESS);
+  CHECK(test_pump_until(b, created, &seen, 20000));
+  CHECK(strcmp(seen.id, id) == 0 && strstr(seen.content, "\"asan\""));
+  CHECK(sync_engine_update_document(a, id, "{\"title\":\"asan\",\"n\":2}") == SYNC_RESULT_SUCCESS);
+  CHECK(sync_engine_patch_document(a, id, "[{\"op\":\"add\",\"path\":\"/p\",\"value\":true}]") == SYNC_RESULT_SUCCESS);
+  CHECK(sync_engine_merge_document(a, id, "{\"m\":\"é\",\"n\":null}") == SYNC_RESULT_SUCCESS);
+  CHECK(test_pump_until(b, updated3, &seen, 20000));
+  char *json = NULL;
+  CHECK(sync_engine_get_document(b, id, &json) == SYNC_RESULT_SUCCESS && json && strstr(json, "\"m\":\"é\"") && !strstr(json, "\"n\""));
+  sync_string_free(json);
+  json = NULL;
+  CHECK(sync_engine_get_all_documents(a, &json) == SYNC_RESULT_SUCCESS && json && json[0] == '[');
+  sync_string_free(json);
+  json = NULL;
+  CHECK(sync_engine_get_history(a, id, &json) == SYNC_RESULT_SUCCESS && json);
+  sync_string_free(json);
+  json = NULL;
+  CHECK(sync_engine_get_conflicts(a, &json) == SYNC_RESULT_SUCCESS && json);
+  sync_string_free(json);
+  CHECK(sync_engine_delete_document(a, id) == SYNC_RESULT_SUCCESS);
+  CHECK(test_pump_until(b, deleted, &seen, 20000));
+  CHECK(sync_engine_flush(a, 10000) == SYNC_RESULT_SUCCESS);
+
+  /* Bad input: codes, messages, no crash. */
+  CHECK(sync_engine_create_document(a, NULL, id) == SYNC_RESULT_INVALID_INPUT);
+  CHECK(sync_engine_create_document(a, "{\"bad\":\"\xff\"}", id) == SYNC_RESULT_INVALID_INPUT);
+  CHECK(sync_engine_create_document(a, "{not json", id) == SYNC_RESULT_INVALID_INPUT);
+  CHECK(sync_engine_update_document(a, "00000000-0000-4000-8000-000000000000", "{}") == SYNC_RESULT_NOT_FOUND);
+  CHECK(sync_engine_count_documents(NULL, NULL) != SYNC_RESULT_SUCCESS);
+  CHECK(strlen(sync_last_error_message()) > 0);
+
+  /* Late answers: calls that timed out complete afterwards on the JS thread (the waiter is gone). */
+  SyncEngineOptions o;
+  sync_engine_options_init(&o);
+  o.call_timeout_ms = 150;
+  o.event_queue_limit = 5;
+  o.start_offline = true;
+  struct CSyncEngine *c = sync_engine_create_with_options(test_db_path("c"), "ws://127.0.0.1:1/ws", "asan@example.com", "k", "s", &o);
+  REQUIRE(c != NULL);
+  pthread_t t;
+  REQUIRE(pthread_create(&t, NULL, block, c) == 0);
+  usleep(50 * 1000);
+  for (int i = 0; i < 3; i++) {
+    char *late = NULL;
+    CHECK(sync_engine_get_all_documents(c, &late) == SYNC_RESULT_TIMEOUT && late == NULL);
+  }
+  pthread_join(t, NULL);
+  uint64_t count = 1;
+  double deadline = test_now_ms() + 5000;
+  while (sync_engine_count_documents(c, &count) == SYNC_RESULT_TIMEOUT && test_now_ms() < deadline) {
+  }
+  CHECK(count == 0);
+
+  /* Overflow: 20 events into a queue of 5. */
+  Seen cs = {0};
+  CHECK(sync_engine_register_event_callback(c, on_event, &cs, -1) == SYNC_RESULT_SUCCESS);
+  for (int i = 0; i < 20; i++) CHECK(sync_engine_create_document(c, "{\"title\":\"o\"}", id) == SYNC_RESULT_SUCCESS);
+  uint32_t processed = 0;
+  CHECK(sync_engine_process_events(c, &processed) == SYNC_RESULT_SUCCESS && processed == 6 && cs.errors == 1);
+
+  /* process.exit inside the runtime, then keep going. */
+  sync_client_test_call(c, "test_process_exit", NULL);
+  CHECK(sync_engine_count_documents(c, &count) == SYNC_RESULT_SUCCESS && count == 20);
+
+  sync_engine_destroy(c);
+  sync_engine_destroy(b);
+  rt_remove_test_dir(test_db_path("x"));
+  return test_finish("rt_sanitize");
+}
