@@ -121,6 +121,8 @@ export class SyncEngine {
   private readonly log: Logger;
   readonly clientId: string;
   private closed = false;
+  /** What the application asked for: connect (true) or stay offline (false). */
+  private wantOnline: boolean;
   private readonly handlers = new Map<EventType, Set<EventHandler>>();
   private readonly allHandlers = new Set<{ handler: EventHandler; filter: Set<EventType> | null }>();
 
@@ -179,7 +181,11 @@ export class SyncEngine {
         lost: (reason) => this.onLost(reason),
       },
     );
-    if (opts.online !== false) this.transport.setOnline(true);
+    // Connect on the next turn: handlers attached right after open() see the first ConnectionAttempted.
+    this.wantOnline = opts.online !== false;
+    setImmediate(() => {
+      if (!this.closed && this.wantOnline) this.transport.setOnline(true);
+    });
   }
 
   /** Opens (or creates) the database and returns at once; connecting goes on in the background. */
@@ -273,6 +279,8 @@ export class SyncEngine {
   /** Stop (false) or resume (true) connecting. Local calls keep working either way. */
   setOnline(online: boolean): void {
     this.ensureOpen();
+    if (typeof online !== 'boolean') throw new SyncError('invalid_input', 'setOnline takes a boolean');
+    this.wantOnline = online;
     this.transport.setOnline(online);
   }
 

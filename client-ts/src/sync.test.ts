@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createServer } from 'node:net';
-import type { JsonObject } from '@json-sync/core';
+import { canonicalJson, type JsonObject } from '@json-sync/core';
 import type { SyncEngine } from './engine.js';
 import { EventType, type SyncEvent } from './events.js';
 import { harness, nextEvent, record, type Harness } from './test-support/harness.js';
@@ -62,8 +62,9 @@ async function divergence(h: Harness, engines: SyncEngine[]): Promise<string[]> 
   const out: string[] = [];
   for (const [i, e] of engines.entries()) {
     for (const r of rows) {
-      const local = JSON.stringify(localState(e, r.id));
-      const server = JSON.stringify(serverState(r));
+      // jsonb does not keep key order, so compare canonical forms.
+      const local = canonicalJson(localState(e, r.id));
+      const server = canonicalJson(serverState(r));
       if (local !== server) out.push(`engine ${i} ${r.id}: ${local} != server ${server}`);
     }
     const live = e.listDocuments().map((d) => d.id).sort();
@@ -476,6 +477,7 @@ t.test('each connection fires ConnectionAttempted, ConnectionSucceeded, SyncStar
   t.same(
     bEvents.map((e) => e.type),
     [EventType.ConnectionAttempted, EventType.ConnectionSucceeded, EventType.SyncStarted, EventType.DocumentCreated, EventType.DocumentCreated, EventType.SyncCompleted],
+    'a joining engine: the documents arrive between SyncStarted and SyncCompleted',
   );
   t.equal(bDone.numericData, 2, 'SyncCompleted counts the documents applied');
 

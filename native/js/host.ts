@@ -28,7 +28,26 @@ export interface Reply {
 
 const LOG = { debug: 0, info: 1, warn: 2, error: 3 } as const;
 
+/**
+ * process.exit() inside the runtime must not end the host. The C++ side installs a process-exit
+ * handler that only logs; but process.exit() has already marked the process as exiting, and Node
+ * then refuses new connections (net.connect never completes). Clear that mark once the handler
+ * returned, so the engines keep syncing.
+ */
+function surviveProcessExit(bridge: Bridge): void {
+  const proc = process as unknown as { reallyExit(code: number): void; _exiting: boolean };
+  const reallyExit = proc.reallyExit.bind(process);
+  proc.reallyExit = (code: number) => {
+    reallyExit(code);
+    proc._exiting = false;
+    process.exitCode = undefined;
+  };
+  // An uncaught exception would take the same exit path (without reallyExit): log it instead.
+  process.on('uncaughtException', (err) => bridge.log(LOG.error, `uncaught exception in the sync engine: ${err?.stack ?? err}`));
+}
+
 export function start(bridge: Bridge, options: HostOptions): (op: string, engineId: number, args: string[]) => Reply | Promise<Reply> {
+  surviveProcessExit(bridge);
   const engines = new Map<number, SyncEngine>();
   /** Engines the host set offline: flushing them fails at once instead of waiting out the timeout. */
   const offline = new Set<number>();
@@ -174,10 +193,43 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
       return ok();
     },
     get_history(id, [docId]) {
-      return ok(JSON.stringify(engineOf(id).history(docId!)));
+      const engine = engineOf(id);
+      if (!engine.getDocument(docId!)) throw new SyncError('not_found', `no document ${docId}`);
+      return ok(
+        JSON.stringify(
+          engine.history(docId!).map((h) => ({
+            id: h.id,
+            document_id: h.documentId,
+            origin: h.origin,
+            kind: h.kind,
+            forward: h.forward,
+            reverse: h.reverse,
+            mutation_id: h.mutationId,
+            sequence: h.sequence,
+            sync_revision: h.syncRevision,
+            undone: h.undone,
+            created_at: h.createdAt,
+          })),
+        ),
+      );
     },
     get_conflicts(id) {
-      return ok(JSON.stringify(engineOf(id).conflicts()));
+      return ok(
+        JSON.stringify(
+          engineOf(id)
+            .conflicts()
+            .map((c) => ({
+              document_id: c.documentId,
+              mutation_id: c.mutationId,
+              kind: c.kind,
+              reason: c.reason,
+              message: c.message,
+              rejected: c.rejected,
+              server_document: c.serverDocument,
+              created_at: c.createdAt,
+            })),
+        ),
+      );
     },
     /** At process exit: close every engine at once (what is committed locally is already durable). */
     async shutdown() {

@@ -114,10 +114,22 @@ std::string OptionsJson(const SyncEngineOptions &o) {
          ",\"start_offline\":" + (o.start_offline ? "true" : "false") + "}";
 }
 
-bool IsHexUuidChars(const char *s) {
-  for (const char *p = s; *p; p++) {
-    char c = *p;
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-')) return false;
+/** A lowercase canonical UUID: 8-4-4-4-12 lowercase hex digits. */
+bool IsUuid(const char *s) {
+  for (int i = 0; i < 36; i++) {
+    char c = s[i];
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return s[36] == '\0';
+}
+
+/** CheckStrings for a document id, which must also be a lowercase canonical UUID. */
+bool CheckId(const char *id) {
+  if (!CheckStrings({{"id", id}})) return false;
+  if (!IsUuid(id)) {
+    last_error = "id must be a lowercase canonical UUID";
+    return false;
   }
   return true;
 }
@@ -166,6 +178,10 @@ SYNC_API struct CSyncEngine *sync_engine_create_with_options(const char *db_url,
     if (o.client_id && !CheckStrings({{"options->client_id", o.client_id}})) return nullptr;
     if (o.call_timeout_ms == 0 || o.event_queue_limit == 0) {
       last_error = "call_timeout_ms and event_queue_limit must be positive";
+      return nullptr;
+    }
+    if (o.durability != SYNC_DURABILITY_NORMAL && o.durability != SYNC_DURABILITY_FULL) {
+      last_error = "durability must be SYNC_DURABILITY_NORMAL or SYNC_DURABILITY_FULL";
       return nullptr;
     }
     std::string why;
@@ -222,35 +238,34 @@ SYNC_API enum CSyncResult sync_engine_create_document(struct CSyncEngine *engine
 }
 
 SYNC_API enum CSyncResult sync_engine_create_document_with_id(struct CSyncEngine *engine, const char *id, const char *json) {
-  if (!CheckStrings({{"id", id}, {"json", json}})) return SYNC_RESULT_INVALID_INPUT;
-  if (std::strlen(id) != 36 || !IsHexUuidChars(id)) return Fail(SYNC_RESULT_INVALID_INPUT, "id must be a lowercase canonical UUID");
+  if (!CheckId(id) || !CheckStrings({{"json", json}})) return SYNC_RESULT_INVALID_INPUT;
   return Run(engine, "create_document_with_id", {id, json});
 }
 
 SYNC_API enum CSyncResult sync_engine_update_document(struct CSyncEngine *engine, const char *id, const char *json) {
-  if (!CheckStrings({{"id", id}, {"json", json}})) return SYNC_RESULT_INVALID_INPUT;
+  if (!CheckId(id) || !CheckStrings({{"json", json}})) return SYNC_RESULT_INVALID_INPUT;
   return Run(engine, "update_document", {id, json});
 }
 
 SYNC_API enum CSyncResult sync_engine_patch_document(struct CSyncEngine *engine, const char *id, const char *patch_json) {
-  if (!CheckStrings({{"id", id}, {"patch_json", patch_json}})) return SYNC_RESULT_INVALID_INPUT;
+  if (!CheckId(id) || !CheckStrings({{"patch_json", patch_json}})) return SYNC_RESULT_INVALID_INPUT;
   return Run(engine, "patch_document", {id, patch_json});
 }
 
 SYNC_API enum CSyncResult sync_engine_merge_document(struct CSyncEngine *engine, const char *id, const char *merge_json) {
-  if (!CheckStrings({{"id", id}, {"merge_json", merge_json}})) return SYNC_RESULT_INVALID_INPUT;
+  if (!CheckId(id) || !CheckStrings({{"merge_json", merge_json}})) return SYNC_RESULT_INVALID_INPUT;
   return Run(engine, "merge_document", {id, merge_json});
 }
 
 SYNC_API enum CSyncResult sync_engine_delete_document(struct CSyncEngine *engine, const char *id) {
-  if (!CheckStrings({{"id", id}})) return SYNC_RESULT_INVALID_INPUT;
+  if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
   return Run(engine, "delete_document", {id});
 }
 
 SYNC_API enum CSyncResult sync_engine_get_document(struct CSyncEngine *engine, const char *id, char **out_json) {
   if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
   *out_json = nullptr;
-  if (!CheckStrings({{"id", id}})) return SYNC_RESULT_INVALID_INPUT;
+  if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
   return RunText(engine, "get_document", {id}, out_json);
 }
 
@@ -302,19 +317,19 @@ SYNC_API enum CSyncResult sync_engine_flush(struct CSyncEngine *engine, uint32_t
 SYNC_API enum CSyncResult sync_engine_set_online(struct CSyncEngine *engine, bool online) { return Run(engine, "set_online", {online ? "1" : "0"}); }
 
 SYNC_API enum CSyncResult sync_engine_undo(struct CSyncEngine *engine, const char *id) {
-  if (!CheckStrings({{"id", id}})) return SYNC_RESULT_INVALID_INPUT;
+  if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
   return Run(engine, "undo", {id});
 }
 
 SYNC_API enum CSyncResult sync_engine_redo(struct CSyncEngine *engine, const char *id) {
-  if (!CheckStrings({{"id", id}})) return SYNC_RESULT_INVALID_INPUT;
+  if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
   return Run(engine, "redo", {id});
 }
 
 SYNC_API enum CSyncResult sync_engine_get_history(struct CSyncEngine *engine, const char *id, char **out_json) {
   if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
   *out_json = nullptr;
-  if (!CheckStrings({{"id", id}})) return SYNC_RESULT_INVALID_INPUT;
+  if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
   return RunText(engine, "get_history", {id}, out_json);
 }
 

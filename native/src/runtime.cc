@@ -101,6 +101,13 @@ class Runtime {
 
  private:
   void Main(std::promise<std::string> started) {
+    // A plug-in host may dlopen() us with RTLD_LOCAL, leaving libnode's symbols invisible to the
+    // addons Node itself loads (better-sqlite3): a fatal symbol lookup error. Promote libnode to
+    // global scope before anything loads.
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void *>(&node::TearDownOncePerProcess), &info) && info.dli_fname) {
+      dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+    }
     std::vector<std::string> args{"libsync_client"};
     using F = node::ProcessInitializationFlags::Flags;
     // The host owns its process: no stdio or signal handling, no NODE_OPTIONS, no rlimit changes.

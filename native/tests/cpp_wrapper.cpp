@@ -160,7 +160,7 @@ static void test_round_trips() {
   // get_history: create, update, patch, merge, undo, redo — oldest first
   std::string history = e.get_history(id);
   CHECK(!history.empty() && history.front() == '[' && history.back() == ']');
-  CHECK(occurrences(history, "\"documentId\":\"" + id + "\"") >= 6);
+  CHECK(occurrences(history, "\"document_id\":\"" + id + "\"") >= 6);
   CHECK(history.find("\"kind\":\"create\"") < history.find("\"kind\":\"update\""));
 
   // get_all_documents, delete_document, counts
@@ -204,7 +204,7 @@ static void test_round_trips() {
     // Catch-up brings the server's version; the local create loses and is recorded as a conflict.
     CHECK(pump_until(late, [&] { return contains(late.get_conflicts(), taken); }, 15000));
     std::string conflicts = late.get_conflicts();
-    CHECK(contains(conflicts, "\"documentId\":\"" + taken + "\""));
+    CHECK(contains(conflicts, "\"document_id\":\"" + taken + "\""));
     CHECK_NOTHROW(late.flush(10000));
     CHECK(contains(late.get_document(taken), "server wins"));
     CHECK(late.count_documents() == e.count_documents());

@@ -8,12 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sync_client.h" /* types only */
 
 #ifndef SYNC_CLIENT_LIBRARY_PATH
 #error "SYNC_CLIENT_LIBRARY_PATH must name the built libsync_client.so.1"
+#endif
+#ifndef RT_DLOPEN_WORK_DIR
+#define RT_DLOPEN_WORK_DIR "/tmp/sync-rt-dlopen"
 #endif
 
 static int failures = 0;
@@ -76,7 +80,7 @@ static void load(Api *api) {
 }
 
 static void remove_db(const char *path) {
-  char extra[300];
+  char extra[600];
   unlink(path);
   snprintf(extra, sizeof extra, "%s-wal", path);
   unlink(extra);
@@ -120,12 +124,10 @@ static double use_engine(Api *api, const char *db_path, const char *title) {
 }
 
 int main(void) {
-  char dir[] = "/tmp/sync-rt-dlopen-XXXXXX";
-  if (!mkdtemp(dir)) {
-    perror("mkdtemp");
-    return 1;
-  }
-  char db1[256], db2[256];
+  /* A fixed directory in the build tree: a crashed run's files are removed by the next one. */
+  const char *dir = RT_DLOPEN_WORK_DIR;
+  mkdir(dir, 0700);
+  char db1[512], db2[512];
   snprintf(db1, sizeof db1, "%s/first.db", dir);
   snprintf(db2, sizeof db2, "%s/second.db", dir);
 

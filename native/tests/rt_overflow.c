@@ -62,7 +62,12 @@ static void overflow_100k(void) {
   REQUIRE(e != NULL);
   Delivery d = {0};
   CHECK(sync_engine_register_event_callback(e, on_event, &d, -1) == SYNC_RESULT_SUCCESS);
-  char id[37], json[128];
+  char id[37], json[512];
+  /* ~330 bytes of content per event: an unbounded queue would hold 100k of them (> 50 MB with the
+   * event records), the bounded one 10k. */
+  char filler[301];
+  for (int i = 0; i < 300; i++) filler[i] = "abcdefghijklmnopqrstuvwxyz "[i % 27];
+  filler[300] = '\0';
   for (int i = 0; i < WARMUP; i++) {
     snprintf(json, sizeof json, "{\"title\":\"warm-up %d\",\"n\":%d}", i, i);
     REQUIRE(sync_engine_create_document(e, json, id) == SYNC_RESULT_SUCCESS);
@@ -77,7 +82,7 @@ static void overflow_100k(void) {
   double t0 = test_now_ms();
   int failed = 0;
   for (int i = 0; i < CREATES; i++) {
-    snprintf(json, sizeof json, "{\"title\":\"doc %d\",\"n\":%d,\"text\":\"some text for document %d\"}", i, i, i);
+    snprintf(json, sizeof json, "{\"title\":\"doc %d\",\"n\":%d,\"text\":\"%s\"}", i, i, filler);
     if (sync_engine_create_document(e, json, id) != SYNC_RESULT_SUCCESS && failed++ == 0)
       fprintf(stderr, "create %d failed: %s\n", i, sync_last_error_message());
     if (test_now_ms() - t0 > 100000) {

@@ -132,7 +132,15 @@ async function serve(flags: Map<string, string | true>): Promise<void> {
   }
   if (!SyncServer.nativeTransport()) log.warn('uWebSockets.js native binary not loaded: running on its slow JavaScript fallback');
   const server = new SyncServer(db, log, { host, port, authFailureLimit: { maxFailures, windowMs: 60_000 } });
-  const bound = await server.start();
+  let bound: number;
+  try {
+    bound = await server.start();
+  } catch (err) {
+    // Nothing may keep the process alive after a failed start: the pool and LISTEN connection go too.
+    await server.stop().catch(() => {});
+    await db.close().catch(() => {});
+    throw err;
+  }
   process.stdout.write(`sync-server listening on ws://${host}:${bound}/ws (database: ${databaseUrl ? 'PostgreSQL' : `embedded, ${dataDir}`})\n`);
   let stopping = false;
   const shutdown = (signal: string) => {

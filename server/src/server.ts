@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import uWS from 'uWebSockets.js';
 import {
   DEFAULT_LIMITS,
@@ -81,18 +82,29 @@ export class SyncServer {
         this.fanout.catchUpAll();
       },
     });
-    const port = await new Promise<number>((resolve, reject) => {
-      this.app.listen(this.opts.host, this.opts.port, (socket) => {
-        if (!socket) return reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}`));
-        this.listenSocket = socket;
-        resolve(uWS.us_socket_local_port(socket));
-      });
-    });
-    this.port = port;
+    this.port = await this.listen();
     this.timers.push(setInterval(() => void this.closeRevokedSessions(), this.opts.revocationPollMs ?? 2000));
     this.timers.push(setInterval(() => void purgeExpiredReplays(this.db).catch(() => {}), 60_000));
     for (const t of this.timers) t.unref();
-    return port;
+    return this.port;
+  }
+
+  /**
+   * uWS sets SO_REUSEADDR only when given a port number: with port 0 its sockets lack it, and a
+   * server restarted on the same port then fails to bind for a minute (TIME_WAIT). So port 0 is
+   * resolved here to a free port first (retrying if another process takes it meanwhile).
+   */
+  private async listen(): Promise<number> {
+    const { host } = this.opts;
+    for (let attempt = 0; ; attempt++) {
+      const port = this.opts.port === 0 ? await freePort(host) : this.opts.port;
+      const socket = await new Promise<uWS.us_listen_socket | false>((resolve) => this.app.listen(host, port, resolve));
+      if (socket) {
+        this.listenSocket = socket;
+        return uWS.us_socket_local_port(socket);
+      }
+      if (this.opts.port !== 0 || attempt >= 4) throw new Error(`cannot listen on ${host}:${port}`);
+    }
   }
 
   /**
@@ -334,4 +346,17 @@ export class SyncServer {
       this.log.warn({ err: (err as Error).message }, 'revocation check failed');
     }
   }
+}
+
+/** A port the OS considers free right now on `host`. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
 }

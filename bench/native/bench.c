@@ -1,0 +1,580 @@
+/*
+ * sync_bench — measures libsync_client through its C API. Driven by bench/native/run.mjs, which
+ * starts the server and compares with the TypeScript engine; every mode prints one JSON line.
+ *
+ *   sync_bench ops    --dir D --count N [--warmup W] [--online --server URL --email E --key K --secret S]
+ *       N creates then N updates (full replacement), each call timed. Offline: start_offline.
+ *   sync_bench cold   --db FILE --server URL --email E --key K --secret S [--docs 100]
+ *       a fresh process: sync_engine_create (seed signature) → first create_document, then VmRSS
+ *       after `docs` documents (and again once synced).
+ *   sync_bench reader --dir D --server ... [--duration-ms 8000] [--quiet-ms 2000] [--interval-us 2000]
+ *       engines A and B of one user in this process; prints READY, waits for GO on stdin, then times
+ *       get_document / count_documents / create_document on A (and process_events on A and B every
+ *       10 ms, as a UI timer would) while another process writes to the same user. --email-a OTHER: A is
+ *       another user's engine, so only B receives the stream (A shares the runtime thread with it).
+ *   sync_bench writer --dir D --server ... [--duration-ms 10000] [--rate 2000] [--docs 200]
+ *       prints READY, waits for GO, then creates/updates documents of the user at `rate` ops/s (0: flat out).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "sync_client.h"
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static double mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double real_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/** CPU time of the whole process (every thread: caller, JS runtime, V8 helpers), ms. */
+static double cpu_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/** Involuntary context switches of the process so far (a sign of CPU contention). */
+static long preempted(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_nivcsw;
+}
+
+static void sleep_until_ms(double t) {
+  double d = t - mono_ms();
+  if (d <= 0) return;
+  struct timespec ts;
+  ts.tv_sec = (time_t)(d / 1e3);
+  ts.tv_nsec = (long)((d - (double)ts.tv_sec * 1e3) * 1e6);
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+  }
+}
+
+typedef struct Samples {
+  double *v;
+  size_t n, cap;
+} Samples;
+
+static void push(Samples *s, double x) {
+  if (s->n == s->cap) {
+    s->cap = s->cap ? s->cap * 2 : 1024;
+    s->v = realloc(s->v, s->cap * sizeof *s->v);
+    if (!s->v) {
+      fprintf(stderr, "sync_bench: out of memory\n");
+      exit(1);
+    }
+  }
+  s->v[s->n++] = x;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/** `"name":{"n":..,"p50":..,"p99":..,"max":..,"mean":..}` in milliseconds; sorts the samples. */
+static void print_stats(const char *name, Samples *s) {
+  if (s->n == 0) {
+    printf("\"%s\":{\"n\":0}", name);
+    return;
+  }
+  qsort(s->v, s->n, sizeof *s->v, cmp_double);
+  double sum = 0;
+  for (size_t i = 0; i < s->n; i++) sum += s->v[i];
+  size_t i99 = (size_t)((double)s->n * 0.99);
+  if (i99 >= s->n) i99 = s->n - 1;
+  printf("\"%s\":{\"n\":%zu,\"p50\":%.4f,\"p99\":%.4f,\"max\":%.4f,\"mean\":%.4f}", name, s->n, s->v[s->n / 2], s->v[i99], s->v[s->n - 1],
+         sum / (double)s->n);
+}
+
+static const char *arg(int argc, char **argv, const char *name, const char *fallback) {
+  for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], name) == 0) return i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0 ? argv[i + 1] : "1";
+  }
+  return fallback;
+}
+
+static long arg_long(int argc, char **argv, const char *name, long fallback) {
+  const char *v = arg(argc, argv, name, NULL);
+  return v ? strtol(v, NULL, 10) : fallback;
+}
+
+#define CALL(expr, what)                                                                                   \
+  do {                                                                                                     \
+    CSyncResult r_ = (expr);                                                                               \
+    if (r_ != SYNC_RESULT_SUCCESS) {                                                                       \
+      fprintf(stderr, "sync_bench: %s failed (%d): %s\n", (what), (int)r_, sync_last_error_message());     \
+      exit(1);                                                                                             \
+    }                                                                                                      \
+  } while (0)
+
+/* The same documents as bench/client/run.mjs and bench/native/ts-direct.mjs. */
+static const char DESCRIPTION[] = "Write the quarterly report, collect the figures from every team and send it round before Friday.";
+
+static void content_json(char *buf, size_t size, long i) {
+  snprintf(buf, size,
+           "{\"title\":\"Task %ld\",\"description\":\"%s\",\"status\":\"open\",\"priority\":%ld,\"tags\":[\"work\",\"report\"],\"done\":false}", i,
+           DESCRIPTION, i % 5);
+}
+
+static void updated_json(char *buf, size_t size, long i, long j) {
+  snprintf(buf, size,
+           "{\"title\":\"Task %ld\",\"description\":\"%s\",\"status\":\"in-progress\",\"priority\":%ld,\"tags\":[\"work\",\"report\"],\"done\":false,"
+           "\"counter\":%ld}",
+           i, DESCRIPTION, i % 5, j);
+}
+
+typedef struct Server {
+  const char *url, *email, *key, *secret;
+} Server;
+
+static Server server_args(int argc, char **argv, const char *default_email) {
+  Server s;
+  s.url = arg(argc, argv, "--server", "ws://127.0.0.1:9/ws");
+  s.email = arg(argc, argv, "--email", default_email);
+  s.key = arg(argc, argv, "--key", "rpa_none");
+  s.secret = arg(argc, argv, "--secret", "rps_none");
+  return s;
+}
+
+static CSyncEngine *open_engine(const char *db, const Server *s, bool offline) {
+  SyncEngineOptions o;
+  sync_engine_options_init(&o);
+  o.reconnect_min_ms = 50;
+  o.reconnect_max_ms = 500;
+  o.call_timeout_ms = 30000;
+  o.start_offline = offline;
+  CSyncEngine *e = sync_engine_create_with_options(db, s->url, s->email, s->key, s->secret, &o);
+  if (!e) {
+    fprintf(stderr, "sync_bench: sync_engine_create_with_options(%s) failed: %s\n", db, sync_last_error_message());
+    exit(1);
+  }
+  return e;
+}
+
+static char *path_in(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}
+
+/** VmRSS / VmHWM of this process in MB. */
+static void read_rss(double *rss_mb, double *hwm_mb) {
+  *rss_mb = *hwm_mb = -1;
+  FILE *f = fopen("/proc/self/status", "r");
+  if (!f) return;
+  char line[256];
+  while (fgets(line, sizeof line, f)) {
+    long kb;
+    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) *rss_mb = (double)kb / 1024.0;
+    if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) *hwm_mb = (double)kb / 1024.0;
+  }
+  fclose(f);
+}
+
+static void wait_for_go(void) {
+  printf("READY\n");
+  fflush(stdout);
+  char line[64];
+  if (!fgets(line, sizeof line, stdin)) exit(1);
+}
+
+static void drain(CSyncEngine *e) {
+  uint32_t n;
+  do CALL(sync_engine_process_events(e, &n), "process_events");
+  while (n > 0);
+}
+
+/* ---- ops: create / update throughput and latency ------------------------------------------------- */
+
+static int mode_ops(int argc, char **argv) {
+  const char *dir = arg(argc, argv, "--dir", NULL);
+  long n = arg_long(argc, argv, "--count", 5000);
+  long w = arg_long(argc, argv, "--warmup", 500);
+  long drain_every = arg_long(argc, argv, "--drain-every", 100);
+  bool online = arg(argc, argv, "--online", NULL) != NULL;
+  if (!dir || n <= 0 || w < 0) {
+    fprintf(stderr, "usage: sync_bench ops --dir D --count N [--warmup W] [--online --server ...]\n");
+    return 2;
+  }
+  Server s = server_args(argc, argv, "bench-native-ops@example.com");
+  char *db = path_in(dir, online ? "ops-online.db" : "ops-offline.db");
+  double t_open = mono_ms();
+  CSyncEngine *e = open_engine(db, &s, !online);
+  t_open = mono_ms() - t_open;
+  if (online) CALL(sync_engine_flush(e, 30000), "flush (connect)");
+
+  char buf[512];
+  char id[37];
+  char(*ids)[37] = malloc((size_t)(n > w ? n : w) * sizeof *ids);
+  /* Warm-up: untimed, same calls (JIT, SQLite page cache). */
+  for (long i = 0; i < w; i++) {
+    content_json(buf, sizeof buf, i);
+    CALL(sync_engine_create_document(e, buf, ids[i]), "create_document (warm-up)");
+  }
+  for (long j = 0; j < w; j++) {
+    updated_json(buf, sizeof buf, j, j);
+    CALL(sync_engine_update_document(e, ids[j], buf), "update_document (warm-up)");
+  }
+  drain(e);
+  if (online) CALL(sync_engine_flush(e, 60000), "flush (warm-up)");
+
+  Samples cs = {0}, us = {0};
+  double drain_ms = 0;
+  double cpu0 = cpu_ms();
+  long pre0 = preempted();
+  double t0 = mono_ms();
+  for (long i = 0; i < n; i++) {
+    content_json(buf, sizeof buf, i);
+    double t = mono_ms();
+    CALL(sync_engine_create_document(e, buf, ids[i]), "create_document");
+    push(&cs, mono_ms() - t);
+    if (i % drain_every == drain_every - 1) {
+      double td = mono_ms();
+      drain(e);
+      drain_ms += mono_ms() - td;
+    }
+  }
+  double create_total = mono_ms() - t0;
+  double create_cpu = cpu_ms() - cpu0;
+  long create_pre = preempted() - pre0;
+  uint64_t pending_after_creates = 0;
+  CALL(sync_engine_count_pending(e, &pending_after_creates), "count_pending");
+  cpu0 = cpu_ms();
+  pre0 = preempted();
+  t0 = mono_ms();
+  for (long j = 0; j < n; j++) {
+    updated_json(buf, sizeof buf, j, j + 1);
+    double t = mono_ms();
+    CALL(sync_engine_update_document(e, ids[j], buf), "update_document");
+    push(&us, mono_ms() - t);
+    if (j % drain_every == drain_every - 1) {
+      double td = mono_ms();
+      drain(e);
+      drain_ms += mono_ms() - td;
+    }
+  }
+  double update_total = mono_ms() - t0;
+  double update_cpu = cpu_ms() - cpu0;
+  long update_pre = preempted() - pre0;
+  uint64_t pending = 0, count = 0;
+  CALL(sync_engine_count_pending(e, &pending), "count_pending");
+  CALL(sync_engine_count_documents(e, &count), "count_documents");
+  if (count != (uint64_t)(n + w)) {
+    fprintf(stderr, "sync_bench: %llu documents, expected %ld\n", (unsigned long long)count, n + w);
+    return 1;
+  }
+  double synced_ms = -1;
+  if (online) {
+    double t = mono_ms();
+    CALL(sync_engine_flush(e, 120000), "flush");
+    synced_ms = mono_ms() - t;
+  } else if (pending != (uint64_t)(2 * (n + w))) {
+    fprintf(stderr, "sync_bench: offline outbox holds %llu, expected %ld\n", (unsigned long long)pending, 2 * (n + w));
+    return 1;
+  }
+  (void)id;
+  printf("{\"mode\":\"%s\",\"count\":%ld,\"open_ms\":%.3f,\"create_ops\":%.1f,\"update_ops\":%.1f,", online ? "online" : "offline", n, t_open,
+         (double)n / (create_total / 1e3), (double)n / (update_total / 1e3));
+  print_stats("create", &cs);
+  printf(",");
+  print_stats("update", &us);
+  printf(",\"create_cpu_us\":%.2f,\"update_cpu_us\":%.2f,\"create_preempted\":%ld,\"update_preempted\":%ld", create_cpu * 1e3 / (double)n,
+         update_cpu * 1e3 / (double)n, create_pre, update_pre);
+  printf(",\"drain_ms\":%.3f,\"pending_after_creates\":%llu,\"pending_after_updates\":%llu,\"synced_ms\":%.1f}\n", drain_ms,
+         (unsigned long long)pending_after_creates, (unsigned long long)pending, synced_ms);
+  fflush(stdout);
+  sync_engine_destroy(e);
+  free(ids);
+  free(db);
+  free(cs.v);
+  free(us.v);
+  return 0;
+}
+
+/* ---- cold: start-up time and memory ------------------------------------------------------------ */
+
+static int mode_cold(int argc, char **argv) {
+  double t_main = mono_ms();
+  double rss_main, hwm_main;
+  read_rss(&rss_main, &hwm_main);
+  const char *db = arg(argc, argv, "--db", NULL);
+  long docs = arg_long(argc, argv, "--docs", 100);
+  if (!db || docs < 1) {
+    fprintf(stderr, "usage: sync_bench cold --db FILE --server URL --email E --key K --secret S\n");
+    return 2;
+  }
+  Server s = server_args(argc, argv, "bench-native-cold@example.com");
+  char buf[512];
+  char id[37];
+  content_json(buf, sizeof buf, 0);
+
+  double t_before = mono_ms();
+  CSyncEngine *e = sync_engine_create(db, s.url, s.email, s.key, s.secret); /* the seed's signature: connects in the background */
+  if (!e) {
+    fprintf(stderr, "sync_bench: sync_engine_create failed: %s\n", sync_last_error_message());
+    return 1;
+  }
+  double t_created = mono_ms();
+  CALL(sync_engine_create_document(e, buf, id), "create_document");
+  double t_first = mono_ms();
+  double first_real = real_ms();
+
+  for (long i = 1; i < docs; i++) {
+    content_json(buf, sizeof buf, i);
+    CALL(sync_engine_create_document(e, buf, id), "create_document");
+  }
+  drain(e);
+  double rss_docs, hwm_docs;
+  read_rss(&rss_docs, &hwm_docs);
+  double t_sync = mono_ms();
+  CSyncResult synced = sync_engine_flush(e, 15000);
+  t_sync = mono_ms() - t_sync;
+  drain(e);
+  double rss_synced, hwm_synced;
+  read_rss(&rss_synced, &hwm_synced);
+  /* A second engine now that the runtime runs: separates runtime start-up from opening an engine. */
+  size_t n2 = strlen(db) + 8;
+  char *db2 = malloc(n2);
+  snprintf(db2, n2, "%s.second", db);
+  double t_second = mono_ms();
+  CSyncEngine *e2 = sync_engine_create(db2, s.url, s.email, s.key, s.secret);
+  if (!e2) {
+    fprintf(stderr, "sync_bench: second sync_engine_create failed: %s\n", sync_last_error_message());
+    return 1;
+  }
+  double t_second_created = mono_ms();
+  CALL(sync_engine_create_document(e2, buf, id), "create_document");
+  double t_second_first = mono_ms();
+  sync_engine_destroy(e2);
+  free(db2);
+  printf("{\"mode\":\"cold\",\"second_create_ms\":%.3f,\"second_first_doc_ms\":%.3f,", t_second_created - t_second,
+         t_second_first - t_second_created);
+  printf("\"main_to_create_ms\":%.3f,\"create_ms\":%.3f,\"first_doc_ms\":%.3f,\"create_to_first_doc_ms\":%.3f,"
+         "\"first_doc_real_ms\":%.3f,\"rss_main_mb\":%.1f,\"rss_docs_mb\":%.1f,\"hwm_docs_mb\":%.1f,\"rss_synced_mb\":%.1f,\"hwm_synced_mb\":%.1f,"
+         "\"synced\":%s,\"sync_ms\":%.1f,\"docs\":%ld}\n",
+         t_before - t_main, t_created - t_before, t_first - t_created, t_first - t_before, first_real, rss_main, rss_docs, hwm_docs, rss_synced,
+         hwm_synced, synced == SYNC_RESULT_SUCCESS ? "true" : "false", t_sync, docs);
+  fflush(stdout);
+  sync_engine_destroy(e);
+  return 0;
+}
+
+/* ---- reader / writer: call latency while sync traffic runs ------------------------------------- */
+
+typedef struct Seen {
+  unsigned long long remote_changes; /* created/updated/deleted that started elsewhere */
+  unsigned long long events;
+} Seen;
+
+static void on_event(const SyncEventData *e, void *context) {
+  Seen *seen = context;
+  seen->events++;
+  if (e->event_type <= SYNC_EVENT_DOCUMENT_DELETED && !e->boolean_data) seen->remote_changes++;
+}
+
+typedef struct Window {
+  Samples get, count, create, events;
+  unsigned long long remote_a, remote_b;
+  double ms;
+} Window;
+
+static void free_window(Window *w) {
+  free(w->get.v);
+  free(w->count.v);
+  free(w->create.v);
+  free(w->events.v);
+}
+
+/** Paced calls on A for `duration` ms; process_events on A and B every 10 ms. */
+static void measure(CSyncEngine *a, CSyncEngine *b, Seen *seen_a, Seen *seen_b, char (*ids)[37], long nids, double duration, double interval,
+                    long *seq, Window *w) {
+  char buf[512], id[37];
+  unsigned long long ra = seen_a->remote_changes, rb = seen_b->remote_changes;
+  double start = mono_ms(), next = start, last_events = start;
+  long k = 0;
+  while (mono_ms() - start < duration) {
+    char *json = NULL;
+    double t = mono_ms();
+    CALL(sync_engine_get_document(a, ids[k % nids], &json), "get_document");
+    push(&w->get, mono_ms() - t);
+    sync_string_free(json);
+    uint64_t count;
+    t = mono_ms();
+    CALL(sync_engine_count_documents(a, &count), "count_documents");
+    push(&w->count, mono_ms() - t);
+    content_json(buf, sizeof buf, (*seq)++);
+    t = mono_ms();
+    CALL(sync_engine_create_document(a, buf, id), "create_document");
+    push(&w->create, mono_ms() - t);
+    k++;
+    if (mono_ms() - last_events >= 10) {
+      uint32_t n;
+      t = mono_ms();
+      CALL(sync_engine_process_events(a, &n), "process_events");
+      push(&w->events, mono_ms() - t);
+      t = mono_ms();
+      CALL(sync_engine_process_events(b, &n), "process_events");
+      push(&w->events, mono_ms() - t);
+      last_events = mono_ms();
+    }
+    next += interval;
+    double now = mono_ms();
+    if (next < now) next = now; /* behind: no burst to catch up */
+    sleep_until_ms(next);
+  }
+  w->ms = mono_ms() - start;
+  drain(a);
+  drain(b);
+  w->remote_a = seen_a->remote_changes - ra;
+  w->remote_b = seen_b->remote_changes - rb;
+}
+
+static void print_window(const char *name, Window *w) {
+  printf("\"%s\":{\"ms\":%.1f,\"remote_a\":%llu,\"remote_b\":%llu,", name, w->ms, w->remote_a, w->remote_b);
+  print_stats("get", &w->get);
+  printf(",");
+  print_stats("count", &w->count);
+  printf(",");
+  print_stats("create", &w->create);
+  printf(",");
+  print_stats("events", &w->events);
+  printf("}");
+}
+
+static int mode_reader(int argc, char **argv) {
+  const char *dir = arg(argc, argv, "--dir", NULL);
+  double duration = (double)arg_long(argc, argv, "--duration-ms", 8000);
+  double quiet = (double)arg_long(argc, argv, "--quiet-ms", 2000);
+  double interval = (double)arg_long(argc, argv, "--interval-us", 2000) / 1e3;
+  long nids = arg_long(argc, argv, "--docs", 100);
+  if (!dir || nids < 1) {
+    fprintf(stderr, "usage: sync_bench reader --dir D --server ...\n");
+    return 2;
+  }
+  Server s = server_args(argc, argv, "bench-native-traffic@example.com");
+  /* --email-a: A belongs to another user (no traffic of its own; it only shares the runtime with B). */
+  Server sa = s;
+  sa.email = arg(argc, argv, "--email-a", s.email);
+  char *db_a = path_in(dir, "reader-a.db"), *db_b = path_in(dir, "reader-b.db");
+  CSyncEngine *a = open_engine(db_a, &sa, false);
+  CSyncEngine *b = open_engine(db_b, &s, false);
+  Seen seen_a = {0}, seen_b = {0};
+  CALL(sync_engine_register_event_callback(a, on_event, &seen_a, -1), "register_event_callback");
+  CALL(sync_engine_register_event_callback(b, on_event, &seen_b, -1), "register_event_callback");
+  CALL(sync_engine_flush(a, 30000), "flush A");
+  CALL(sync_engine_flush(b, 30000), "flush B");
+  char(*ids)[37] = malloc((size_t)nids * sizeof *ids);
+  char buf[512];
+  long seq = 0;
+  for (long i = 0; i < nids; i++) {
+    content_json(buf, sizeof buf, seq++);
+    CALL(sync_engine_create_document(a, buf, ids[i]), "create_document");
+  }
+  CALL(sync_engine_flush(a, 30000), "flush A");
+  CALL(sync_engine_flush(b, 30000), "flush B");
+  drain(a);
+  drain(b);
+
+  Window q = {0}, t = {0};
+  measure(a, b, &seen_a, &seen_b, ids, nids, quiet, interval, &seq, &q);
+  CALL(sync_engine_flush(a, 30000), "flush A");
+  wait_for_go();
+  measure(a, b, &seen_a, &seen_b, ids, nids, duration, interval, &seq, &t);
+  uint64_t pa = 0, pb = 0;
+  CALL(sync_engine_count_pending(a, &pa), "count_pending");
+  CALL(sync_engine_count_pending(b, &pb), "count_pending");
+  printf("{\"mode\":\"reader\",\"interval_ms\":%.3f,\"pending_a\":%llu,\"pending_b\":%llu,", interval, (unsigned long long)pa, (unsigned long long)pb);
+  print_window("quiet", &q);
+  printf(",");
+  print_window("traffic", &t);
+  printf("}\n");
+  fflush(stdout);
+  sync_engine_destroy(a);
+  sync_engine_destroy(b);
+  free_window(&q);
+  free_window(&t);
+  free(ids);
+  free(db_a);
+  free(db_b);
+  return 0;
+}
+
+static int mode_writer(int argc, char **argv) {
+  const char *dir = arg(argc, argv, "--dir", NULL);
+  double duration = (double)arg_long(argc, argv, "--duration-ms", 10000);
+  double rate = (double)arg_long(argc, argv, "--rate", 2000);
+  long ndocs = arg_long(argc, argv, "--docs", 200);
+  if (!dir || ndocs < 1) {
+    fprintf(stderr, "usage: sync_bench writer --dir D --server ...\n");
+    return 2;
+  }
+  Server s = server_args(argc, argv, "bench-native-traffic@example.com");
+  char *db = path_in(dir, "writer.db");
+  CSyncEngine *e = open_engine(db, &s, false);
+  CALL(sync_engine_flush(e, 30000), "flush");
+  char(*ids)[37] = malloc((size_t)ndocs * sizeof *ids);
+  char buf[512];
+  for (long i = 0; i < ndocs; i++) {
+    content_json(buf, sizeof buf, 1000000 + i);
+    CALL(sync_engine_create_document(e, buf, ids[i]), "create_document");
+  }
+  CALL(sync_engine_flush(e, 30000), "flush");
+  drain(e);
+  wait_for_go();
+  double start = mono_ms();
+  long ops = 0, creates = 0;
+  char id[37];
+  while (mono_ms() - start < duration) {
+    if (rate > 0 && (double)ops >= rate * (mono_ms() - start) / 1e3) {
+      sleep_until_ms(mono_ms() + 0.5);
+      continue;
+    }
+    if (ops % 10 == 9) {
+      content_json(buf, sizeof buf, 2000000 + creates++);
+      CALL(sync_engine_create_document(e, buf, id), "create_document");
+    } else {
+      long i = ops % ndocs;
+      updated_json(buf, sizeof buf, 1000000 + i, ops);
+      CALL(sync_engine_update_document(e, ids[i], buf), "update_document");
+    }
+    ops++;
+    if (ops % 100 == 0) drain(e);
+  }
+  double ms = mono_ms() - start;
+  uint64_t pending = 0;
+  CALL(sync_engine_count_pending(e, &pending), "count_pending");
+  printf("{\"mode\":\"writer\",\"ops\":%ld,\"creates\":%ld,\"ms\":%.1f,\"ops_per_s\":%.1f,\"pending_at_end\":%llu}\n", ops, creates, ms,
+         (double)ops / (ms / 1e3), (unsigned long long)pending);
+  fflush(stdout);
+  sync_engine_destroy(e);
+  free(ids);
+  free(db);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 ? argv[1] : "";
+  if (strcmp(mode, "ops") == 0) return mode_ops(argc, argv);
+  if (strcmp(mode, "cold") == 0) return mode_cold(argc, argv);
+  if (strcmp(mode, "reader") == 0) return mode_reader(argc, argv);
+  if (strcmp(mode, "writer") == 0) return mode_writer(argc, argv);
+  fprintf(stderr, "usage: sync_bench ops|cold|reader|writer [options] (see bench/native/bench.c)\n");
+  return 2;
+}

@@ -1,0 +1,375 @@
+// Native SDK benchmark (issue 4): libsync_client's C API against the TypeScript engine called directly.
+//   1. sync_engine_create_document / sync_engine_update_document: ops/s, p50/p99 per call, offline
+//      (start_offline) beside the same calls on the TS engine in the same run (under libnode's Node 18
+//      with the same better-sqlite3 build, and under the system Node) → ratio C/TS = bridge overhead;
+//      then online with a connected server, sync traffic running meanwhile.
+//   2. cold start: process spawn (and sync_engine_create) → first sync_engine_create_document returned.
+//   3. RSS of a process holding one engine and 100 documents.
+//   4. get_document / count_documents / create_document latency on engine A while A and a second engine
+//      B of the same user (same process) receive a stream of changes written by another process.
+// Usage: node bench/native/run.mjs [--count 5000] [--warmup 500] [--rounds 3] [--online-count N]
+//          [--cold-runs 5] [--traffic-ms 8000] [--quiet-ms 2000] [--interval-us 2000] [--writer-rate 2000]
+//          [--db-dir DIR (default: the temp dir)] [--only 1,2,3,4 (phases; 2 and 3 run together)]
+// Needs `npm run build` and libsync_client built (bash scripts/test-native.sh -N); builds what is missing.
+// BENCH_DATABASE_URL (default TEST_DATABASE_URL or local postgres): a fresh database is made and dropped.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir, cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import pg from 'pg';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const args = Object.fromEntries(process.argv.slice(2).join(' ').split('--').filter(Boolean).map((s) => s.trim().split(/\s+/)));
+const count = Number(args.count ?? 5000);
+const warmup = Number(args.warmup ?? 500);
+const rounds = Number(args.rounds ?? 3);
+const onlineCount = Number(args['online-count'] ?? count);
+const coldRuns = Number(args['cold-runs'] ?? 5);
+const trafficMs = Number(args['traffic-ms'] ?? 8000);
+const quietMs = Number(args['quiet-ms'] ?? 2000);
+const intervalUs = Number(args['interval-us'] ?? 2000);
+const writerRate = Number(args['writer-rate'] ?? 2000);
+const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const dbName = `sync_native_bench_${randomBytes(4).toString('hex')}`;
+const dbUrl = Object.assign(new URL(base), { pathname: `/${dbName}` }).toString();
+const libBuild = process.env.SYNC_NATIVE_BUILD_DIR ? join(root, process.env.SYNC_NATIVE_BUILD_DIR) : join(root, 'build', 'native');
+const benchBuild = join(root, 'build', 'bench-native');
+const exe = join(benchBuild, 'sync_bench');
+const node18 = join(benchBuild, 'node18');
+const sqliteBinding = join(libBuild, 'lib', 'sync_client', 'better_sqlite3.node');
+const tsDirect = join(here, 'ts-direct.mjs');
+// Where the engines' SQLite files go (--db-dir): the disk's fsync speed shows in the tail latencies.
+const dbRoot = args['db-dir'] ?? tmpdir();
+const dir = mkdtempSync(join(dbRoot, 'json-sync-native-bench-'));
+const now = () => performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- build ---------------------------------------------------------------------------------------
+
+function newestMtime(path) {
+  if (!existsSync(path)) return 0;
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let m = 0;
+  for (const e of readdirSync(path)) if (e !== 'node_modules' && e !== 'dist') m = Math.max(m, newestMtime(join(path, e)));
+  return m;
+}
+
+function build() {
+  const run = (cmd, argv, opts = {}) => execFileSync(cmd, argv, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], ...opts });
+  if (!existsSync(join(root, 'client-ts/dist/src/index.js')) || !existsSync(join(root, 'server/dist/cli.js'))) {
+    console.log('building the TypeScript packages (npm run build)');
+    run('npm', ['run', 'build']);
+  }
+  const lib = join(libBuild, 'lib', 'libsync_client.so.1');
+  const sources = Math.max(newestMtime(join(root, 'native/src')), newestMtime(join(root, 'native/js')), newestMtime(join(root, 'client-ts/src')), newestMtime(join(root, 'core/src')));
+  const libTime = existsSync(lib) && existsSync(sqliteBinding) ? Math.min(statSync(lib).mtimeMs, statSync(join(libBuild, 'lib/sync_client/sync_engine.js')).mtimeMs) : 0;
+  if (libTime === 0 || libTime < sources) {
+    if (existsSync(join(libBuild, 'CMakeCache.txt'))) {
+      console.log(`building libsync_client (cmake --build ${libBuild} --target sync_client)`);
+      run('cmake', ['--build', libBuild, '--target', 'sync_client', '-j2']);
+    } else {
+      console.log('configuring and building libsync_client (bash scripts/test-native.sh -N)');
+      run('bash', ['scripts/test-native.sh', '-N']);
+    }
+  }
+  run('cmake', ['-S', here, '-B', benchBuild, `-DSYNC_CLIENT_BUILD_DIR=${libBuild}`]);
+  run('cmake', ['--build', benchBuild, '-j2']);
+}
+
+// ---- processes -----------------------------------------------------------------------------------
+
+/** Runs a command that prints one JSON line (its last line); rejects on a non-zero exit. */
+function runJson(cmd, argv) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code !== 0) return reject(new Error(`${cmd} ${argv[0]} exited ${code ?? signal}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop()));
+      } catch (err) {
+        reject(new Error(`${cmd}: no JSON result in ${JSON.stringify(out)}`));
+      }
+    });
+  });
+}
+
+/** A child that prints READY, waits for GO on stdin, then prints its JSON result and exits. */
+function startInteractive(cmd, argv) {
+  const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.add(child);
+  const lines = createInterface({ input: child.stdout });
+  let onLine = () => {};
+  let last = '';
+  lines.on('line', (l) => {
+    last = l;
+    onLine(l);
+  });
+  const exited = new Promise((resolve, reject) => {
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      if (code !== 0) return reject(new Error(`${argv[0]} exited ${code ?? signal}`));
+      try {
+        resolve(JSON.parse(last));
+      } catch {
+        reject(new Error(`${argv[0]}: no JSON result in ${JSON.stringify(last)}`));
+      }
+    });
+  });
+  const ready = new Promise((resolve, reject) => {
+    onLine = (l) => l === 'READY' && resolve();
+    exited.catch(reject);
+  });
+  return { ready, go: () => child.stdin.write('GO\n'), result: exited };
+}
+
+const children = new Set();
+let server;
+async function admin(sql) {
+  const c = new pg.Client({ connectionString: base });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+async function startServer() {
+  const env = { ...process.env, DATABASE_URL: dbUrl };
+  const cli = join(root, 'server/dist/cli.js');
+  execFileSync(process.execPath, [cli, 'migrate'], { env });
+  const creds = execFileSync(process.execPath, [cli, 'generate-credentials', '--name', 'native-bench'], { env }).toString();
+  const apiKey = /API Key: (\S+)/.exec(creds)[1];
+  const secret = /Secret: (\S+)/.exec(creds)[1];
+  server = spawn(process.execPath, [cli, 'serve', '--host', '127.0.0.1', '--port', '0'], { env: { ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on ws:\/\/[^:]+:(\d+)\/ws/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    server.on('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  return { url: `ws://127.0.0.1:${port}/ws`, apiKey, secret };
+}
+
+const serverArgs = (srv, email) => ['--server', srv.url, '--email', email, '--key', srv.apiKey, '--secret', srv.secret];
+const subdir = (name) => {
+  const d = join(dir, name);
+  mkdirSync(d, { recursive: true });
+  return d;
+};
+
+// ---- phases --------------------------------------------------------------------------------------
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+/** The median of each figure over rounds. */
+function medianOf(results) {
+  const pick = (f) => median(results.map(f));
+  const st = (k) => ({ p50: pick((r) => r[k].p50), p99: pick((r) => r[k].p99), max: Math.max(...results.map((r) => r[k].max)) });
+  return {
+    create_ops: pick((r) => r.create_ops),
+    update_ops: pick((r) => r.update_ops),
+    create: st('create'),
+    update: st('update'),
+    create_cpu_us: pick((r) => r.create_cpu_us),
+    update_cpu_us: pick((r) => r.update_cpu_us),
+    preempted: pick((r) => r.create_preempted + r.update_preempted),
+    rounds: results,
+  };
+}
+
+const tsArgs = (d, embedded) => [tsDirect, '--dir', d, '--count', String(count), '--warmup', String(warmup), ...(embedded ? ['--binding', sqliteBinding] : [])];
+/** The TS reference: on libnode's Node 18 when the launcher is there, else the system Node. */
+const tsCommand = (d) => (existsSync(node18) ? [node18, tsArgs(d, true)] : [process.execPath, tsArgs(d, false)]);
+
+async function offlineRounds() {
+  const runs = { c: [], ts18: [], ts20: [] };
+  const kinds = {
+    c: (d) => runJson(exe, ['ops', '--dir', d, '--count', String(count), '--warmup', String(warmup)]),
+    ts18: (d) => runJson(node18, tsArgs(d, true)),
+    ts20: (d) => runJson(process.execPath, tsArgs(d, false)),
+  };
+  if (!existsSync(node18)) delete kinds.ts18;
+  for (let r = 0; r < rounds; r++) {
+    // Alternate the order, so that no kind always runs first (or last) on a shared machine.
+    const order = Object.keys(kinds);
+    if (r % 2) order.reverse();
+    for (const k of order) runs[k].push(await kinds[k](subdir(`offline-${r}-${k}`)));
+  }
+  return Object.fromEntries(Object.entries(runs).filter(([, v]) => v.length).map(([k, v]) => [k, medianOf(v)]));
+}
+
+async function coldStarts(srv) {
+  const results = [];
+  for (let i = 0; i < coldRuns; i++) {
+    const db = join(subdir(`cold-${i}`), 'cold.db');
+    const spawnedAt = performance.timeOrigin + now();
+    const r = await runJson(exe, ['cold', '--db', db, ...serverArgs(srv, `bench-native-cold-${i}@example.com`)]);
+    r.spawn_to_first_doc_ms = r.first_doc_real_ms - spawnedAt;
+    results.push(r);
+  }
+  return results;
+}
+
+/** Writer process → the stream; reader process with engines A and B. `emailA` set: A is another user's engine. */
+async function traffic(srv, { ms, quiet, emailA }) {
+  const email = 'bench-native-traffic@example.com';
+  const tag = emailA ? 'isolated' : 'shared';
+  const writer = startInteractive(exe, ['writer', '--dir', subdir(`writer-${tag}`), '--duration-ms', String(ms + 1500), '--rate', String(writerRate), ...serverArgs(srv, email)]);
+  await writer.ready;
+  // BENCH_NATIVE_WRAP_READER="perf record -g -o /tmp/reader.perf --" runs the reader under a profiler.
+  const wrap = process.env.BENCH_NATIVE_WRAP_READER?.split(' ').filter(Boolean) ?? [];
+  const readerArgs = ['reader', '--dir', subdir(`reader-${tag}`), '--duration-ms', String(ms), '--quiet-ms', String(quiet), '--interval-us', String(intervalUs), ...serverArgs(srv, email), ...(emailA ? ['--email-a', emailA] : [])];
+  const reader = startInteractive(wrap[0] ?? exe, [...wrap.slice(1), ...(wrap.length ? [exe] : []), ...readerArgs]);
+  await reader.ready;
+  writer.go();
+  await sleep(500); // the stream is flowing before the window opens
+  reader.go();
+  return { reader: await reader.result, writer: await writer.result };
+}
+
+// ---- run -----------------------------------------------------------------------------------------
+
+/** Once; every caller (the signal handler, the final `finally`) awaits the same run of it. */
+let cleaning;
+const cleanup = () => (cleaning ??= doCleanup());
+async function doCleanup() {
+  for (const c of children) c.kill('SIGKILL');
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    const timer = setTimeout(() => server.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((err) => console.error(`could not drop ${dbName}: ${err.message}`));
+  rmSync(dir, { recursive: true, force: true });
+}
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => cleanup().finally(() => process.exit(130)));
+
+const f0 = (n) => n.toFixed(0).padStart(7);
+const ms = (n) => n.toFixed(3).padStart(7);
+const ms1 = (n) => n.toFixed(1).padStart(6);
+const mb = (n) => n.toFixed(1).padStart(5);
+const verdict = (ok) => (ok ? 'met' : 'MISSED');
+const W = 38;
+const row = (label, ops, s, cpuUs) =>
+  `  ${label.padEnd(W)} ${ops === null ? '      -' : f0(ops)}  ${ms(s.p50)}  ${ms(s.p99)}  ${ms1(s.max)}` + (cpuUs === undefined ? '' : `  ${cpuUs.toFixed(0).padStart(6)}`);
+const t00 = now();
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+const only = new Set(String(args.only ?? '1,2,3,4').split(','));
+const checks = [];
+const check = (name, ok) => checks.push([name, ok]);
+
+build();
+await admin(`CREATE DATABASE ${dbName}`);
+try {
+  const libnodeVersion = existsSync(node18) ? execFileSync(node18, ['-p', 'process.version']).toString().trim() : 'n/a';
+  console.log(`native SDK benchmark: ${count} creates + ${count} updates per run (+${warmup} each warm-up), ${rounds} offline rounds, ${onlineCount} online, ${coldRuns} cold starts, ${trafficMs} ms traffic window`);
+  console.log(`system node ${process.version}, embedded libnode ${libnodeVersion}, ${cpus().length} CPUs, load average ${load()}, PostgreSQL ${new URL(base).host}, databases in ${dbRoot}`);
+  console.log('');
+  const srv = await startServer();
+
+  if (only.has('1')) {
+    console.log(`1. create/update per call, offline (start_offline), median of ${rounds} rounds in alternating order`);
+    console.log('   ms per call; ops/s over the whole loop (C drains its event queue / TS yields every 100 calls);');
+    console.log('   CPU µs/op = CPU time of the whole process (all threads) over the loop / calls: does not depend on other load on the machine');
+    console.log(`  ${''.padEnd(W)}   ops/s      p50      p99     max  CPU µs/op`);
+    const off = await offlineRounds();
+    const kinds = [['c', 'C API'], ['ts18', `TS direct, libnode ${libnodeVersion}`], ['ts20', `TS direct, node ${process.version}`]].filter(([k]) => off[k]);
+    for (const op of ['create', 'update']) {
+      for (const [k, label] of kinds) console.log(row(`${op} ${label}`, off[k][`${op}_ops`], off[k][op], off[k][`${op}_cpu_us`]) + (k === 'c' ? '   (target p99 < 2 ms)' : ''));
+    }
+    const ref = off.ts18 ?? off.ts20;
+    const refName = off.ts18 ? 'TS on the same Node 18' : `TS on node ${process.version}`;
+    const ratio = { create: off.c.create_ops / ref.create_ops, update: off.c.update_ops / ref.update_ops };
+    console.log(`  C/TS throughput (vs ${refName}): create ${ratio.create.toFixed(2)}x, update ${ratio.update.toFixed(2)}x   (target >= 0.50x)` +
+      (off.ts18 && off.ts20 ? `;  vs TS on node ${process.version}: create ${(off.c.create_ops / off.ts20.create_ops).toFixed(2)}x, update ${(off.c.update_ops / off.ts20.update_ops).toFixed(2)}x` : ''));
+    console.log(`  C/TS by CPU time per op (TS µs / C µs): create ${(ref.create_cpu_us / off.c.create_cpu_us).toFixed(2)}x, update ${(ref.update_cpu_us / off.c.update_cpu_us).toFixed(2)}x;  involuntary context switches per run: C ${off.c.preempted.toFixed(0)}, TS ${ref.preempted.toFixed(0)}`);
+    console.log(`  bridge overhead per call, p50 C - p50 TS: create ${((off.c.create.p50 - ref.create.p50) * 1000).toFixed(0)} µs, update ${((off.c.update.p50 - ref.update.p50) * 1000).toFixed(0)} µs`);
+    console.log(`  per round (C create/update ops/s | ${off.ts18 ? 'TS18' : 'TS20'}): ` + off.c.rounds.map((r, i) => `${r.create_ops.toFixed(0)}/${r.update_ops.toFixed(0)} | ${ref.rounds[i].create_ops.toFixed(0)}/${ref.rounds[i].update_ops.toFixed(0)}`).join(',  '));
+    check('C/TS create throughput >= 0.50x', ratio.create >= 0.5);
+    check('C/TS update throughput >= 0.50x', ratio.update >= 0.5);
+    check('p99 < 2 ms offline', off.c.create.p99 < 2 && off.c.update.p99 < 2);
+    if (existsSync('/dev/shm') && dbRoot !== '/dev/shm') {
+      // The same once more with the database on tmpfs: what the disk's fsync (WAL checkpoints) adds to the tail.
+      const shm = mkdtempSync('/dev/shm/json-sync-native-bench-');
+      try {
+        const c = await runJson(exe, ['ops', '--dir', shm, '--count', String(count), '--warmup', String(warmup)]);
+        const ts = await runJson(...tsCommand(shm));
+        console.log(`  diagnostic, database on tmpfs (fsync free), one run each:`);
+        for (const op of ['create', 'update']) {
+          console.log(row(`${op} C API, tmpfs`, c[`${op}_ops`], c[op], c[`${op}_cpu_us`]));
+          console.log(row(`${op} TS direct, tmpfs`, ts[`${op}_ops`], ts[op], ts[`${op}_cpu_us`]));
+        }
+      } finally {
+        rmSync(shm, { recursive: true, force: true });
+      }
+    }
+
+    const on = await runJson(exe, ['ops', '--online', '--dir', subdir('online'), '--count', String(onlineCount), '--warmup', String(warmup), ...serverArgs(srv, 'bench-native-ops@example.com')]);
+    console.log(`  online (connected, sync running; load ${load()}):`);
+    console.log(row('create C API, online', on.create_ops, on.create, on.create_cpu_us) + `   ${(on.create_ops / off.c.create_ops).toFixed(2)}x offline   (target p99 < 2 ms)`);
+    console.log(row('update C API, online', on.update_ops, on.update, on.update_cpu_us) + `   ${(on.update_ops / off.c.update_ops).toFixed(2)}x offline`);
+    console.log(`  (${2 * onlineCount - on.pending_after_updates} of ${2 * onlineCount} changes answered by the server during the loops; all synced ${(on.synced_ms / 1000).toFixed(1)} s after the last call)`);
+    console.log('');
+    check('p99 < 2 ms online', on.create.p99 < 2 && on.update.p99 < 2);
+  }
+
+  if (only.has('2') || only.has('3')) {
+    const cold = await coldStarts(srv);
+    const col = (k) => cold.map((r) => r[k]);
+    console.log(`2. cold start, ${coldRuns} fresh processes (each a new database file, seed sync_engine_create with a live server), ms: median / max`);
+    console.log(`  process spawn → first create_document returned      ${ms1(median(col('spawn_to_first_doc_ms')))} / ${ms1(Math.max(...col('spawn_to_first_doc_ms')))}   (target < 500 ms)`);
+    console.log(`  sync_engine_create → first create_document returned ${ms1(median(col('create_to_first_doc_ms')))} / ${ms1(Math.max(...col('create_to_first_doc_ms')))}   (target < 500 ms)`);
+    console.log(`    of which sync_engine_create ${ms1(median(col('create_ms')))} / ${ms1(Math.max(...col('create_ms')))};  first create_document ${ms1(median(col('first_doc_ms')))} / ${ms1(Math.max(...col('first_doc_ms')))}`);
+    console.log(`    a second engine in the same process (runtime running): sync_engine_create ${ms1(median(col('second_create_ms')))}, first create_document ${ms1(median(col('second_first_doc_ms')))}`);
+    console.log(`    spawn → main() (exec, loading libsync_client + libnode) ≈ ${ms1(median(cold.map((r) => r.spawn_to_first_doc_ms - r.create_to_first_doc_ms - r.main_to_create_ms)))}`);
+    console.log('');
+    console.log('3. RSS of a process holding one engine, MB: median / max over the cold-start processes');
+    console.log(`  at main() ${mb(median(col('rss_main_mb')))};  engine + 100 documents ${mb(median(col('rss_docs_mb')))} / ${mb(Math.max(...col('rss_docs_mb')))}   (target < 80 MB)`);
+    console.log(`  after syncing them (${cold.filter((r) => r.synced).length}/${coldRuns} synced) ${mb(median(col('rss_synced_mb')))} / ${mb(Math.max(...col('rss_synced_mb')))};  peak (VmHWM) ${mb(Math.max(...col('hwm_synced_mb')))}`);
+    console.log('');
+    check('cold start < 500 ms', Math.max(...col('spawn_to_first_doc_ms')) < 500);
+    check('RSS < 80 MB', Math.max(...col('rss_synced_mb'), ...col('rss_docs_mb')) < 80);
+  }
+
+  if (only.has('4')) {
+    const { reader, writer } = await traffic(srv, { ms: trafficMs, quiet: quietMs });
+    const tr = reader.traffic;
+    console.log(`4. calls on engine A every ${(intervalUs / 1000).toFixed(1)} ms while A and B (same user, same process) receive another process's writes, ms`);
+    console.log(`   writer: ${writer.ops} creates/updates at ${writer.ops_per_s.toFixed(0)}/s (asked ${writerRate || 'max'}/s; ${writer.pending_at_end} unanswered at its end); A applied ${tr.remote_a} remote changes (${(tr.remote_a / (tr.ms / 1000)).toFixed(0)}/s), B ${tr.remote_b}; load ${load()}`);
+    console.log(`  ${''.padEnd(W)}   calls      p50      p99     max`);
+    for (const [k, label] of [['get', 'get_document'], ['count', 'count_documents'], ['create', 'create_document'], ['events', 'process_events (A, B)']]) {
+      console.log(row(`${label}, quiet`, reader.quiet[k].n, reader.quiet[k]));
+      console.log(row(`${label}, with traffic`, tr[k].n, tr[k]) + (k === 'events' ? '' : '   (target: low ms, p99 < 2 ms)'));
+    }
+    check('p99 < 2 ms under traffic', tr.get.p99 < 2 && tr.count.p99 < 2 && tr.create.p99 < 2);
+    // The same with A another user's engine: only B's sync work runs on the shared runtime thread.
+    const iso = await traffic(srv, { ms: Math.round(trafficMs / 2), quiet: 0, emailA: 'bench-native-other@example.com' });
+    const ti = iso.reader.traffic;
+    console.log(`  A of another user (no traffic of its own), B receiving the stream (writer ${iso.writer.ops_per_s.toFixed(0)}/s; B applied ${ti.remote_b}, A ${ti.remote_a}):`);
+    for (const [k, label] of [['get', 'get_document'], ['count', 'count_documents'], ['create', 'create_document']]) {
+      console.log(row(`${label}, B busy`, ti[k].n, ti[k]));
+    }
+    console.log('');
+  }
+
+  console.log(`targets: ${checks.map(([n, ok]) => `${n} ${verdict(ok)}`).join('; ')}   (${((now() - t00) / 1000).toFixed(1)} s)`);
+} finally {
+  await cleanup();
+}
