@@ -44,7 +44,8 @@ interface BridgeAddon {
   stop(): void;
 }
 
-const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'addon', 'Release', 'sync_client_bridge.node');
+// SYNC_BRIDGE_ADDON: another build of the same addon (e.g. a deliberately broken one, to see these tests fail).
+const addonPath = process.env.SYNC_BRIDGE_ADDON ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'addon', 'Release', 'sync_client_bridge.node');
 if (!existsSync(addonPath)) throw new Error(`${addonPath} is missing: run "npm run build:addon" in native/ (the pretest script does)`);
 const bridge = createRequire(import.meta.url)(addonPath) as BridgeAddon;
 

@@ -18,25 +18,6 @@
 
 #include "harness.h"
 
-static void remove_test_dir(void) {
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s", test_db_path("x"));
-  char *slash = strrchr(dir, '/');
-  if (!slash) return;
-  *slash = '\0';
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *ent;
-  while ((ent = readdir(d)) != NULL) {
-    if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0) continue;
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-    unlink(path);
-  }
-  closedir(d);
-  rmdir(dir);
-}
-
 /* ---- the engine under test and the values the cases use ------------------------------------- */
 
 static TestEnv env;
@@ -665,6 +646,5 @@ int main(int argc, char **argv) {
 
   held_by_another_process();
 
-  remove_test_dir();
   return test_finish("c_api_bad_input");
 }

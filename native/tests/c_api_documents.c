@@ -90,25 +90,6 @@ static bool wait_connected(struct CSyncEngine *e, bool want, int timeout_ms) {
   }
 }
 
-static void remove_test_dir(void) {
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s", test_db_path("x"));
-  char *slash = strrchr(dir, '/');
-  if (!slash) return;
-  *slash = '\0';
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *ent;
-  while ((ent = readdir(d)) != NULL) {
-    if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0) continue;
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-    unlink(path);
-  }
-  closedir(d);
-  rmdir(dir);
-}
-
 /* ---- the test ------------------------------------------------------------------------------ */
 
 int main(void) {
@@ -338,6 +319,5 @@ int main(void) {
 
   sync_engine_destroy(b);
   sync_engine_destroy(a);
-  remove_test_dir();
   return test_finish("c_api_documents");
 }

@@ -19,25 +19,6 @@
 
 #include "harness.h"
 
-static void remove_test_dir(void) {
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s", test_db_path("x"));
-  char *slash = strrchr(dir, '/');
-  if (!slash) return;
-  *slash = '\0';
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *ent;
-  while ((ent = readdir(d)) != NULL) {
-    if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0) continue;
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-    unlink(path);
-  }
-  closedir(d);
-  rmdir(dir);
-}
-
 /* ---- a recorder: every event one callback saw, copied ---------------------------------------- */
 
 #define MAX_EVENTS 512
@@ -421,6 +402,5 @@ int main(void) {
 
   sync_engine_destroy(b);
   sync_engine_destroy(a);
-  remove_test_dir();
   return test_finish("c_api_events");
 }

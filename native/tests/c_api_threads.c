@@ -2,7 +2,6 @@
  * traffic runs meanwhile): 4000 distinct ids, count_documents == 4000. Prints the p50/p99 latency
  * of the calls (not asserted: the machine is shared). */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -14,25 +13,6 @@
 #define THREADS 8
 #define PER_THREAD 500
 #define TOTAL (THREADS * PER_THREAD)
-
-static void remove_test_dir(void) {
-  char dir[512];
-  snprintf(dir, sizeof dir, "%s", test_db_path("x"));
-  char *slash = strrchr(dir, '/');
-  if (!slash) return;
-  *slash = '\0';
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *ent;
-  while ((ent = readdir(d)) != NULL) {
-    if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0) continue;
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, ent->d_name);
-    unlink(path);
-  }
-  closedir(d);
-  rmdir(dir);
-}
 
 static struct CSyncEngine *engine;
 static char ids[TOTAL][37];
@@ -131,6 +111,5 @@ int main(void) {
   printf("all %d on the server after %.0f ms\n", TOTAL, test_now_ms() - t0);
 
   sync_engine_destroy(engine);
-  remove_test_dir();
   return test_finish("c_api_threads");
 }

@@ -166,6 +166,5 @@ static void coalescing(void) {
 int main(void) {
   coalescing();
   overflow_100k();
-  rt_remove_test_dir(test_db_path("x"));
   return test_finish("rt_overflow");
 }

@@ -77,6 +77,5 @@ int main(void) {
   sync_engine_destroy(b);
   sync_engine_destroy(a);
   sync_set_log_callback(NULL, NULL);
-  rt_remove_test_dir(test_db_path("x"));
   return test_finish("rt_process_exit");
 }

@@ -140,6 +140,5 @@ int main(void) {
 
   sync_engine_destroy(c);
   sync_engine_destroy(b);
-  rt_remove_test_dir(test_db_path("x"));
   return test_finish("rt_sanitize");
 }

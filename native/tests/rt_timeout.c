@@ -99,6 +99,5 @@ int main(void) {
   CHECK(sync_engine_count_documents(e, &count) == SYNC_RESULT_SUCCESS && count == 2);
 
   sync_engine_destroy(e);
-  rt_remove_test_dir(test_db_path("x"));
   return test_finish("rt_timeout");
 }

@@ -1,5 +1,6 @@
 import tap from 'tap';
-import { contentHash, newUuid, type JsonObject, type PatchOp, type ServerMessage, type ServerMessageOf, type WireDocument } from '@json-sync/core';
+import { contentHash, newUuid, type PatchOp, type ServerMessage, type ServerMessageOf, type WireDocument } from '@json-sync/core';
+import { DOCUMENT_COLUMNS, toWireDocument, type DocumentRow } from './store/documents.js';
 import { createTestDatabase } from './test-support/database.js';
 import { startServer } from './test-support/server-process.js';
 import { TestClient } from './test-support/ws-client.js';
@@ -30,39 +31,13 @@ async function pair(email: string): Promise<{ a: TestClient; b: TestClient }> {
   return { a, b };
 }
 
-interface DocRow {
-  id: string;
-  user_id: string;
-  title: string | null;
-  content: JsonObject;
-  sync_revision: number;
-  content_hash: string;
-  created_at: Date;
-  updated_at: Date;
-  deleted_at: Date | null;
-}
-
-async function docRow(id: string): Promise<DocRow> {
-  const r = await tdb.db.query<DocRow>(
-    'SELECT id, user_id, title, content, sync_revision, content_hash, created_at, updated_at, deleted_at FROM documents WHERE id = $1',
+async function docRow(id: string): Promise<DocumentRow> {
+  const r = await tdb.db.query<DocumentRow>(
+    `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE id = $1`,
     [id],
   );
   if (!r.rows[0]) throw new Error(`no document ${id}`);
   return r.rows[0];
-}
-
-function wireOf(row: DocRow): WireDocument {
-  return {
-    id: row.id,
-    user_id: row.user_id,
-    title: row.title,
-    content: row.content,
-    sync_revision: row.sync_revision,
-    content_hash: row.content_hash,
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-    deleted_at: row.deleted_at ? row.deleted_at.toISOString() : null,
-  };
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -132,7 +107,7 @@ async function expectConflict(
     type: 'conflict_detected',
     document_id: docId,
     resolution_strategy: 'server_wins',
-    server_document: wireOf(rowBefore),
+    server_document: toWireDocument(rowBefore),
     rejected_patch: rejected,
     mutation_id: message.mutation_id,
   };
@@ -200,7 +175,7 @@ t.test('disjoint edits from two clients on the same base merge', async (t) => {
       content_hash: contentHash(merged),
       sequence: 3,
       merged: true,
-      document: wireOf(row),
+      document: toWireDocument(row),
       mutation_id: m.mutation_id,
     },
     'merged: true with the full result carrying both changes',
@@ -363,7 +338,7 @@ t.test('create_document with the current revision revives a deleted document', a
   if (push.type !== 'document_created') throw new Error('unreachable');
   t.strictSame(
     { ...push, document: normalizeWire(push.document) },
-    { type: 'document_created', document: wireOf(row), sequence: 3, client_id: b.clientId, mutation_id: revive.mutation_id },
+    { type: 'document_created', document: toWireDocument(row), sequence: 3, client_id: b.clientId, mutation_id: revive.mutation_id },
     'the other client is told the document exists again',
   );
   t.equal(push.document.deleted_at, null);

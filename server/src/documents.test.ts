@@ -1,7 +1,8 @@
 import tap from 'tap';
 
 const t = tap;
-import { applyPatch, contentHash, newUuid, titleOf, type JsonObject, type PatchOp, type ServerMessage, type WireDocument } from '@json-sync/core';
+import { applyPatch, contentHash, newUuid, titleOf, type PatchOp, type ServerMessage, type WireDocument } from '@json-sync/core';
+import { DOCUMENT_COLUMNS, toWireDocument, type DocumentRow } from './store/documents.js';
 import { createTestDatabase } from './test-support/database.js';
 import { startServer } from './test-support/server-process.js';
 import { TestClient } from './test-support/ws-client.js';
@@ -30,42 +31,15 @@ const PUSH_TYPES = new Set(['document_created', 'document_updated', 'document_de
 const pushesIn = (c: TestClient) => c.received.filter((m) => PUSH_TYPES.has(m.type));
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
-interface DocRow {
-  id: string;
-  user_id: string;
-  title: string | null;
-  content: JsonObject;
-  sync_revision: number;
-  content_hash: string;
-  created_at: Date;
-  updated_at: Date;
-  deleted_at: Date | null;
-}
-
-async function docRow(id: string): Promise<DocRow | undefined> {
-  const r = await tdb.db.query<DocRow>(
-    'SELECT id, user_id, title, content, sync_revision, content_hash, created_at, updated_at, deleted_at FROM documents WHERE id = $1',
+async function docRow(id: string): Promise<DocumentRow | undefined> {
+  const r = await tdb.db.query<DocumentRow>(
+    `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE id = $1`,
     [id],
   );
   return r.rows[0];
 }
 
-/** The row as a wire document, times in ISO form (wire times are normalised to the same form before comparing). */
-function wireOf(row: DocRow): WireDocument {
-  return {
-    id: row.id,
-    user_id: row.user_id,
-    title: row.title,
-    content: row.content,
-    sync_revision: row.sync_revision,
-    content_hash: row.content_hash,
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-    deleted_at: row.deleted_at ? row.deleted_at.toISOString() : null,
-  };
-}
-
-/** Checks the wire times are RFC 3339, then rewrites them in ISO form so they compare with `wireOf`. */
+/** Checks the wire times are RFC 3339, then rewrites them in ISO form so they compare with `toWireDocument`. */
 function normalizeWire(t: Pick<typeof tap, 'match'>, d: WireDocument): WireDocument {
   for (const k of ['created_at', 'updated_at'] as const) t.match(d[k], RFC3339, `${k} is RFC 3339`);
   if (d.deleted_at !== null) t.match(d.deleted_at, RFC3339, 'deleted_at is RFC 3339');
@@ -153,7 +127,7 @@ t.test('pushes reach the user\'s other connection only: no echo, nothing to anot
   const afterCreate = (await docRow(id))!;
   t.strictSame(
     { ...pushCreated, document: normalizeWire(t, pushCreated.document) },
-    { type: 'document_created', document: wireOf(afterCreate), sequence: 1, client_id: a.clientId, mutation_id: createId },
+    { type: 'document_created', document: toWireDocument(afterCreate), sequence: 1, client_id: a.clientId, mutation_id: createId },
     'document_created carries the full wire document',
   );
   t.strictSame(pushCreated.document.content, content);
@@ -418,7 +392,7 @@ t.test('get_changes_since and request_full_sync reflect the changes', async (t) 
   const docs = await fullSyncOf(a, 4);
   t.equal(docs.length, 1, 'the deleted document is not synced');
   const row = (await docRow(d1))!;
-  t.strictSame(normalizeWire(t, docs[0]!), wireOf(row));
+  t.strictSame(normalizeWire(t, docs[0]!), toWireDocument(row));
   t.match(docs[0], { id: d1, title: 'one', content: c1After, sync_revision: 2, content_hash: contentHash(c1After), deleted_at: null });
 });
 
@@ -448,7 +422,7 @@ t.test('content_hash without base_revision guards the update; neither applies to
   if (stale.type !== 'conflict_detected') throw new Error(`expected conflict_detected, got ${JSON.stringify(stale)}`);
   t.strictSame(
     { ...stale, server_document: normalizeWire(t, stale.server_document) },
-    { type: 'conflict_detected', document_id: id, resolution_strategy: 'server_wins', server_document: wireOf((await docRow(id))!), rejected_patch: [replace('/s', 'b')], mutation_id: staleM.mutation_id },
+    { type: 'conflict_detected', document_id: id, resolution_strategy: 'server_wins', server_document: toWireDocument((await docRow(id))!), rejected_patch: [replace('/s', 'b')], mutation_id: staleM.mutation_id },
   );
   t.equal(stale.server_document.sync_revision, 2);
   t.strictSame(stale.server_document.content, v2);
