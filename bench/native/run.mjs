@@ -344,7 +344,8 @@ try {
     console.log(`  at main() ${mb(median(col('rss_main_mb')))};  engine + 100 documents ${mb(median(col('rss_docs_mb')))} / ${mb(Math.max(...col('rss_docs_mb')))}   (target < 80 MB)`);
     console.log(`  after syncing them (${cold.filter((r) => r.synced).length}/${coldRuns} synced) ${mb(median(col('rss_synced_mb')))} / ${mb(Math.max(...col('rss_synced_mb')))};  peak (VmHWM) ${mb(Math.max(...col('hwm_synced_mb')))}`);
     console.log('');
-    check('cold start < 500 ms', Math.max(...col('spawn_to_first_doc_ms')) < 500);
+    check('cold start < 500 ms median', median(col('spawn_to_first_doc_ms')) < 500);
+    check('cold start < 500 ms every run', Math.max(...col('spawn_to_first_doc_ms')) < 500);
     check('RSS < 80 MB', Math.max(...col('rss_synced_mb'), ...col('rss_docs_mb')) < 80);
   }
 

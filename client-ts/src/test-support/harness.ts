@@ -25,7 +25,13 @@ export interface Harness {
 export async function harness(): Promise<Harness> {
   const tdb = await createTestDatabase('sync_client_test');
   const { apiKey, secret } = await tdb.credentials();
-  let server = await startServer({ databaseUrl: tdb.url });
+  let server: ServerProcess;
+  try {
+    server = await startServer({ databaseUrl: tdb.url });
+  } catch (err) {
+    await tdb.drop();
+    throw err;
+  }
   const dir = mkdtempSync(join(tmpdir(), 'json-sync-client-'));
   const engines: SyncEngine[] = [];
   const h: Harness = {
@@ -45,7 +51,6 @@ export async function harness(): Promise<Harness> {
         apiSecret: secret,
         reconnect: { minMs: 50, maxMs: 500 },
         heartbeat: { intervalMs: 1000, timeoutMs: 1000 },
-        ...(process.env.SYNC_TEST_SQLITE_BINDING ? { nativeBinding: process.env.SYNC_TEST_SQLITE_BINDING } : {}),
         ...extra,
       };
     },
