@@ -102,6 +102,8 @@ interface StreamChange {
 }
 
 const MAX_IN_FLIGHT = 64;
+/** How long one turn of the event loop may spend applying server messages. */
+const INBOX_SLICE_MS = 4;
 /** Node's timers overflow above 2^31 - 1 ms (they would fire at once). */
 const MAX_DELAY_MS = 2 ** 31 - 1;
 
@@ -137,6 +139,8 @@ export class SyncEngine {
   private highestSeen = 0;
   private initialSync = false;
   private remoteApplied = 0;
+  /** Server messages received and not yet applied, oldest first. */
+  private inbox: ServerMessage[] = [];
   private syncWaiters: { resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
 
   private constructor(opts: EngineOptions) {
@@ -662,15 +666,33 @@ export class SyncEngine {
     this.emit(EventType.ConnectionLost, { error: reason });
   }
 
+  /**
+   * Server messages are applied in order, in slices of a few milliseconds: a burst (a full socket
+   * read of pushes, a catch-up page) must not hold the event loop, where the application's own
+   * calls — and, in the C SDK, every engine's calls — wait for their turn.
+   */
   private onMessage(m: ServerMessage): void {
     if (this.closed) return;
-    try {
-      this.dispatch(m);
-    } catch (err) {
-      this.log.error(`applying ${m.type} failed: ${(err as Error).stack ?? err}`);
-      this.emit(EventType.SyncError, { error: `applying ${m.type} failed: ${(err as Error).message}` });
+    this.inbox.push(m);
+    if (this.inbox.length === 1) setImmediate(() => this.drainInbox());
+  }
+
+  private drainInbox(): void {
+    const deadline = performance.now() + INBOX_SLICE_MS;
+    while (this.inbox.length > 0 && !this.closed) {
+      const m = this.inbox[0]!;
+      try {
+        this.dispatch(m);
+      } catch (err) {
+        this.log.error(`applying ${m.type} failed: ${(err as Error).stack ?? err}`);
+        this.emit(EventType.SyncError, { error: `applying ${m.type} failed: ${(err as Error).message}` });
+      }
+      this.inbox.shift();
+      if (performance.now() >= deadline) break;
     }
-    this.checkSynced();
+    if (this.closed) this.inbox = [];
+    if (this.inbox.length > 0) setImmediate(() => this.drainInbox());
+    else this.checkSynced();
   }
 
   private dispatch(m: ServerMessage): void {
@@ -1032,7 +1054,9 @@ export class SyncEngine {
   // ---- synced ---------------------------------------------------------------------------------
 
   private isSynced(): boolean {
-    return this.transport.live && !this.initialSync && !this.catchingUp && !this.fullSync && this.store.outboxCount() === 0;
+    return (
+      this.transport.live && !this.initialSync && !this.catchingUp && !this.fullSync && this.inbox.length === 0 && this.store.outboxCount() === 0
+    );
   }
 
   private checkSynced(): void {

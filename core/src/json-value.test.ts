@@ -35,8 +35,11 @@ t.test('document content must be a JSON object', async (t) => {
     throwsCode(t, () => assertDocumentContent(content), 'invalid_message', what);
   }
   t.equal(assertDocumentContent({}), '{}');
-  // The returned text is the canonical form that the content hash is computed from.
-  t.equal(assertDocumentContent({ b: [1, { d: null, c: 'x' }], a: true }), '{"a":true,"b":[1,{"c":"x","d":null}]}');
+  // The returned text is the content's JSON text; its size equals the canonical form's, which the limit is about.
+  const content = { b: [1, { d: null, c: 'x\u00e9' }], a: true, n: -0, f: 1.5e-7 };
+  const text = assertDocumentContent(content);
+  t.same(JSON.parse(text), content);
+  t.equal(Buffer.byteLength(text), Buffer.byteLength(canonicalJson(content)));
 });
 
 t.test('hostile keys are refused at any depth', async (t) => {

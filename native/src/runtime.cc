@@ -1,7 +1,11 @@
 #include "runtime.h"
 
 #include <dlfcn.h>
+// node_version.h (through node.h) defines NAPI_VERSION 9; the bridge is built for Node-API 8.
+#undef NAPI_VERSION
 #include <node.h>
+#undef NAPI_VERSION
+#define NAPI_VERSION 8
 #include <sys/stat.h>
 #include <uv.h>
 
