@@ -14,7 +14,9 @@
  *   call any sync_* function except sync_engine_destroy() on its own engine.
  * - The notify callback (sync_engine_set_event_notify) and the log callback run on the engine's
  *   internal thread: they must return quickly and must not call sync_* functions (post to your
- *   loop instead).
+ *   loop instead); such calls fail at once with SYNC_RESULT_NOT_INITIALIZED.
+ * - Unregistering a callback (or destroying its C++ token) from another thread waits until a
+ *   running delivery has finished, so the callback's context may be freed right after.
  * - One Node runtime serves every engine of the process. It starts with the first engine and stops
  *   at process exit; it never restarts. fork() after the first sync_engine_create() is unsupported.
  *
@@ -79,7 +81,7 @@ enum CSyncResult {
     SYNC_RESULT_DATABASE = 5,          /* the local database failed or is locked by another engine */
     SYNC_RESULT_SERIALIZATION = 6,     /* a value could not be converted to or from JSON */
     SYNC_RESULT_TIMEOUT = 7,           /* no answer in time: outcome unknown */
-    SYNC_RESULT_NOT_INITIALIZED = 8,   /* NULL engine, destroyed engine, or the runtime is not running */
+    SYNC_RESULT_NOT_INITIALIZED = 8,   /* NULL engine, or the runtime is not running (a destroyed engine must not be used at all) */
     SYNC_RESULT_UNKNOWN = 9
 };
 typedef enum CSyncResult CSyncResult;
@@ -258,7 +260,9 @@ SYNC_API enum CSyncResult sync_engine_process_events(struct CSyncEngine *engine,
 
 /**
  * `notify(context)` is called from the engine's thread when events become ready — once, until the
- * next sync_engine_process_events(). Use it to wake your loop. NULL removes it.
+ * next sync_engine_process_events(). Use it to wake your loop. When events already wait at the
+ * moment it is set, it is called right away, on the calling thread. NULL removes it; once this
+ * returns, the old notify is not running and will not be called again.
  */
 SYNC_API enum CSyncResult sync_engine_set_event_notify(struct CSyncEngine *engine, SyncNotifyCallback notify, void *context);
 

@@ -54,9 +54,17 @@ struct engine_state {
 
 using event_function = std::function<void(const SyncEventData &)>;
 
+/** The C context of a registration. The trampoline keeps the function alive while it runs, so a
+ *  callback may destroy its own token. */
+struct callback_holder {
+  std::shared_ptr<event_function> function;
+};
+
 inline void trampoline(const SyncEventData *event, void *context) noexcept {
   try {
-    if (event && context) (*static_cast<event_function *>(context))(*event);
+    if (!event || !context) return;
+    std::shared_ptr<event_function> function = static_cast<callback_holder *>(context)->function;
+    (*function)(*event);
   } catch (...) {
     // An exception thrown by a callback has nowhere to go: the C caller cannot receive it.
   }
@@ -75,7 +83,7 @@ class callback_token {
     if (this != &other) {
       reset();
       state_ = std::move(other.state_);
-      function_ = std::move(other.function_);
+      holder_ = std::move(other.holder_);
     }
     return *this;
   }
@@ -84,20 +92,20 @@ class callback_token {
   void reset() noexcept {
     if (auto state = state_.lock()) {
       std::lock_guard<std::mutex> lock(state->mutex);
-      if (state->handle && function_) sync_engine_unregister_event_callback(state->handle, detail::trampoline, function_.get());
+      if (state->handle && holder_) sync_engine_unregister_event_callback(state->handle, detail::trampoline, holder_.get());
     }
     state_.reset();
-    function_.reset();
+    holder_.reset();
   }
 
-  explicit operator bool() const noexcept { return function_ != nullptr; }
+  explicit operator bool() const noexcept { return holder_ != nullptr; }
 
  private:
   friend class sync_engine;
-  callback_token(std::weak_ptr<detail::engine_state> state, std::unique_ptr<detail::event_function> function)
-      : state_(std::move(state)), function_(std::move(function)) {}
+  callback_token(std::weak_ptr<detail::engine_state> state, std::unique_ptr<detail::callback_holder> holder)
+      : state_(std::move(state)), holder_(std::move(holder)) {}
   std::weak_ptr<detail::engine_state> state_;
-  std::unique_ptr<detail::event_function> function_;
+  std::unique_ptr<detail::callback_holder> holder_;
 };
 
 class sync_engine {
@@ -198,16 +206,17 @@ class sync_engine {
    */
   template <typename F>
   [[nodiscard]] callback_token register_callback(F &&callable, int filter = -1) {
-    std::unique_ptr<detail::event_function> fn;
+    auto holder = std::make_unique<detail::callback_holder>();
     if constexpr (std::is_invocable_v<F &, const SyncEventData &>) {
-      fn = std::make_unique<detail::event_function>(std::forward<F>(callable));
+      holder->function = std::make_shared<detail::event_function>(std::forward<F>(callable));
     } else {
       static_assert(std::is_invocable_v<F &, const SyncEventData *, void *>,
                     "callback must be void(const SyncEventData&) or void(const SyncEventData*, void*)");
-      fn = std::make_unique<detail::event_function>([f = std::forward<F>(callable)](const SyncEventData &e) mutable { f(&e, nullptr); });
+      holder->function =
+          std::make_shared<detail::event_function>([f = std::forward<F>(callable)](const SyncEventData &e) mutable { f(&e, nullptr); });
     }
-    check(sync_engine_register_event_callback(handle(), detail::trampoline, fn.get(), filter));
-    return callback_token(state_, std::move(fn));
+    check(sync_engine_register_event_callback(handle(), detail::trampoline, holder.get(), filter));
+    return callback_token(state_, std::move(holder));
   }
 
   /** A plain C callback with its own context, as in the C API. */

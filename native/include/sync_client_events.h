@@ -27,7 +27,7 @@ static inline const char *sync_event_type_name(int event_type) {
     }
 }
 
-#ifdef __cplusplus
+#if defined(__cplusplus) && (__cplusplus >= 201703L || (defined(_MSVC_LANG) && _MSVC_LANG >= 201703L))
 #include "sync_client.hpp"
 
 using SyncEngine = SyncClient::sync_engine;
@@ -36,7 +36,7 @@ namespace SyncClient {
 inline const char *get_event_name(int event_type) { return sync_event_type_name(event_type); }
 }  // namespace SyncClient
 
-inline const char *get_event_name(int event_type) { return sync_event_type_name(event_type); }
+using SyncClient::get_event_name;
 #endif
 
 #endif /* SYNC_CLIENT_EVENTS_H */

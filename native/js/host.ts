@@ -3,6 +3,7 @@
  * CommonJS file that the embedded runtime loads. The C library calls `dispatch(op, engineId, args)`
  * through the Node-API bridge; events go back through `bridge.pushEvent`.
  */
+import { Writable } from 'node:stream';
 import { isUuid, jsonEqual, type JsonObject, type PatchOp } from '@json-sync/core';
 import { SyncEngine, type DocumentSnapshot } from '../../client-ts/src/engine.js';
 import { SyncError } from '../../client-ts/src/errors.js';
@@ -46,7 +47,28 @@ function surviveProcessExit(bridge: Bridge): void {
   process.on('uncaughtException', (err) => bridge.log(LOG.error, `uncaught exception in the sync engine: ${err?.stack ?? err}`));
 }
 
+/**
+ * The host owns stdout and stderr. Node opens them lazily on first use (a warning, a console call)
+ * and would then make them non-blocking and write into the host's output: route everything the
+ * runtime would print to the log callback instead.
+ */
+function keepStdioToTheHost(bridge: Bridge): void {
+  const sink = (level: number) =>
+    new Writable({
+      write(chunk: Buffer | string, _encoding, done) {
+        const text = String(chunk).replace(/\n$/, '');
+        if (text) bridge.log(level, text);
+        done();
+      },
+    });
+  const stdout = sink(LOG.info);
+  const stderr = sink(LOG.warn);
+  Object.defineProperty(process, 'stdout', { configurable: true, enumerable: true, get: () => stdout });
+  Object.defineProperty(process, 'stderr', { configurable: true, enumerable: true, get: () => stderr });
+}
+
 export function start(bridge: Bridge, options: HostOptions): (op: string, engineId: number, args: string[]) => Reply | Promise<Reply> {
+  keepStdioToTheHost(bridge);
   surviveProcessExit(bridge);
   const engines = new Map<number, SyncEngine>();
   /** Engines the host set offline: flushing them fails at once instead of waiting out the timeout. */
@@ -175,7 +197,7 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
     async flush(id, [timeout]) {
       const engine = engineOf(id);
       if (offline.has(id)) throw new SyncError('connection', 'the engine is offline (sync_engine_set_online(engine, false))');
-      await engine.whenSynced(Number(timeout));
+      await engine.whenSynced(Math.min(Number(timeout), 2 ** 31 - 1));
       return ok();
     },
     set_online(id, [online]) {

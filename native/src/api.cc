@@ -28,6 +28,8 @@ struct Registration {
 
 struct CSyncEngine {
   uint64_t id = 0;
+  /** Held while callbacks run: another thread's unregister waits until they return (recursive: a callback may unregister). */
+  std::recursive_mutex delivery_mutex;
   uint32_t call_timeout_ms = 10000;
   std::shared_ptr<EventQueue> events;
   std::mutex callbacks_mutex;
@@ -37,6 +39,7 @@ struct CSyncEngine {
 namespace {
 
 thread_local std::string last_error;
+constexpr uint32_t kMaxTimerMs = 2147483647u;
 std::atomic<uint64_t> next_engine_id{1};
 
 CSyncResult Fail(int code, const std::string &message) {
@@ -70,19 +73,30 @@ char *Duplicate(const std::string &s) {
   return out;
 }
 
-/** Runs one engine operation; every public function funnels through here. */
-template <typename OnSuccess>
-CSyncResult Run(CSyncEngine *engine, const char *op, std::vector<std::string> args, OnSuccess &&onSuccess) {
+/**
+ * Every entry point returning CSyncResult runs inside this: nothing thrown (an allocation failure
+ * while copying arguments, say) ever crosses into the C caller.
+ */
+template <typename F>
+CSyncResult Guard(F &&body) noexcept {
   try {
-    if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
-    Reply r = Bridge::instance().call(op, engine->id, std::move(args), engine->call_timeout_ms);
-    if (r.code != 0) return Fail(r.code, r.message.empty() ? "the operation failed" : r.message);
-    return onSuccess(r);
+    return body();
+  } catch (const std::bad_alloc &) {
+    return Fail(SYNC_RESULT_UNKNOWN, "out of memory");
   } catch (const std::exception &e) {
     return Fail(SYNC_RESULT_UNKNOWN, e.what());
   } catch (...) {
     return Fail(SYNC_RESULT_UNKNOWN, "unknown error");
   }
+}
+
+/** Runs one engine operation; every public function funnels through here. */
+template <typename OnSuccess>
+CSyncResult Run(CSyncEngine *engine, const char *op, std::vector<std::string> args, OnSuccess &&onSuccess) {
+  if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
+  Reply r = Bridge::instance().call(op, engine->id, std::move(args), engine->call_timeout_ms);
+  if (r.code != 0) return Fail(r.code, r.message.empty() ? "the operation failed" : r.message);
+  return onSuccess(r);
 }
 
 CSyncResult Run(CSyncEngine *engine, const char *op, std::vector<std::string> args) {
@@ -227,142 +241,197 @@ SYNC_API void sync_engine_destroy(struct CSyncEngine *engine) {
 }
 
 SYNC_API enum CSyncResult sync_engine_create_document(struct CSyncEngine *engine, const char *json, char out_id[37]) {
-  if (!out_id) return Fail(SYNC_RESULT_INVALID_INPUT, "out_id is NULL");
-  out_id[0] = '\0';
-  if (!CheckStrings({{"json", json}})) return SYNC_RESULT_INVALID_INPUT;
-  return Run(engine, "create_document", {json}, [out_id](const Reply &r) {
-    if (r.text.size() != 36) return Fail(SYNC_RESULT_UNKNOWN, "the engine returned a malformed id");
-    std::memcpy(out_id, r.text.c_str(), 37);
-    return Ok();
+  return Guard([&]() -> CSyncResult {
+    if (!out_id) return Fail(SYNC_RESULT_INVALID_INPUT, "out_id is NULL");
+    out_id[0] = '\0';
+    if (!CheckStrings({{"json", json}})) return SYNC_RESULT_INVALID_INPUT;
+    return Run(engine, "create_document", {json}, [out_id](const Reply &r) {
+      if (r.text.size() != 36) return Fail(SYNC_RESULT_UNKNOWN, "the engine returned a malformed id");
+      std::memcpy(out_id, r.text.c_str(), 37);
+      return Ok();
+    });
+
   });
 }
 
 SYNC_API enum CSyncResult sync_engine_create_document_with_id(struct CSyncEngine *engine, const char *id, const char *json) {
-  if (!CheckId(id) || !CheckStrings({{"json", json}})) return SYNC_RESULT_INVALID_INPUT;
-  return Run(engine, "create_document_with_id", {id, json});
+  return Guard([&]() -> CSyncResult {
+    if (!CheckId(id) || !CheckStrings({{"json", json}})) return SYNC_RESULT_INVALID_INPUT;
+    return Run(engine, "create_document_with_id", {id, json});
+
+  });
 }
 
 SYNC_API enum CSyncResult sync_engine_update_document(struct CSyncEngine *engine, const char *id, const char *json) {
-  if (!CheckId(id) || !CheckStrings({{"json", json}})) return SYNC_RESULT_INVALID_INPUT;
-  return Run(engine, "update_document", {id, json});
+  return Guard([&]() -> CSyncResult {
+    if (!CheckId(id) || !CheckStrings({{"json", json}})) return SYNC_RESULT_INVALID_INPUT;
+    return Run(engine, "update_document", {id, json});
+
+  });
 }
 
 SYNC_API enum CSyncResult sync_engine_patch_document(struct CSyncEngine *engine, const char *id, const char *patch_json) {
-  if (!CheckId(id) || !CheckStrings({{"patch_json", patch_json}})) return SYNC_RESULT_INVALID_INPUT;
-  return Run(engine, "patch_document", {id, patch_json});
+  return Guard([&]() -> CSyncResult {
+    if (!CheckId(id) || !CheckStrings({{"patch_json", patch_json}})) return SYNC_RESULT_INVALID_INPUT;
+    return Run(engine, "patch_document", {id, patch_json});
+
+  });
 }
 
 SYNC_API enum CSyncResult sync_engine_merge_document(struct CSyncEngine *engine, const char *id, const char *merge_json) {
-  if (!CheckId(id) || !CheckStrings({{"merge_json", merge_json}})) return SYNC_RESULT_INVALID_INPUT;
-  return Run(engine, "merge_document", {id, merge_json});
+  return Guard([&]() -> CSyncResult {
+    if (!CheckId(id) || !CheckStrings({{"merge_json", merge_json}})) return SYNC_RESULT_INVALID_INPUT;
+    return Run(engine, "merge_document", {id, merge_json});
+
+  });
 }
 
 SYNC_API enum CSyncResult sync_engine_delete_document(struct CSyncEngine *engine, const char *id) {
-  if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
-  return Run(engine, "delete_document", {id});
+  return Guard([&]() -> CSyncResult {
+    if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
+    return Run(engine, "delete_document", {id});
+
+  });
 }
 
 SYNC_API enum CSyncResult sync_engine_get_document(struct CSyncEngine *engine, const char *id, char **out_json) {
-  if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
-  *out_json = nullptr;
-  if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
-  return RunText(engine, "get_document", {id}, out_json);
+  return Guard([&]() -> CSyncResult {
+    if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
+    *out_json = nullptr;
+    if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
+    return RunText(engine, "get_document", {id}, out_json);
+
+  });
 }
 
 SYNC_API enum CSyncResult sync_engine_get_all_documents(struct CSyncEngine *engine, char **out_json) {
-  if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
-  *out_json = nullptr;
-  return RunText(engine, "get_all_documents", {}, out_json);
+  return Guard([&]() -> CSyncResult {
+    if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
+    *out_json = nullptr;
+    return RunText(engine, "get_all_documents", {}, out_json);
+
+  });
 }
 
 SYNC_API enum CSyncResult sync_engine_count_documents(struct CSyncEngine *engine, uint64_t *out_count) {
-  if (!out_count) return Fail(SYNC_RESULT_INVALID_INPUT, "out_count is NULL");
-  *out_count = 0;
-  return Run(engine, "count_documents", {}, [out_count](const Reply &r) {
-    *out_count = static_cast<uint64_t>(r.number);
-    return Ok();
+  return Guard([&]() -> CSyncResult {
+    if (!out_count) return Fail(SYNC_RESULT_INVALID_INPUT, "out_count is NULL");
+    *out_count = 0;
+    return Run(engine, "count_documents", {}, [out_count](const Reply &r) {
+      *out_count = static_cast<uint64_t>(r.number);
+      return Ok();
+    });
+
   });
 }
 
 SYNC_API enum CSyncResult sync_engine_count_pending(struct CSyncEngine *engine, uint64_t *out_count) {
-  if (!out_count) return Fail(SYNC_RESULT_INVALID_INPUT, "out_count is NULL");
-  *out_count = 0;
-  return Run(engine, "count_pending", {}, [out_count](const Reply &r) {
-    *out_count = static_cast<uint64_t>(r.number);
-    return Ok();
+  return Guard([&]() -> CSyncResult {
+    if (!out_count) return Fail(SYNC_RESULT_INVALID_INPUT, "out_count is NULL");
+    *out_count = 0;
+    return Run(engine, "count_pending", {}, [out_count](const Reply &r) {
+      *out_count = static_cast<uint64_t>(r.number);
+      return Ok();
+    });
+
   });
 }
 
 SYNC_API enum CSyncResult sync_engine_is_connected(struct CSyncEngine *engine, bool *out_connected) {
-  if (!out_connected) return Fail(SYNC_RESULT_INVALID_INPUT, "out_connected is NULL");
-  *out_connected = false;
-  return Run(engine, "is_connected", {}, [out_connected](const Reply &r) {
-    *out_connected = r.flag;
-    return Ok();
+  return Guard([&]() -> CSyncResult {
+    if (!out_connected) return Fail(SYNC_RESULT_INVALID_INPUT, "out_connected is NULL");
+    *out_connected = false;
+    return Run(engine, "is_connected", {}, [out_connected](const Reply &r) {
+      *out_connected = r.flag;
+      return Ok();
+    });
+
   });
 }
 
 SYNC_API enum CSyncResult sync_engine_flush(struct CSyncEngine *engine, uint32_t timeout_ms) {
-  if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
-  try {
-    // The engine answers on its own timeout; the bridge waits a little longer for that answer.
-    Reply r = Bridge::instance().call("flush", engine->id, {std::to_string(timeout_ms)}, timeout_ms + engine->call_timeout_ms);
+  return Guard([&]() -> CSyncResult {
+    if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
+    // JS timers hold at most 2^31-1 ms; the bridge waits a little longer than the engine's own timeout.
+    uint32_t engine_ms = timeout_ms > kMaxTimerMs ? kMaxTimerMs : timeout_ms;
+    uint64_t wait_ms = static_cast<uint64_t>(engine_ms) + engine->call_timeout_ms;
+    Reply r = Bridge::instance().call("flush", engine->id, {std::to_string(engine_ms)},
+                                      static_cast<uint32_t>(wait_ms > UINT32_MAX ? UINT32_MAX : wait_ms));
     if (r.code != 0) return Fail(r.code, r.message);
     return Ok();
-  } catch (...) {
-    return Fail(SYNC_RESULT_UNKNOWN, "unknown error");
-  }
+  });
 }
 
-SYNC_API enum CSyncResult sync_engine_set_online(struct CSyncEngine *engine, bool online) { return Run(engine, "set_online", {online ? "1" : "0"}); }
+SYNC_API enum CSyncResult sync_engine_set_online(struct CSyncEngine *engine, bool online) {
+  return Guard([&]() -> CSyncResult { return Run(engine, "set_online", {online ? "1" : "0"}); });
+}
 
 SYNC_API enum CSyncResult sync_engine_undo(struct CSyncEngine *engine, const char *id) {
-  if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
-  return Run(engine, "undo", {id});
+  return Guard([&]() -> CSyncResult {
+    if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
+    return Run(engine, "undo", {id});
+
+  });
 }
 
 SYNC_API enum CSyncResult sync_engine_redo(struct CSyncEngine *engine, const char *id) {
-  if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
-  return Run(engine, "redo", {id});
+  return Guard([&]() -> CSyncResult {
+    if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
+    return Run(engine, "redo", {id});
+
+  });
 }
 
 SYNC_API enum CSyncResult sync_engine_get_history(struct CSyncEngine *engine, const char *id, char **out_json) {
-  if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
-  *out_json = nullptr;
-  if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
-  return RunText(engine, "get_history", {id}, out_json);
+  return Guard([&]() -> CSyncResult {
+    if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
+    *out_json = nullptr;
+    if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
+    return RunText(engine, "get_history", {id}, out_json);
+
+  });
 }
 
 SYNC_API enum CSyncResult sync_engine_get_conflicts(struct CSyncEngine *engine, char **out_json) {
-  if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
-  *out_json = nullptr;
-  return RunText(engine, "get_conflicts", {}, out_json);
+  return Guard([&]() -> CSyncResult {
+    if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
+    *out_json = nullptr;
+    return RunText(engine, "get_conflicts", {}, out_json);
+
+  });
 }
 
 SYNC_API enum CSyncResult sync_engine_register_event_callback(struct CSyncEngine *engine, SyncEventCallback callback, void *context, int filter) {
-  if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
-  if (!callback) return Fail(SYNC_RESULT_INVALID_INPUT, "callback is NULL");
-  if (filter < -1 || filter > SYNC_EVENT_CONNECTION_SUCCEEDED) return Fail(SYNC_RESULT_INVALID_INPUT, "filter must be -1 or a SyncEventType");
-  std::lock_guard<std::mutex> lock(engine->callbacks_mutex);
-  engine->callbacks.push_back({callback, context, filter});
-  return Ok();
+  return Guard([&]() -> CSyncResult {
+    if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
+    if (!callback) return Fail(SYNC_RESULT_INVALID_INPUT, "callback is NULL");
+    if (filter < -1 || filter > SYNC_EVENT_CONNECTION_SUCCEEDED) return Fail(SYNC_RESULT_INVALID_INPUT, "filter must be -1 or a SyncEventType");
+    std::lock_guard<std::mutex> lock(engine->callbacks_mutex);
+    engine->callbacks.push_back({callback, context, filter});
+    return Ok();
+
+  });
 }
 
 SYNC_API enum CSyncResult sync_engine_unregister_event_callback(struct CSyncEngine *engine, SyncEventCallback callback, void *context) {
-  if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
-  if (!callback) return Fail(SYNC_RESULT_INVALID_INPUT, "callback is NULL");
-  std::lock_guard<std::mutex> lock(engine->callbacks_mutex);
-  auto &v = engine->callbacks;
-  size_t before = v.size();
-  v.erase(std::remove_if(v.begin(), v.end(), [&](const Registration &r) { return r.callback == callback && r.context == context; }), v.end());
-  if (v.size() == before) return Fail(SYNC_RESULT_NOT_FOUND, "no such callback registration");
-  return Ok();
+  return Guard([&]() -> CSyncResult {
+    if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
+    if (!callback) return Fail(SYNC_RESULT_INVALID_INPUT, "callback is NULL");
+    std::lock_guard<std::mutex> lock(engine->callbacks_mutex);
+    auto &v = engine->callbacks;
+    size_t before = v.size();
+    v.erase(std::remove_if(v.begin(), v.end(), [&](const Registration &r) { return r.callback == callback && r.context == context; }), v.end());
+    if (v.size() == before) return Fail(SYNC_RESULT_NOT_FOUND, "no such callback registration");
+    return Ok();
+
+  });
 }
 
 SYNC_API enum CSyncResult sync_engine_process_events(struct CSyncEngine *engine, uint32_t *processed) {
   if (processed) *processed = 0;
   if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
   try {
+    std::lock_guard<std::recursive_mutex> delivering(engine->delivery_mutex);
     EventQueue::Batch batch = engine->events->drain();
     std::vector<Registration> callbacks;
     {
@@ -405,9 +474,12 @@ SYNC_API enum CSyncResult sync_engine_process_events(struct CSyncEngine *engine,
 }
 
 SYNC_API enum CSyncResult sync_engine_set_event_notify(struct CSyncEngine *engine, SyncNotifyCallback notify, void *context) {
-  if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
-  engine->events->set_notify(notify, context);
-  return Ok();
+  return Guard([&]() -> CSyncResult {
+    if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
+    engine->events->set_notify(notify, context);
+    return Ok();
+
+  });
 }
 
 SYNC_API int sync_engine_event_fd(struct CSyncEngine *engine) {
@@ -425,6 +497,12 @@ SYNC_API int sync_engine_event_fd(struct CSyncEngine *engine) {
 #include "test_hooks.h"
 
 extern "C" SYNC_API enum CSyncResult sync_client_test_call(struct CSyncEngine *engine, const char *op, const char *arg) {
-  if (!CheckStrings({{"op", op}})) return SYNC_RESULT_INVALID_INPUT;
-  return Run(engine, op, {arg ? arg : ""});
+  return Guard([&]() -> CSyncResult {
+    // Hooks that end or stall the runtime: only for the library's own tests, which set this variable.
+    const char *enabled = std::getenv("SYNC_CLIENT_TEST_HOOKS");
+    if (!enabled || std::strcmp(enabled, "1") != 0) return Fail(SYNC_RESULT_NOT_INITIALIZED, "test hooks are disabled");
+    if (!CheckStrings({{"op", op}})) return SYNC_RESULT_INVALID_INPUT;
+    if (std::strcmp(op, "test_process_exit") != 0 && std::strcmp(op, "test_block") != 0) return Fail(SYNC_RESULT_INVALID_INPUT, "unknown test hook");
+    return Run(engine, op, {arg ? arg : ""});
+  });
 }

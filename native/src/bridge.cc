@@ -61,7 +61,21 @@ Reply ErrorReply(int code, std::string message) {
   return r;
 }
 
-/** Runs on the JS thread: calls dispatch, and completes the request now or when its promise settles. */
+/** Finishes a request whose JS call failed, clearing the pending exception (if any) without building JS objects. */
+void FinishFailed(napi_env env, const std::shared_ptr<Pending> &p) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+  p->finish(ErrorReply(kNotInitialized, "the engine's runtime stopped while handling the call"));
+}
+
+/**
+ * Runs on the JS thread: calls dispatch, and completes the request now or when its promise settles.
+ * The call itself goes through the raw Node-API: while the runtime is being terminated (process
+ * exit), building a Napi::Error for a failed call is itself fatal.
+ */
 void Dispatch(Napi::Env env, Napi::Function dispatch, std::shared_ptr<Pending> *boxed) {
   std::shared_ptr<Pending> p = std::move(*boxed);
   delete boxed;
@@ -69,23 +83,34 @@ void Dispatch(Napi::Env env, Napi::Function dispatch, std::shared_ptr<Pending> *
     p->finish(ErrorReply(kNotInitialized, "the sync runtime is shutting down"));
     return;
   }
+  napi_env raw = env;
+  napi_value argv[3], array, undefined, result;
+  if (napi_create_string_utf8(raw, p->op.data(), p->op.size(), &argv[0]) != napi_ok ||
+      napi_create_double(raw, static_cast<double>(p->engine), &argv[1]) != napi_ok ||
+      napi_create_array_with_length(raw, p->args.size(), &array) != napi_ok || napi_get_undefined(raw, &undefined) != napi_ok) {
+    return FinishFailed(raw, p);
+  }
+  for (uint32_t i = 0; i < p->args.size(); i++) {
+    napi_value item;
+    if (napi_create_string_utf8(raw, p->args[i].data(), p->args[i].size(), &item) != napi_ok || napi_set_element(raw, array, i, item) != napi_ok) {
+      return FinishFailed(raw, p);
+    }
+  }
+  argv[2] = array;
+  if (napi_call_function(raw, undefined, dispatch, 3, argv, &result) != napi_ok) return FinishFailed(raw, p);
   try {
-    Napi::Array args = Napi::Array::New(env, p->args.size());
-    for (uint32_t i = 0; i < p->args.size(); i++) args.Set(i, Napi::String::New(env, p->args[i]));
-    Napi::Value result = dispatch.Call({Napi::String::New(env, p->op), Napi::Number::New(env, static_cast<double>(p->engine)), args});
-    if (result.IsPromise()) {
-      Napi::Object promise = result.As<Napi::Object>();
-      auto onResolve = Napi::Function::New(env, [p](const Napi::CallbackInfo &info) {
-        p->finish(ReplyFrom(info[0]));
-      });
+    Napi::Value value(env, result);
+    if (value.IsPromise()) {
+      Napi::Object promise = value.As<Napi::Object>();
+      auto onResolve = Napi::Function::New(env, [p](const Napi::CallbackInfo &info) { p->finish(ReplyFrom(info[0])); });
       auto onReject = Napi::Function::New(env, [p](const Napi::CallbackInfo &info) {
         Napi::Value e = info[0];
-        std::string message = e.IsObject() ? e.As<Napi::Object>().Get("message").ToString().Utf8Value() : e.ToString().Utf8Value();
-        p->finish(ErrorReply(kUnknown, message));
+        Napi::Value message = e.IsObject() ? e.As<Napi::Object>().Get("message") : e;
+        p->finish(ErrorReply(kUnknown, message.IsUndefined() ? e.ToString().Utf8Value() : message.ToString().Utf8Value()));
       });
       promise.Get("then").As<Napi::Function>().Call(promise, {onResolve, onReject});
     } else {
-      p->finish(ReplyFrom(result));
+      p->finish(ReplyFrom(value));
     }
   } catch (const Napi::Error &e) {
     p->finish(ErrorReply(kUnknown, e.Message()));
@@ -121,7 +146,19 @@ void Bridge::stop() {
   tsfn_.Release();
 }
 
+namespace {
+/** True on the runtime's own thread: a call from there (a notify or log callback) would wait for itself. */
+thread_local bool on_runtime_thread = false;
+}  // namespace
+
+void Bridge::mark_runtime_thread() { on_runtime_thread = true; }
+
+bool Bridge::on_runtime_thread_now() { return on_runtime_thread; }
+
 Reply Bridge::call(const std::string &op, uint64_t engine, std::vector<std::string> args, uint32_t timeout_ms) {
+  if (on_runtime_thread) {
+    return ErrorReply(kNotInitialized, "sync_* functions cannot be called from the notify or log callback (the engine's own thread); post to your loop instead");
+  }
   auto p = std::make_shared<Pending>();
   p->op = op;
   p->engine = engine;
@@ -170,8 +207,15 @@ void Bridge::set_log_sink(LogSink sink, void *context) {
 }
 
 void Bridge::log(int level, const std::string &message) {
-  std::lock_guard<std::mutex> lock(log_mutex_);
-  if (log_sink_) log_sink_(level, message.c_str(), log_context_);
+  LogSink sink;
+  void *context;
+  {
+    std::lock_guard<std::mutex> lock(log_mutex_);
+    sink = log_sink_;
+    context = log_context_;
+  }
+  // Outside the lock: a sink that (wrongly) calls sync_set_log_callback must not deadlock.
+  if (sink) sink(level, message.c_str(), context);
 }
 
 Napi::Object InitBridge(Napi::Env env, Napi::Object exports) {

@@ -44,6 +44,10 @@ class Bridge {
 
   Reply call(const std::string &op, uint64_t engine, std::vector<std::string> args, uint32_t timeout_ms);
 
+  /** Called once on the runtime's thread: calls from it fail fast instead of waiting on themselves. */
+  static void mark_runtime_thread();
+  static bool on_runtime_thread_now();
+
   void add_queue(uint64_t engine, std::shared_ptr<EventQueue> queue);
   void remove_queue(uint64_t engine);
   void push_event(uint64_t engine, Event event);

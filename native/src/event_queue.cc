@@ -11,31 +11,49 @@ EventQueue::~EventQueue() {
   if (fd_ >= 0) close(fd_);
 }
 
+size_t EventQueue::BytesOf(const Event &e) {
+  size_t n = sizeof(Event);
+  for (const auto *f : {&e.document_id, &e.title, &e.content, &e.error}) n += *f ? (*f)->size() : 0;
+  return n;
+}
+
+void EventQueue::DropOldest() {
+  const Slot &oldest = slots_.front();
+  if (oldest.event.type == kDocumentUpdated && oldest.event.document_id) {
+    auto it = updates_.find(*oldest.event.document_id);
+    if (it != updates_.end() && it->second == oldest.seq) updates_.erase(it);
+  }
+  bytes_ -= BytesOf(oldest.event);
+  slots_.pop_front();
+  dropped_++;
+}
+
 void EventQueue::push(Event event) {
-  Notify notify = nullptr;
-  void *context = nullptr;
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    size_t size = BytesOf(event);
+    bool full = slots_.size() >= limit_ || bytes_ + size > kMaxBytes;
     bool placed = false;
-    if (slots_.size() >= limit_ && event.type == kDocumentUpdated && event.document_id) {
+    if (full && event.type == kDocumentUpdated && event.document_id) {
       auto it = updates_.find(*event.document_id);
       if (it != updates_.end()) {
-        slots_[it->second - slots_.front().seq].event = std::move(event);
+        Event &queued = slots_[it->second - slots_.front().seq].event;
+        bytes_ = bytes_ - BytesOf(queued) + size;
+        queued = std::move(event);
         placed = true;
       }
     }
     if (!placed) {
-      if (slots_.size() >= limit_) {
-        const Slot &oldest = slots_.front();
-        if (oldest.event.type == kDocumentUpdated && oldest.event.document_id) {
-          auto it = updates_.find(*oldest.event.document_id);
-          if (it != updates_.end() && it->second == oldest.seq) updates_.erase(it);
-        }
-        slots_.pop_front();
-        dropped_++;
-      }
+      while (!slots_.empty() && (slots_.size() >= limit_ || bytes_ + size > kMaxBytes)) DropOldest();
       uint64_t seq = next_seq_++;
-      if (event.type == kDocumentUpdated && event.document_id) updates_[*event.document_id] = seq;
+      if (event.document_id) {
+        // Only the last event of a document may absorb later updates: merging across a delete or a
+        // re-create would reorder them.
+        if (event.type == kDocumentUpdated) updates_[*event.document_id] = seq;
+        else updates_.erase(*event.document_id);
+      }
+      bytes_ += size;
       slots_.push_back(Slot{seq, std::move(event)});
     }
     if (!signalled_ && fd_ >= 0) {
@@ -45,12 +63,14 @@ void EventQueue::push(Event event) {
     }
     if (!notified_ && notify_) {
       notified_ = true;
-      notify = notify_;
-      context = notify_context_;
+      wake = true;
     }
   }
-  // Outside the lock: the host's notify may do anything but call back into this queue's drain.
-  if (notify) notify(context);
+  if (wake) {
+    // Outside the queue lock (the host's notify may take its own locks), under the notify lock.
+    std::lock_guard<std::mutex> lock(notify_mutex_);
+    if (notify_) notify_(notify_context_);
+  }
 }
 
 EventQueue::Batch EventQueue::drain() {
@@ -59,6 +79,7 @@ EventQueue::Batch EventQueue::drain() {
   for (auto &slot : slots_) batch.events.push_back(std::move(slot.event));
   slots_.clear();
   updates_.clear();
+  bytes_ = 0;
   batch.dropped = dropped_;
   dropped_ = 0;
   notified_ = false;
@@ -71,6 +92,7 @@ EventQueue::Batch EventQueue::drain() {
 }
 
 void EventQueue::set_notify(Notify notify, void *context) {
+  std::lock_guard<std::mutex> calling(notify_mutex_);
   bool waiting;
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -22,8 +22,9 @@ struct Event {
 };
 
 /**
- * Bounded: past `limit` events, a DocumentUpdated replaces the queued update of the same document
- * (newest content wins, position kept); otherwise the oldest event is dropped and counted. The
+ * Bounded: past `limit` events (or kMaxBytes of content), a DocumentUpdated replaces the queued
+ * update of the same document — when no other event of that document follows it, so order is
+ * kept — and otherwise the oldest event is dropped and counted. The
  * host learns of waiting events through a notify callback (once per drain) and an eventfd that
  * stays readable while the queue is not empty.
  */
@@ -31,6 +32,9 @@ class EventQueue {
  public:
   using Notify = void (*)(void *);
   static constexpr int kDocumentUpdated = 1;
+
+  /** Content bytes held at most, whatever the event count: large documents must not pile up unbounded. */
+  static constexpr size_t kMaxBytes = 64u * 1024 * 1024;
 
   explicit EventQueue(size_t limit);
   ~EventQueue();
@@ -56,6 +60,8 @@ class EventQueue {
     uint64_t seq;
     Event event;
   };
+  static size_t BytesOf(const Event &e);
+  void DropOldest();
   std::mutex mutex_;
   std::deque<Slot> slots_;
   // document id → seq of its queued DocumentUpdated, for coalescing.
@@ -63,7 +69,10 @@ class EventQueue {
   uint64_t next_seq_ = 0;
   size_t limit_;
   uint64_t dropped_ = 0;
+  size_t bytes_ = 0;
   bool notified_ = false;
+  // Held while notify runs, and by set_notify: a removed notify is never called afterwards.
+  std::mutex notify_mutex_;
   bool signalled_ = false;
   Notify notify_ = nullptr;
   void *notify_context_ = nullptr;

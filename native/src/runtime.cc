@@ -6,6 +6,8 @@
 #include <node.h>
 #undef NAPI_VERSION
 #define NAPI_VERSION 8
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <uv.h>
 
@@ -108,6 +110,13 @@ class Runtime {
     // A plug-in host may dlopen() us with RTLD_LOCAL, leaving libnode's symbols invisible to the
     // addons Node itself loads (better-sqlite3): a fatal symbol lookup error. Promote libnode to
     // global scope before anything loads.
+    Bridge::mark_runtime_thread();
+    // Writing to a closed pipe must fail with EPIPE here, never kill the host: block SIGPIPE on
+    // this thread (and so on the threads Node starts from it); the host's own threads keep theirs.
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
     Dl_info info;
     if (dladdr(reinterpret_cast<void *>(&node::TearDownOncePerProcess), &info) && info.dli_fname) {
       dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
@@ -190,6 +199,8 @@ class Runtime {
 
   /** At process exit: close engines, let the loop end, and wait a moment for the runtime to tear down. */
   void Shutdown() {
+    // exit() called on the runtime's own thread (from a notify or log callback): nothing can be waited for.
+    if (Bridge::on_runtime_thread_now()) return;
     Bridge::instance().call("shutdown", 0, {}, 1000);
     Bridge::instance().stop();
     std::unique_lock<std::mutex> lock(done_mutex_);

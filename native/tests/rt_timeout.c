@@ -29,6 +29,7 @@ static void *block_js_thread(void *arg) {
 }
 
 int main(void) {
+  setenv("SYNC_CLIENT_TEST_HOOKS", "1", 1); /* this test needs no server, so no test_env_load() */
   SyncEngineOptions o;
   sync_engine_options_init(&o);
   o.call_timeout_ms = CALL_TIMEOUT_MS;
