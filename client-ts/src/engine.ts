@@ -4,6 +4,7 @@ import {
   assertDocumentContent,
   assertPatch,
   contentHash,
+  DEFAULT_LIMITS,
   diff,
   isPlainObject,
   isUuid,
@@ -102,8 +103,12 @@ interface StreamChange {
 }
 
 const MAX_IN_FLIGHT = 64;
+/** Room for a mutation message's fields around its payload. */
+const MESSAGE_OVERHEAD_BYTES = 512;
 /** How long one turn of the event loop may spend applying server messages. */
 const INBOX_SLICE_MS = 4;
+/** Server messages held unapplied before the socket stops being read. */
+const INBOX_HIGH = 512;
 /** Node's timers overflow above 2^31 - 1 ms (they would fire at once). */
 const MAX_DELAY_MS = 2 ** 31 - 1;
 
@@ -136,6 +141,9 @@ export class SyncEngine {
   private pumpScheduled = false;
   private catchingUp = false;
   private fullSync: { seen: Set<string> } | null = null;
+  private fullSyncWanted = false;
+  /** Catch-up page size; halved when a page did not fit in one frame. */
+  private pageLimit = 500;
   private highestSeen = 0;
   private initialSync = false;
   private remoteApplied = 0;
@@ -148,6 +156,7 @@ export class SyncEngine {
       if (typeof opts[key] !== 'string' || opts[key] === '') throw new SyncError('invalid_input', `${key} must be a non-empty string`);
     }
     if (opts.clientId !== undefined && !isUuid(opts.clientId)) throw new SyncError('invalid_input', 'clientId must be a lowercase UUID');
+    if (!isWebSocketUrl(opts.serverUrl)) throw new SyncError('invalid_input', `serverUrl must be a ws:// or wss:// URL, not ${JSON.stringify(opts.serverUrl)}`);
     const reconnect = opts.reconnect ?? { minMs: 250, maxMs: 30_000 };
     const heartbeat = opts.heartbeat ?? { intervalMs: 15_000, timeoutMs: 10_000 };
     if (!isDelay(reconnect.minMs) || !isDelay(reconnect.maxMs) || reconnect.maxMs < reconnect.minMs) {
@@ -182,7 +191,7 @@ export class SyncEngine {
         message: (m) => this.onMessage(m),
         authError: (reason) => this.emit(EventType.SyncError, { error: reason }),
         clockOffset: (s) => this.store.setState('clock_offset', String(s)),
-        lost: (reason) => this.onLost(reason),
+        lost: (reason, code) => this.onLost(reason, code),
       },
     );
     // Connect on the next turn: handlers attached right after open() see the first ConnectionAttempted.
@@ -342,6 +351,7 @@ export class SyncEngine {
     this.ensureOpen();
     const entry = this.store.latestRedoable(id);
     if (!entry) throw new SyncError('not_found', `nothing to redo for ${id}`);
+    this.assertUntouchedSince(entry);
     this.change(id, 'redo', (doc, view) => this.inverseOf(entry, doc, view, 'redo'), () => this.store.markRedone(entry.id));
   }
 
@@ -458,7 +468,12 @@ export class SyncEngine {
         if (t === undefined) texts.set(v, (t = JSON.stringify(v)));
         return t;
       };
-      this.store.addOutbox(mutationId, id, step.kind, step.payload === null ? null : text(step.payload), now);
+      const payload = step.payload === null ? null : text(step.payload);
+      // The change must fit in one protocol message, or it could never be sent.
+      if (payload !== null && Buffer.byteLength(payload) + MESSAGE_OVERHEAD_BYTES > DEFAULT_LIMITS.max_frame_bytes) {
+        throw new SyncError('invalid_input', `the change is too large to send (over ${DEFAULT_LIMITS.max_frame_bytes} bytes as one message)`);
+      }
+      this.store.addOutbox(mutationId, id, step.kind, payload, now);
       const deleted = step.kind === 'delete';
       const content = step.content ?? view ?? {};
       this.store.putDocument({
@@ -586,6 +601,8 @@ export class SyncEngine {
   /** Sends outbox heads: one mutation in flight per document, up to 64 documents at once, oldest first. */
   private pump(): void {
     if (this.closed || !this.transport.live || this.fullSync) return;
+    this.maybeStartFullSync();
+    if (this.fullSync) return;
     const now = Date.now();
     let nextRetry = Infinity;
     for (const entry of this.store.outboxHeads(MAX_IN_FLIGHT * 2 + this.inFlight.size)) {
@@ -649,15 +666,19 @@ export class SyncEngine {
   private onAuthenticated(m: ServerMessageOf<'auth_success'>): void {
     this.emit(EventType.ConnectionSucceeded, {});
     this.emit(EventType.SyncStarted, {});
+    if (this.closed) return;
     this.initialSync = true;
     this.remoteApplied = 0;
     this.highestSeen = Math.max(this.highestSeen, m.latest_sequence);
+    // Never applied anything, or a full sync was cut short: the snapshot is cheaper than the log.
+    if ((this.cursor === 0 && m.latest_sequence > 0) || this.store.getState('full_sync') === 'pending') this.wantFullSync();
     this.pump();
-    if (this.cursor === 0 && m.latest_sequence > 0 && !this.store.listDocuments(true).some((d) => d.base_revision !== null)) this.startFullSync();
-    else this.requestCatchUp();
+    if (!this.fullSyncWanted) this.requestCatchUp();
   }
 
-  private onLost(reason: string): void {
+  private onLost(reason: string, code: number): void {
+    // A catch-up page did not fit in one frame: ask for smaller pages from now on.
+    if (code === 1009 && this.pageLimit > 1) this.pageLimit = Math.max(1, Math.floor(this.pageLimit / 2));
     this.inFlight.clear();
     this.inFlightDocs.clear();
     this.catchingUp = false;
@@ -675,6 +696,8 @@ export class SyncEngine {
     if (this.closed) return;
     this.inbox.push(m);
     if (this.inbox.length === 1) setImmediate(() => this.drainInbox());
+    // Bounded memory: a huge catch-up or snapshot waits in the socket, not in the inbox.
+    if (this.inbox.length === INBOX_HIGH) this.transport.setPaused(true);
   }
 
   private drainInbox(): void {
@@ -691,6 +714,7 @@ export class SyncEngine {
       if (performance.now() >= deadline) break;
     }
     if (this.closed) this.inbox = [];
+    if (this.inbox.length < INBOX_HIGH / 2) this.transport.setPaused(false);
     if (this.inbox.length > 0) setImmediate(() => this.drainInbox());
     else this.checkSynced();
   }
@@ -750,6 +774,16 @@ export class SyncEngine {
     this.settle(m.mutation_id);
     const entry = this.store.outboxEntry(m.mutation_id);
     if (!entry) return;
+    if (m.sequence <= this.cursor) {
+      // The change already reached us through the stream or a snapshot: nothing left to wait for.
+      this.store.transaction(() => {
+        this.store.removeOutbox(entry.mutation_id);
+        const doc = this.store.getDocument(entry.document_id);
+        if (doc) this.refreshView(doc, doc, new Date().toISOString());
+      });
+      this.schedulePump();
+      return;
+    }
     this.store.transaction(() => {
       this.store.ackOutbox(m.mutation_id, m.sequence);
       const doc = this.store.getDocument(entry.document_id);
@@ -780,25 +814,30 @@ export class SyncEngine {
       this.store.removeOutbox(entry.mutation_id);
       this.recordConflict(entry, 'conflict', null, server);
       const doc = this.store.getDocument(entry.document_id);
-      const rebased: DocumentRecord = {
-        ...(doc ?? emptyRecord(entry.document_id, server.created_at)),
-        base_content: JSON.stringify(server.content),
-        base_revision: server.sync_revision,
-        base_deleted: server.deleted_at ? 1 : 0,
-        known_revision: server.sync_revision,
-      };
+      // A repeated answer can carry an older version than the stream already gave us: keep the newer.
+      const newer = !doc || doc.base_revision === null || server.sync_revision > doc.base_revision;
+      const rebased: DocumentRecord = newer
+        ? {
+            ...(doc ?? emptyRecord(entry.document_id, server.created_at)),
+            base_content: JSON.stringify(server.content),
+            base_revision: server.sync_revision,
+            base_deleted: server.deleted_at ? 1 : 0,
+            known_revision: Math.max(doc?.known_revision ?? 0, server.sync_revision),
+          }
+        : doc;
+      if (newer && doc?.base_content) this.recordRemoteDiff(doc, server.content, server.sync_revision, server.updated_at);
       return this.refreshView(rebased, doc, server.updated_at);
     });
     this.emit(EventType.ConflictDetected, { documentId: entry.document_id, content: server.content, title: server.title, error: 'server_wins' });
     this.emitViewChange(entry.document_id, outcome.before, outcome.after, true);
-    this.emitRebaseConflicts(outcome.failed, server);
+    this.emitRebaseConflicts(outcome.failed, outcome.after);
     this.schedulePump();
   }
 
   private onError(m: ServerMessageOf<'error'>): void {
     if (m.code === 'cursor_expired') {
       this.catchingUp = false;
-      this.startFullSync();
+      this.wantFullSync();
       return;
     }
     if (!m.mutation_id) {
@@ -827,7 +866,7 @@ export class SyncEngine {
     this.emit(EventType.SyncError, { documentId: entry.document_id, error: `${m.code}: ${m.message}` });
     if (outcome) {
       this.emitViewChange(entry.document_id, outcome.before, outcome.after, false);
-      this.emitRebaseConflicts(outcome.failed, null);
+      this.emitRebaseConflicts(outcome.failed, outcome.after);
     }
     this.schedulePump();
   }
@@ -850,13 +889,14 @@ export class SyncEngine {
     const outcome = this.store.transaction(() => {
       const doc = this.store.getDocument(c.documentId);
       let next: DocumentRecord | undefined = doc;
-      if (!doc || doc.base_revision === null || c.syncRevision > doc.base_revision) next = this.applyToBase(doc, c);
+      const applies = !doc || doc.base_revision === null || c.syncRevision > doc.base_revision;
+      if (applies) next = this.applyToBase(doc, c);
       const ownEntry = c.mutationId ? this.store.outboxEntry(c.mutationId) : undefined;
       if (ownEntry) this.store.removeOutbox(ownEntry.mutation_id);
       for (const acked of this.store.ackedUpTo(c.sequence)) this.store.removeOutbox(acked.mutation_id);
       this.cursor = c.sequence;
       this.store.setState('cursor', String(c.sequence));
-      if (!own && !ownEntry) {
+      if (applies && !own && !ownEntry) {
         this.store.addHistory({
           document_id: c.documentId,
           origin: 'remote',
@@ -869,7 +909,7 @@ export class SyncEngine {
           created_at: c.at,
         });
       }
-      return next ? { ...this.refreshView(next, doc, c.at), remote: !own && !ownEntry } : null;
+      return next ? { ...this.refreshView(next, doc, c.at), remote: applies && !own && !ownEntry } : null;
     });
     if (!outcome) return;
     if (outcome.remote) {
@@ -878,7 +918,7 @@ export class SyncEngine {
       const content = outcome.after.deleted === 1 ? null : (JSON.parse(outcome.after.content) as JsonObject);
       this.emit(type, { documentId: c.documentId, content: type === EventType.DocumentDeleted ? null : content, title: outcome.after.title, booleanData: false });
     }
-    this.emitRebaseConflicts(outcome.failed, null);
+    this.emitRebaseConflicts(outcome.failed, outcome.after);
   }
 
   /** The document with the change applied to its server version; a mismatch with the server's hash forces a full sync. */
@@ -899,7 +939,9 @@ export class SyncEngine {
     }
     if (c.type !== 'delete' && (!base || (c.contentHash && contentHash(base) !== c.contentHash))) {
       this.log.warn(`document ${c.documentId} diverged from the server at revision ${c.syncRevision}; requesting a full sync`);
-      setImmediate(() => this.startFullSync());
+      setImmediate(() => {
+        if (!this.closed) this.wantFullSync();
+      });
       return record;
     }
     return {
@@ -938,6 +980,25 @@ export class SyncEngine {
     return { before, after, failed: view.failed };
   }
 
+  /**
+   * A server version that arrived whole (snapshot, conflict answer) rather than as a change: its
+   * difference from the old one goes into history, so undo sees what others changed meanwhile.
+   */
+  private recordRemoteDiff(doc: DocumentRecord, content: JsonObject, revision: number, at: string): void {
+    const revived = doc.base_deleted === 1;
+    this.store.addHistory({
+      document_id: doc.id,
+      origin: 'remote',
+      kind: revived ? 'create' : 'update',
+      forward: JSON.stringify(revived ? content : diff(JSON.parse(doc.base_content!) as JsonObject, content)),
+      reverse: null,
+      mutation_id: null,
+      sequence: null,
+      sync_revision: revision,
+      created_at: at,
+    });
+  }
+
   private recordConflict(entry: OutboxEntry, reason: string, message: string | null, server: WireDocument | null): void {
     this.store.addConflict({
       document_id: entry.document_id,
@@ -960,14 +1021,18 @@ export class SyncEngine {
     else if (isLive && (conflict || before!.content !== after.content)) this.emit(EventType.DocumentUpdated, { documentId: id, content, title: after.title });
   }
 
-  private emitRebaseConflicts(failed: OutboxEntry[], server: WireDocument | null): void {
-    for (const f of failed) this.emit(EventType.ConflictDetected, { documentId: f.document_id, content: server?.content ?? null, error: 'rebase' });
+  /** Pending edits that no longer applied on the server's new version: one event for the document. */
+  private emitRebaseConflicts(failed: OutboxEntry[], after?: DocumentRecord): void {
+    if (failed.length === 0) return;
+    const id = failed[0]!.document_id;
+    const base = (after ?? this.store.getDocument(id))?.base_content;
+    this.emit(EventType.ConflictDetected, { documentId: id, content: base ? (JSON.parse(base) as JsonObject) : null, error: 'rebase' });
   }
 
   private requestCatchUp(): void {
     if (this.catchingUp || this.fullSync || !this.transport.live) return;
     this.catchingUp = true;
-    this.transport.send({ type: 'get_changes_since', last_sequence: this.cursor });
+    this.transport.send({ type: 'get_changes_since', last_sequence: this.cursor, limit: this.pageLimit });
   }
 
   private onChanges(m: ServerMessageOf<'changes'>): void {
@@ -1002,8 +1067,19 @@ export class SyncEngine {
     if (this.cursor > 0) this.transport.send({ type: 'ack_changes', up_to_sequence: this.cursor });
   }
 
-  private startFullSync(): void {
-    if (this.fullSync || !this.transport.live) return;
+  /**
+   * A full sync is wanted (remembered across restarts until one completes). It starts once every
+   * local change is answered: a change the server committed but had not answered yet would be in
+   * the snapshot and on top of it, applied twice.
+   */
+  private wantFullSync(): void {
+    this.fullSyncWanted = true;
+    this.store.setState('full_sync', 'pending');
+    this.maybeStartFullSync();
+  }
+
+  private maybeStartFullSync(): void {
+    if (!this.fullSyncWanted || this.fullSync || !this.transport.live || this.inFlight.size > 0 || this.store.pendingCount() > 0) return;
     this.fullSync = { seen: new Set() };
     this.transport.send({ type: 'request_full_sync' });
   }
@@ -1021,18 +1097,20 @@ export class SyncEngine {
         base_deleted: 0,
         known_revision: Math.max(doc?.known_revision ?? 0, d.sync_revision),
       };
+      if (doc?.base_content) this.recordRemoteDiff(doc, d.content, d.sync_revision, d.updated_at);
       return this.refreshView(next, doc, d.updated_at);
     });
     if (!outcome) return;
     this.remoteApplied++;
     this.emitViewChange(d.id, outcome.before, outcome.after, false);
-    this.emitRebaseConflicts(outcome.failed, d);
+    this.emitRebaseConflicts(outcome.failed, outcome.after);
   }
 
   private onSyncComplete(m: ServerMessageOf<'sync_complete'>): void {
     const seen = this.fullSync?.seen;
     if (!seen) return;
     this.fullSync = null;
+    this.fullSyncWanted = false;
     const dropped: { before: DocumentRecord; after: DocumentRecord }[] = [];
     this.store.transaction(() => {
       for (const id of this.store.documentIds()) {
@@ -1042,9 +1120,16 @@ export class SyncEngine {
         this.store.removeDocument(id);
         dropped.push({ before: doc, after: { ...doc, deleted: 1 } });
       }
-      for (const acked of this.store.ackedUpTo(m.latest_sequence)) this.store.removeOutbox(acked.mutation_id);
+      // Answered changes are in the snapshot now: drop them and show the documents without them.
+      const answered = this.store.ackedUpTo(m.latest_sequence);
+      for (const acked of answered) this.store.removeOutbox(acked.mutation_id);
+      for (const id of new Set(answered.map((a) => a.document_id))) {
+        const doc = this.store.getDocument(id);
+        if (doc) this.refreshView(doc, doc, new Date().toISOString());
+      }
       this.cursor = m.latest_sequence;
       this.store.setState('cursor', String(m.latest_sequence));
+      this.store.setState('full_sync', 'done');
     });
     for (const d of dropped) this.emitViewChange(d.before.id, d.before, d.after, false);
     this.requestCatchUp();
@@ -1067,6 +1152,15 @@ export class SyncEngine {
       clearTimeout(w.timer);
       w.resolve();
     }
+  }
+}
+
+function isWebSocketUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'ws:' || u.protocol === 'wss:';
+  } catch {
+    return false;
   }
 }
 

@@ -39,8 +39,8 @@ export interface TransportEvents {
   message(m: ServerMessage): void;
   authError(reason: AuthErrorReason): void;
   clockOffset(seconds: number): void;
-  /** An authenticated connection ended. */
-  lost(reason: string): void;
+  /** An authenticated connection ended; `code` is the WebSocket close code (1009: a message was too big). */
+  lost(reason: string, code: number): void;
 }
 
 /** The WebSocket link to the server as an explicit state machine, with reconnects and heartbeat. */
@@ -90,17 +90,37 @@ export class Transport {
     return true;
   }
 
+  /** Stops reading from the socket (the engine's inbox is full) or resumes. */
+  setPaused(paused: boolean): void {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    if (paused) this.ws.pause();
+    else this.ws.resume();
+  }
+
   private connect(): void {
     this.timer = null;
     this.state = 'connecting';
     this.attempt++;
     this.on.attempt(this.attempt);
-    const ws = new WebSocket(this.opts.serverUrl, { handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024 });
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.opts.serverUrl, { handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024 });
+    } catch (err) {
+      this.opts.logger.error(`cannot connect to ${this.opts.serverUrl}: ${(err as Error).message}`);
+      this.state = 'waiting';
+      this.timer = setTimeout(() => this.connect(), this.backoff.nextDelay('auth'));
+      return;
+    }
     this.ws = ws;
     ws.on('open', () => {
       if (this.ws !== ws) return;
       this.state = 'authenticating';
       ws.send(JSON.stringify(this.authenticateMessage()));
+      // A server that accepts the socket but never answers must not hold us here forever.
+      this.pongDeadline = setTimeout(() => {
+        this.opts.logger.warn(`no answer to authenticate within ${this.opts.heartbeat.timeoutMs} ms; dropping the connection`);
+        ws.terminate();
+      }, this.opts.heartbeat.timeoutMs);
     });
     ws.on('message', (data) => {
       if (this.ws !== ws) return;
@@ -119,7 +139,7 @@ export class Transport {
       this.handle(ws, parsed.message);
     });
     ws.on('error', (err) => this.opts.logger.debug?.(`socket error: ${err.message}`));
-    ws.on('close', () => this.closed(ws));
+    ws.on('close', (code) => this.closed(ws, code));
   }
 
   private authenticateMessage(): ClientMessage {
@@ -140,6 +160,8 @@ export class Transport {
 
   private handle(ws: WebSocket, m: ServerMessage): void {
     if (this.state === 'authenticating') {
+      if (this.pongDeadline) clearTimeout(this.pongDeadline);
+      this.pongDeadline = null;
       if (m.type === 'auth_success') {
         this.state = 'live';
         this.attempt = 0;
@@ -189,12 +211,12 @@ export class Transport {
     }, intervalMs);
   }
 
-  private closed(ws: WebSocket): void {
+  private closed(ws: WebSocket, code: number): void {
     if (this.ws !== ws) return;
     const wasLive = this.state === 'live';
     this.ws = null;
     this.clearTimers();
-    if (wasLive) this.on.lost('connection closed');
+    if (wasLive) this.on.lost(code === 1009 ? 'a message exceeded the size limit' : 'connection closed', code);
     if (this.state === 'offline' || this.state === 'closed') return;
     const delay = this.retryAt ?? this.backoff.nextDelay('connection');
     this.retryAt = null;
@@ -210,7 +232,7 @@ export class Transport {
     ws.on('error', () => {});
     if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
     else ws.close(1000, reason);
-    if (wasLive) this.on.lost(reason);
+    if (wasLive) this.on.lost(reason, 1000);
   }
 
   private clearTimers(): void {
