@@ -87,6 +87,10 @@ try {
     child.stdout.on('data', (d) => (out += d));
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited ${code}`))));
   });
+  // Where the time went, from the server's own metrics.
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const metric = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+  const batches = metric('sync_batch_size_count');
   server.kill('SIGTERM');
   const plain1 = await plainInserts(1, seconds);
   const plain16 = await plainInserts(16, seconds);
@@ -96,6 +100,11 @@ try {
   console.log(`plain INSERT, 1 connection, rows/s    ${f(plain1)}`);
   console.log(`plain INSERT, 16 connections, rows/s  ${f(plain16)}`);
   console.log(`ratio server / plain-16               ${(load.rate / plain16).toFixed(2)}x   (target >= 2x; p99 target < 50 ms)`);
+  console.log(
+    `server batches: ${batches}, mean ${(metric('sync_batch_size_sum') / batches).toFixed(1)} mutations, ` +
+      `mean commit ${((metric('sync_batch_seconds_sum') / batches) * 1000).toFixed(1)} ms; ` +
+      `mean mutation turnaround ${((metric('sync_mutation_seconds_sum{type="update_document"}') / metric('sync_mutation_seconds_count{type="update_document"}')) * 1000).toFixed(1)} ms`,
+  );
 } finally {
   if (server && server.exitCode === null) server.kill('SIGKILL');
   await new Promise((r) => setTimeout(r, 500));
