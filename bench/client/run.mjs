@@ -6,23 +6,19 @@
 // (durability 'full' fsyncs every commit, and the online phase waits until all is synced, so both run fewer
 // ops by default to keep the whole run under ~2 minutes on a shared 2-core machine)
 // BENCH_DATABASE_URL (default TEST_DATABASE_URL or local postgres): a fresh database is made and dropped.
-import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir, cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
-import pg from 'pg';
 import WebSocket from 'ws';
 import { authenticateBody, sign, unixSeconds } from '@json-sync/core';
 import { SyncEngine, EventType } from '../../client-ts/dist/src/index.js';
+import { databaseHost, startBenchServer } from '../bench-server.mjs';
 
 const require = createRequire(import.meta.url);
 const Database = require('better-sqlite3');
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
 const args = Object.fromEntries(process.argv.slice(2).join(' ').split('--').filter(Boolean).map((s) => s.trim().split(/\s+/)));
 const count = Number(args.count ?? 20000);
 const fullCount = Number(args['full-count'] ?? Math.min(count, 5000));
@@ -33,9 +29,6 @@ const WARMUP = 50;
 // Yield to the event loop this often in every engine loop, so that with a server the sync traffic
 // (pump, replies, pushes) really runs alongside the calls instead of after them.
 const YIELD_EVERY = 100;
-const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const dbName = `sync_client_bench_${randomBytes(4).toString('hex')}`;
-const dbUrl = Object.assign(new URL(base), { pathname: `/${dbName}` }).toString();
 const dir = mkdtempSync(join(tmpdir(), 'json-sync-client-bench-'));
 
 const nextTick = () => new Promise((r) => setImmediate(r));
@@ -45,11 +38,6 @@ const DESCRIPTION = 'Write the quarterly report, collect the figures from every 
 const content = (i) => ({ title: `Task ${i}`, description: DESCRIPTION, status: 'open', priority: i % 5, tags: ['work', 'report'], done: false });
 const updated = (i, j) => ({ ...content(i), status: 'in-progress', counter: j });
 
-async function admin(sql) {
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  try { await c.query(sql); } finally { await c.end(); }
-}
 
 // ---- raw better-sqlite3 baseline ---------------------------------------------------------------
 
@@ -125,28 +113,6 @@ async function offlinePhase(durability, count) {
 
 // ---- server ------------------------------------------------------------------------------------
 
-let server;
-async function startServer() {
-  const env = { ...process.env, DATABASE_URL: dbUrl };
-  execFileSync(process.execPath, [join(root, 'server/dist/cli.js'), 'migrate'], { env });
-  const creds = execFileSync(process.execPath, [join(root, 'server/dist/cli.js'), 'generate-credentials', '--name', 'client-bench'], { env }).toString();
-  const apiKey = /API Key: (\S+)/.exec(creds)[1];
-  const secret = /Secret: (\S+)/.exec(creds)[1];
-  server = spawn(process.execPath, [join(root, 'server/dist/cli.js'), 'serve', '--host', '127.0.0.1', '--port', '0'], {
-    env: { ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on ws:\/\/[^:]+:(\d+)\/ws/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
-  return { url: `ws://127.0.0.1:${port}/ws`, metricsUrl: `http://127.0.0.1:${port}/metrics`, apiKey, secret };
-}
-
 async function onlinePhase(srv, count) {
   const engine = openEngine('online', { serverUrl: srv.url, apiKey: srv.apiKey, apiSecret: srv.secret, email: 'bench-online@example.com' });
   await engine.whenSynced(30_000);
@@ -168,7 +134,7 @@ async function onlinePhase(srv, count) {
 
 /** The server's commit batches so far (its /metrics): explains the "all synced" rate. */
 async function batchStats(srv) {
-  const text = await (await fetch(srv.metricsUrl)).text();
+  const text = await (await fetch(`${srv.httpUrl}/metrics`)).text();
   const metric = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   const batches = metric('sync_batch_size_count');
   return { batches, meanSize: metric('sync_batch_size_sum') / batches, meanMs: (metric('sync_batch_seconds_sum') / batches) * 1000, busyS: metric('sync_batch_seconds_sum') };
@@ -311,19 +277,13 @@ async function latency(srv) {
 
 // ---- run -----------------------------------------------------------------------------------------
 
+let srv;
 let cleaned = false;
 async function cleanup() {
   if (cleaned) return;
   cleaned = true;
   for (const e of engines) await e.close(200).catch(() => {});
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    const timer = setTimeout(() => server.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(timer);
-  }
-  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((err) => console.error(`could not drop ${dbName}: ${err.message}`));
+  await srv?.stop();
   rmSync(dir, { recursive: true, force: true });
 }
 for (const signal of ['SIGINT', 'SIGTERM']) {
@@ -334,9 +294,8 @@ const f = (n) => n.toFixed(0).padStart(7);
 const ms = (n) => n.toFixed(2).padStart(6);
 const x = (a, b) => `${(a / b).toFixed(2)}x`;
 const t00 = now();
-await admin(`CREATE DATABASE ${dbName}`);
 try {
-  console.log(`client engine benchmark: ${count} local ops per phase (${fullCount} with durability full, ${onlineCount} online), ${e2eCount} end-to-end updates (+${WARMUP} warm-up), node ${process.version}, ${cpus().length} CPUs, PostgreSQL ${new URL(base).host}`);
+  console.log(`client engine benchmark: ${count} local ops per phase (${fullCount} with durability full, ${onlineCount} online), ${e2eCount} end-to-end updates (+${WARMUP} warm-up), node ${process.version}, ${cpus().length} CPUs, PostgreSQL ${databaseHost}`);
   console.log('');
   console.log('local ops/s (engine calls yield to the event loop every 100 ops; raw = better-sqlite3, one row per transaction, same pragmas)');
   const normal = await offlinePhase('normal', count);
@@ -346,7 +305,7 @@ try {
   console.log(`  offline, durability full    creates ${f(full.creates)}   raw ${f(full.raw.creates)}   engine/raw ${x(full.creates, full.raw.creates)}`);
   console.log(`                              updates ${f(full.updates)}   raw ${f(full.raw.updates)}   engine/raw ${x(full.updates, full.raw.updates)}`);
 
-  const srv = await startServer();
+  srv = await startBenchServer('client_bench');
   const online = await onlinePhase(srv, onlineCount);
   console.log(`  online,  durability normal  creates ${f(online.creates)}   vs offline ${x(online.creates, normal.creates)}   (${onlineCount - online.createsUnanswered} answered during the loop; all synced: ${f(online.createsSynced)}/s)   (target >= 10000 creates/s)`);
   console.log(`                              updates ${f(online.updates)}   vs offline ${x(online.updates, normal.updates)}   (${onlineCount - online.updatesUnanswered} answered during the loop; all synced: ${f(online.updatesSynced)}/s)`);

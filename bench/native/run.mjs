@@ -17,9 +17,8 @@ import { existsSync, mkdtempSync, mkdirSync, readdirSync, rmSync, statSync } fro
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
-import pg from 'pg';
+import { databaseHost, startBenchServer } from '../bench-server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -33,9 +32,6 @@ const trafficMs = Number(args['traffic-ms'] ?? 8000);
 const quietMs = Number(args['quiet-ms'] ?? 2000);
 const intervalUs = Number(args['interval-us'] ?? 2000);
 const writerRate = Number(args['writer-rate'] ?? 2000);
-const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const dbName = `sync_native_bench_${randomBytes(4).toString('hex')}`;
-const dbUrl = Object.assign(new URL(base), { pathname: `/${dbName}` }).toString();
 const libBuild = process.env.SYNC_NATIVE_BUILD_DIR ? join(root, process.env.SYNC_NATIVE_BUILD_DIR) : join(root, 'build', 'native');
 const benchBuild = join(root, 'build', 'bench-native');
 const exe = join(benchBuild, 'sync_bench');
@@ -131,37 +127,6 @@ function startInteractive(cmd, argv) {
 }
 
 const children = new Set();
-let server;
-async function admin(sql) {
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
-async function startServer() {
-  const env = { ...process.env, DATABASE_URL: dbUrl };
-  const cli = join(root, 'server/dist/cli.js');
-  execFileSync(process.execPath, [cli, 'migrate'], { env });
-  const creds = execFileSync(process.execPath, [cli, 'generate-credentials', '--name', 'native-bench'], { env }).toString();
-  const apiKey = /API Key: (\S+)/.exec(creds)[1];
-  const secret = /Secret: (\S+)/.exec(creds)[1];
-  server = spawn(process.execPath, [cli, 'serve', '--host', '127.0.0.1', '--port', '0'], { env: { ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on ws:\/\/[^:]+:(\d+)\/ws/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
-  return { url: `ws://127.0.0.1:${port}/ws`, apiKey, secret };
-}
-
 const serverArgs = (srv, email) => ['--server', srv.url, '--email', email, '--key', srv.apiKey, '--secret', srv.secret];
 const subdir = (name) => {
   const d = join(dir, name);
@@ -244,18 +209,12 @@ async function traffic(srv, { ms, quiet, emailA }) {
 // ---- run -----------------------------------------------------------------------------------------
 
 /** Once; every caller (the signal handler, the final `finally`) awaits the same run of it. */
+let srv;
 let cleaning;
 const cleanup = () => (cleaning ??= doCleanup());
 async function doCleanup() {
   for (const c of children) c.kill('SIGKILL');
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    const timer = setTimeout(() => server.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(timer);
-  }
-  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((err) => console.error(`could not drop ${dbName}: ${err.message}`));
+  await srv?.stop();
   rmSync(dir, { recursive: true, force: true });
 }
 for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => cleanup().finally(() => process.exit(130)));
@@ -276,13 +235,12 @@ const checks = [];
 const check = (name, ok) => checks.push([name, ok]);
 
 build();
-await admin(`CREATE DATABASE ${dbName}`);
 try {
   const libnodeVersion = existsSync(node18) ? execFileSync(node18, ['-p', 'process.version']).toString().trim() : 'n/a';
   console.log(`native SDK benchmark: ${count} creates + ${count} updates per run (+${warmup} each warm-up), ${rounds} offline rounds, ${onlineCount} online, ${coldRuns} cold starts, ${trafficMs} ms traffic window`);
-  console.log(`system node ${process.version}, embedded libnode ${libnodeVersion}, ${cpus().length} CPUs, load average ${load()}, PostgreSQL ${new URL(base).host}, databases in ${dbRoot}`);
+  console.log(`system node ${process.version}, embedded libnode ${libnodeVersion}, ${cpus().length} CPUs, load average ${load()}, PostgreSQL ${databaseHost}, databases in ${dbRoot}`);
   console.log('');
-  const srv = await startServer();
+  srv = await startBenchServer('native_bench');
 
   if (only.has('1')) {
     console.log(`1. create/update per call, offline (start_offline), median of ${rounds} rounds in alternating order`);

@@ -1,34 +1,28 @@
 // Server benchmark: committed updates/s and acknowledgement latency under 64 clients, against a
 // plain one-row-per-transaction INSERT loop measured in the same run on the same PostgreSQL.
 // Usage: npm run bench [-- --seconds 10 --clients 64]; BENCH_DATABASE_URL (default TEST_DATABASE_URL or local postgres).
-import { spawn, execFileSync } from 'node:child_process';
+// BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" shows where the server's time goes.
+import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { databaseHost, startBenchServer } from '../bench-server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
 const args = Object.fromEntries(process.argv.slice(2).join(' ').split('--').filter(Boolean).map((s) => s.trim().split(/\s+/)));
 const seconds = Number(args.seconds ?? 10);
 const clients = Number(args.clients ?? 64);
-const base = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const dbName = `sync_bench_${randomBytes(4).toString('hex')}`;
-const dbUrl = Object.assign(new URL(base), { pathname: `/${dbName}` }).toString();
-
-async function admin(sql) {
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  try { await c.query(sql); } finally { await c.end(); }
-}
 
 /** One durable single-row INSERT per transaction, `conns` connections in parallel, for `secs` seconds. */
-async function plainInserts(conns, secs) {
-  const clientsList = await Promise.all(Array.from({ length: conns }, async () => {
-    const c = new pg.Client({ connectionString: dbUrl });
-    await c.connect();
-    return c;
-  }));
+async function plainInserts(dbUrl, conns, secs) {
+  const clientsList = await Promise.all(
+    Array.from({ length: conns }, async () => {
+      const c = new pg.Client({ connectionString: dbUrl });
+      await c.connect();
+      return c;
+    }),
+  );
   const patch = JSON.stringify([{ op: 'replace', path: '/counter', value: 12345 }]);
   const reverse = JSON.stringify([{ op: 'replace', path: '/counter', value: 12344 }]);
   const user = randomUUID();
@@ -36,64 +30,47 @@ async function plainInserts(conns, secs) {
   let seq = 0;
   const deadline = Date.now() + secs * 1000;
   const t0 = process.hrtime.bigint();
-  await Promise.all(clientsList.map(async (c) => {
-    while (Date.now() < deadline) {
-      await c.query(
-        `INSERT INTO plain_events (user_id, sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id)
-         VALUES ($1, $2, $3, 'update', $4::jsonb, $5::jsonb, 2, $6, $7, $8)`,
-        [user, ++seq, randomUUID(), patch, reverse, randomBytes(32).toString('hex'), randomUUID(), randomUUID()],
-      );
-      count++;
-    }
-  }));
+  await Promise.all(
+    clientsList.map(async (c) => {
+      while (Date.now() < deadline) {
+        await c.query(
+          `INSERT INTO plain_events (user_id, sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id)
+           VALUES ($1, $2, $3, 'update', $4::jsonb, $5::jsonb, 2, $6, $7, $8)`,
+          [user, ++seq, randomUUID(), patch, reverse, randomBytes(32).toString('hex'), randomUUID(), randomUUID()],
+        );
+        count++;
+      }
+    }),
+  );
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
   await Promise.all(clientsList.map((c) => c.end()));
   return count / elapsed;
 }
 
-await admin(`CREATE DATABASE ${dbName}`);
-let server;
+const srv = await startBenchServer('server_bench', { nodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean) });
 try {
-  execFileSync(process.execPath, [join(root, 'server/dist/cli.js'), 'migrate'], { env: { ...process.env, DATABASE_URL: dbUrl } });
-  const creds = execFileSync(process.execPath, [join(root, 'server/dist/cli.js'), 'generate-credentials', '--name', 'bench'], { env: { ...process.env, DATABASE_URL: dbUrl } }).toString();
-  const apiKey = /API Key: (\S+)/.exec(creds)[1];
-  const secret = /Secret: (\S+)/.exec(creds)[1];
   {
-    const c = new pg.Client({ connectionString: dbUrl });
+    const c = new pg.Client({ connectionString: srv.dbUrl });
     await c.connect();
     await c.query('CREATE TABLE plain_events (LIKE change_events INCLUDING ALL)');
     await c.end();
   }
-
-  // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" shows where the server's time goes.
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  server = spawn(process.execPath, [...nodeArgs, join(root, 'server/dist/cli.js'), 'serve', '--host', '127.0.0.1', '--port', '0'], {
-    env: { ...process.env, DATABASE_URL: dbUrl, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise((resolve, reject) => {
-    let out = '';
-    server.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on ws:\/\/[^:]+:(\d+)\/ws/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    server.on('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
-
-  console.log(`server benchmark: ${clients} clients, ${seconds} s per phase, PostgreSQL ${new URL(base).host}`);
+  console.log(`server benchmark: ${clients} clients, ${seconds} s per phase, PostgreSQL ${databaseHost}`);
   const load = await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(here, 'load.mjs'), `ws://127.0.0.1:${port}/ws`, apiKey, secret, String(clients), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [join(here, 'load.mjs'), srv.url, srv.apiKey, srv.secret, String(clients), String(seconds)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load generator exited ${code}`))));
   });
   // Where the time went, from the server's own metrics.
-  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const metric = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+  const metrics = await (await fetch(`${srv.httpUrl}/metrics`)).text();
+  const metric = (name) => Number(new RegExp(`^${name.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
   const batches = metric('sync_batch_size_count');
-  server.kill('SIGTERM');
-  const plain1 = await plainInserts(1, seconds);
-  const plain16 = await plainInserts(16, seconds);
+  await srv.stopServer();
+  const plain1 = await plainInserts(srv.dbUrl, 1, seconds);
+  const plain16 = await plainInserts(srv.dbUrl, 16, seconds);
 
   const f = (n) => n.toFixed(0).padStart(8);
   console.log(`sync server, committed updates/s      ${f(load.rate)}   (p50 ${load.p50.toFixed(2)} ms, p99 ${load.p99.toFixed(2)} ms, ${load.committed} updates, ${load.failures} not applied)`);
@@ -106,7 +83,5 @@ try {
       `mean mutation turnaround ${((metric('sync_mutation_seconds_sum{type="update_document"}') / metric('sync_mutation_seconds_count{type="update_document"}')) * 1000).toFixed(1)} ms`,
   );
 } finally {
-  if (server && server.exitCode === null) server.kill('SIGKILL');
-  await new Promise((r) => setTimeout(r, 500));
-  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await srv.stop();
 }
