@@ -226,7 +226,14 @@ t.test('a server that never answers authenticate does not hold the engine', asyn
   t.teardown(() => h.teardown());
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-  t.teardown(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        // close() waits for every client; one stuck authenticating would hold the test forever.
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => resolve());
+      }),
+  );
   let connections = 0;
   let authenticates = 0;
   wss.on('connection', (ws) => {

@@ -138,8 +138,13 @@ export class Transport {
       }
       this.handle(ws, parsed.message);
     });
-    ws.on('error', (err) => this.opts.logger.debug?.(`socket error: ${err.message}`));
-    ws.on('close', (code) => this.closed(ws, code));
+    // ws reports an oversized frame as an error and then closes with 1006: remember it as 1009.
+    let tooBig = false;
+    ws.on('error', (err) => {
+      if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') tooBig = true;
+      this.opts.logger.debug?.(`socket error: ${err.message}`);
+    });
+    ws.on('close', (code) => this.closed(ws, tooBig ? 1009 : code));
   }
 
   private authenticateMessage(): ClientMessage {
