@@ -10,7 +10,7 @@ import { CLI } from '../../server/src/test-support/server-process.js';
 import { SyncEngine } from './engine.js';
 import { SyncError } from './errors.js';
 import { EventType, type SyncEvent } from './events.js';
-import { harness, nextEvent, record, type Harness } from './test-support/harness.js';
+import { harness, nextEvent, record, type Harness, eventually } from './test-support/harness.js';
 
 const BOB = 'bob@example.com';
 const run = promisify(execFile);
@@ -59,15 +59,6 @@ function syncErrorCode(fn: () => unknown): string {
     return err instanceof SyncError ? err.code : `not a SyncError: ${String(err)}`;
   }
   return 'no error';
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { canonicalJson, type JsonObject } from '@json-sync/core';
 import type { SyncEngine } from './engine.js';
 import { EventType, type SyncEvent } from './events.js';
-import { harness, nextEvent, record, type Harness } from './test-support/harness.js';
+import { harness, nextEvent, record, type Harness, eventually } from './test-support/harness.js';
 
 const BOB = 'bob@example.com';
 const DOC_EVENTS = new Set([EventType.DocumentCreated, EventType.DocumentUpdated, EventType.DocumentDeleted, EventType.ConflictDetected]);
@@ -29,16 +29,6 @@ async function serverDocs(h: Harness): Promise<ServerRow[]> {
 async function forwardPatch(h: Harness, id: string, revision: number): Promise<unknown> {
   const r = await h.tdb.db.query<{ forward_patch: unknown }>('SELECT forward_patch FROM change_events WHERE document_id = $1 AND sync_revision = $2', [id, revision]);
   return r.rows.length === 1 ? r.rows[0]!.forward_patch : `${r.rows.length} rows`;
-}
-
-/** Polls until `check` holds; returns whether it did, so the caller's exact assertions report the difference. */
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 function docEvents(events: SyncEvent[], id?: string): { type: EventType; documentId: string | null; booleanData: boolean }[] {

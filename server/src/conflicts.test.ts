@@ -1,32 +1,18 @@
 import tap from 'tap';
 import { contentHash, newUuid, type PatchOp, type ServerMessage, type ServerMessageOf, type WireDocument } from '@json-sync/core';
 import { DOCUMENT_COLUMNS, toWireDocument, type DocumentRow } from './store/documents.js';
-import { createTestDatabase } from './test-support/database.js';
-import { startServer } from './test-support/server-process.js';
-import { TestClient } from './test-support/ws-client.js';
+import { fileServer } from './test-support/file-server.js';
+import type { TestClient } from './test-support/ws-client.js';
 
 const t = tap;
 
-// One database and one server for the whole file; every subtest is its own user (own email) with two clients.
-const tdb = await createTestDatabase('conflicts_test');
-const creds = await tdb.credentials();
-const server = await startServer({ databaseUrl: tdb.url }).catch(async (err: unknown) => {
-  await tdb.drop();
-  throw err;
-});
-const clients: TestClient[] = [];
-t.teardown(async () => {
-  for (const c of clients) c.close();
-  await server.stop();
-  await tdb.drop();
-});
+// Every subtest is its own user (own email) with two clients.
+const { tdb, connect } = await fileServer(t, 'conflicts_test');
 
 /** Two connections of one user with different client_ids: the two sides of every conflict below. */
 async function pair(email: string): Promise<{ a: TestClient; b: TestClient }> {
-  const id = { email, apiKey: creds.apiKey, secret: creds.secret };
-  const a = await TestClient.connect(server.url, id);
-  const b = await TestClient.connect(server.url, id);
-  clients.push(a, b);
+  const a = await connect(email);
+  const b = await connect(email);
   if (a.clientId === b.clientId || a.userId !== b.userId) throw new Error('pair is not two clients of one user');
   return { a, b };
 }

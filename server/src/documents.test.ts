@@ -3,29 +3,11 @@ import tap from 'tap';
 const t = tap;
 import { applyPatch, contentHash, newUuid, titleOf, type PatchOp, type ServerMessage, type WireDocument } from '@json-sync/core';
 import { DOCUMENT_COLUMNS, toWireDocument, type DocumentRow } from './store/documents.js';
-import { createTestDatabase } from './test-support/database.js';
-import { startServer } from './test-support/server-process.js';
-import { TestClient } from './test-support/ws-client.js';
+import { fileServer } from './test-support/file-server.js';
+import type { TestClient } from './test-support/ws-client.js';
 
-// One database and one server for the whole file; every subtest works as its own user (own email).
-const tdb = await createTestDatabase('documents_test');
-const creds = await tdb.credentials();
-const server = await startServer({ databaseUrl: tdb.url }).catch(async (err: unknown) => {
-  await tdb.drop();
-  throw err;
-});
-const clients: TestClient[] = [];
-t.teardown(async () => {
-  for (const c of clients) c.close();
-  await server.stop();
-  await tdb.drop();
-});
-
-async function connect(email: string): Promise<TestClient> {
-  const c = await TestClient.connect(server.url, { email, apiKey: creds.apiKey, secret: creds.secret });
-  clients.push(c);
-  return c;
-}
+// Every subtest works as its own user (own email).
+const { tdb, connect } = await fileServer(t, 'documents_test');
 
 const PUSH_TYPES = new Set(['document_created', 'document_updated', 'document_deleted']);
 const pushesIn = (c: TestClient) => c.received.filter((m) => PUSH_TYPES.has(m.type));

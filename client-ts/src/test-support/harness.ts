@@ -97,3 +97,13 @@ export function record(engine: SyncEngine): SyncEvent[] {
   engine.onEvent((e) => events.push(e));
   return events;
 }
+
+/** Polls until `check` holds; returns whether it did, so the caller's exact assertions report the difference. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
