@@ -61,12 +61,28 @@ Reply ErrorReply(int code, std::string message) {
   return r;
 }
 
-/** Finishes a request whose JS call failed, clearing the pending exception (if any) without building JS objects. */
+/** Text of a JS value through the raw Node-API; false when even that fails (the runtime is terminating). */
+bool RawText(napi_env env, napi_value value, std::string *out) {
+  napi_value text;
+  size_t length = 0;
+  if (napi_coerce_to_string(env, value, &text) != napi_ok || napi_get_value_string_utf8(env, text, nullptr, 0, &length) != napi_ok) return false;
+  out->resize(length);
+  return napi_get_value_string_utf8(env, text, out->data(), length + 1, &length) == napi_ok;
+}
+
+/**
+ * Finishes a request whose JS call failed: a thrown exception becomes UNKNOWN with its message; if
+ * nothing can be read any more (the runtime is being terminated), NOT_INITIALIZED.
+ */
 void FinishFailed(napi_env env, const std::shared_ptr<Pending> &p) {
   bool pending = false;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
-    napi_value ignored;
-    napi_get_and_clear_last_exception(env, &ignored);
+  napi_value exception;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending && napi_get_and_clear_last_exception(env, &exception) == napi_ok) {
+    bool is_error = false;
+    napi_value message = exception;
+    if (napi_is_error(env, exception, &is_error) == napi_ok && is_error) napi_get_named_property(env, exception, "message", &message);
+    std::string text;
+    if (RawText(env, message, &text)) return p->finish(ErrorReply(kUnknown, text));
   }
   p->finish(ErrorReply(kNotInitialized, "the engine's runtime stopped while handling the call"));
 }
