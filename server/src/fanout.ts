@@ -40,14 +40,6 @@ export class Fanout {
     if (feed.connections.size === 0) this.feeds.delete(userId);
   }
 
-  connectionsOf(userId: string): ReadonlySet<Connection> {
-    return this.feeds.get(userId)?.connections ?? new Set();
-  }
-
-  users(): string[] {
-    return [...this.feeds.keys()];
-  }
-
   /** A change committed by this process: its push is at hand. */
   local(userId: string, sequence: number, push: ServerMessage, fromClientId: string): void {
     this.step(userId, async (feed) => {

@@ -22,10 +22,3 @@ export interface Database extends Queryable {
   listen(channel: string, handlers: ListenHandlers): Promise<void>;
   close(): Promise<void>;
 }
-
-/** PostgreSQL error codes the server reacts to. */
-export const PG_UNIQUE_VIOLATION = '23505';
-
-export function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: string } | null)?.code === PG_UNIQUE_VIOLATION;
-}

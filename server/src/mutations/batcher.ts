@@ -48,10 +48,6 @@ export class MutationBatcher {
     private readonly log: Logger,
   ) {}
 
-  get backlog(): number {
-    return this.queue.length;
-  }
-
   submit(item: PendingMutation): void {
     this.queue.push(item);
     this.startFlushes();
