@@ -351,7 +351,8 @@ export class SyncEngine {
     this.ensureOpen();
     const entry = this.store.latestRedoable(id);
     if (!entry) throw new SyncError('not_found', `nothing to redo for ${id}`);
-    this.assertUntouchedSince(entry);
+    // Local changes since would have cleared redo, and undos/redos are this chain itself: only others' changes count.
+    this.assertUntouchedSince(entry, true);
     this.change(id, 'redo', (doc, view) => this.inverseOf(entry, doc, view, 'redo'), () => this.store.markRedone(entry.id));
   }
 
@@ -513,12 +514,13 @@ export class SyncEngine {
     this.schedulePump();
   }
 
-  private assertUntouchedSince(entry: HistoryRecord): void {
+  private assertUntouchedSince(entry: HistoryRecord, onlyRemote = false): void {
     const mine = pathsOf(entry);
+    const verb = onlyRemote ? 'redo' : 'undo';
     for (const later of this.store.historyAfter(entry.document_id, entry.id)) {
       // Changes undone since, and the undos themselves, cancel out.
-      if (later.undone === 1 || later.origin === 'undo') continue;
-      if (anyOverlap(mine, pathsOf(later))) throw new SyncError('conflict', `a later change to ${entry.document_id} touched the same data; cannot undo`);
+      if (later.undone === 1 || later.origin === 'undo' || (onlyRemote && later.origin !== 'remote')) continue;
+      if (anyOverlap(mine, pathsOf(later))) throw new SyncError('conflict', `a later change to ${entry.document_id} touched the same data; cannot ${verb}`);
     }
   }
 
