@@ -830,9 +830,9 @@ export class SyncEngine {
       if (newer && doc?.base_content) this.recordRemoteDiff(doc, server.content, server.sync_revision, server.updated_at);
       return this.refreshView(rebased, doc, server.updated_at);
     });
+    // One ConflictDetected for the document: later edits that no longer apply are in the conflicts record.
     this.emit(EventType.ConflictDetected, { documentId: entry.document_id, content: server.content, title: server.title, error: 'server_wins' });
     this.emitViewChange(entry.document_id, outcome.before, outcome.after, true);
-    this.emitRebaseConflicts(outcome.failed, outcome.after);
     this.schedulePump();
   }
 
