@@ -15,6 +15,9 @@ const CONTENT = s.unknownValue() as s.Schema<JsonObject>;
 const PATCH = s.unknownValue() as s.Schema<PatchOp[]>;
 const NULLABLE_JSON = s.unknownValue() as s.Schema<JsonValue | null>;
 
+/** Revisions are 32-bit in storage; a larger base can only be garbage. */
+const REVISION = s.count({ min: 1, max: 2 ** 31 - 1 });
+
 export const API_KEY_PATTERN = /^rpa_[0-9a-f]{64}$/;
 export const API_SECRET_PATTERN = /^rps_[0-9a-f]{64}$/;
 
@@ -58,19 +61,19 @@ export const clientMessages = {
   create_document: s.object({
     type: s.literal('create_document'),
     document: s.object({ id: UUID, content: CONTENT }),
-    base_revision: s.optional(s.count({ min: 1 })),
+    base_revision: s.optional(REVISION),
     mutation_id: UUID,
   }),
   update_document: s.object({
     type: s.literal('update_document'),
     patch: s.object({ document_id: UUID, patch: PATCH, content_hash: s.optional(HEX64) }),
-    base_revision: s.optional(s.count({ min: 1 })),
+    base_revision: s.optional(REVISION),
     mutation_id: UUID,
   }),
   delete_document: s.object({
     type: s.literal('delete_document'),
     document_id: UUID,
-    base_revision: s.optional(s.count({ min: 1 })),
+    base_revision: s.optional(REVISION),
     mutation_id: UUID,
   }),
   get_changes_since: s.object({

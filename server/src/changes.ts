@@ -15,6 +15,9 @@ interface EventRow {
   created_at: Date;
 }
 
+/** A `changes` page stays about this size or below (one event can exceed it alone). */
+const MAX_PAGE_BYTES = 8 * 1024 * 1024;
+
 const EVENT_COLUMNS = 'sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id, created_at';
 
 function toChangeEvent(row: EventRow): ChangeEvent {
@@ -42,9 +45,17 @@ export async function changesSince(db: Database, userId: string, lastSequence: n
       lastSequence,
       limit + 1,
     ]);
-    const hasMore = r.rows.length > limit;
-    const rows = hasMore ? r.rows.slice(0, limit) : r.rows;
-    return { type: 'changes', events: rows.map(toChangeEvent), latest_sequence: seqs.last_sequence, has_more: hasMore };
+    // A page is cut by size too (documents can be large), keeping at least one event so paging always advances.
+    const events: ChangeEvent[] = [];
+    let bytes = 0;
+    for (const row of r.rows.slice(0, limit)) {
+      const event = toChangeEvent(row);
+      bytes += Buffer.byteLength(JSON.stringify(event));
+      if (events.length > 0 && bytes > MAX_PAGE_BYTES) break;
+      events.push(event);
+    }
+    const hasMore = r.rows.length > events.length;
+    return { type: 'changes', events, latest_sequence: seqs.last_sequence, has_more: hasMore };
   }, 'repeatable read');
 }
 

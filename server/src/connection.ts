@@ -22,6 +22,8 @@ export class Connection {
   chain: Promise<void> = Promise.resolve();
   /** Mutations received and not yet answered. */
   inFlight = 0;
+  /** Frames received and not yet processed. */
+  pendingFrames = 0;
   private queue: string[] = [];
   private queuedBytes = 0;
   ws: WebSocket<{ conn: Connection }> | null = null;
@@ -55,6 +57,11 @@ export class Connection {
         ws.send(text, false, false);
       }
     });
+  }
+
+  /** Nothing left to write: our queue is empty and uWS has sent its buffer. */
+  flushed(): boolean {
+    return this.closed || !this.ws || (this.queue.length === 0 && this.ws.getBufferedAmount() === 0);
   }
 
   end(code: number, reason: string): void {

@@ -60,13 +60,21 @@ export class Fanout {
 
   /** After LISTEN was down, announcements may be lost: push whatever each connected user missed. */
   catchUpAll(): void {
-    for (const userId of this.feeds.keys()) {
-      this.step(userId, async (feed) => {
-        const r = await this.db.query<{ last_sequence: number }>('SELECT last_sequence FROM users WHERE id = $1', [userId]);
-        const latest = r.rows[0]?.last_sequence ?? 0;
-        if (latest > feed.through) await this.fromLog(userId, feed, latest);
-      });
-    }
+    for (const userId of this.feeds.keys()) this.catchUp(userId);
+  }
+
+  /** Pushes whatever the log holds beyond what this user's connections have seen. */
+  catchUp(userId: string): void {
+    this.step(userId, async (feed) => {
+      const r = await this.db.query<{ last_sequence: number }>('SELECT last_sequence FROM users WHERE id = $1', [userId]);
+      const latest = r.rows[0]?.last_sequence ?? 0;
+      if (latest > feed.through) await this.fromLog(userId, feed, latest);
+    });
+  }
+
+  /** Resolves when every push queued so far has been handed to its connections. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.feeds.values()].map((f) => f.chain));
   }
 
   private step(userId: string, fn: (feed: UserFeed) => Promise<void>): void {

@@ -37,6 +37,8 @@ export interface ServerOptions {
 /** uWS closes a connection outright past this; our own, smaller limit answers `message_too_large` first. */
 const UWS_MAX_PAYLOAD = 16 * 1024 * 1024;
 const SHUTDOWN_DRAIN_MS = 4000;
+/** Frames one connection may have received and not yet processed. */
+const MAX_PENDING_FRAMES = 1024;
 
 /**
  * The sync server: WebSocket protocol at /ws, /health and /metrics, on uWebSockets.js. Mutations
@@ -121,7 +123,11 @@ export class SyncServer {
       await Promise.all([...this.connections].map((c) => c.chain));
       await this.batcher.drain();
     })();
+    const deadline = Date.now() + SHUTDOWN_DRAIN_MS;
     await Promise.race([drained, new Promise((r) => setTimeout(r, SHUTDOWN_DRAIN_MS))]);
+    // Replies and pushes still queued for slow readers go out before the sockets close.
+    await Promise.race([this.fanout.idle(), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+    while (Date.now() < deadline && [...this.connections].some((c) => !c.flushed())) await new Promise((r) => setTimeout(r, 20));
     for (const c of this.connections) c.end(1001, 'server shutting down');
   }
 
@@ -150,12 +156,19 @@ export class SyncServer {
       message: (ws, data, isBinary) => {
         const conn = ws.getUserData().conn;
         if (this.closing || conn.closed) return;
+        // Frames wait their turn in memory: a client that floods them is cut off, not buffered without end.
+        if (conn.pendingFrames >= MAX_PENDING_FRAMES) {
+          this.log.warn({ address: conn.address }, 'too many unprocessed frames; closing the connection');
+          return conn.end(1008, 'too many unprocessed messages');
+        }
         const tooLarge = data.byteLength > this.limits.max_frame_bytes;
         // The ArrayBuffer is only valid during this call: copy before going async.
         const text = isBinary || tooLarge ? '' : Buffer.from(data).toString('utf8');
+        conn.pendingFrames++;
         conn.chain = conn.chain
           .then(() => this.handleFrame(conn, text, isBinary, tooLarge))
-          .catch((err) => this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'frame handler failed'));
+          .catch((err) => this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'frame handler failed'))
+          .finally(() => conn.pendingFrames--);
       },
       drain: (ws) => ws.getUserData().conn.drain(),
       close: (ws) => {
@@ -312,6 +325,8 @@ export class SyncServer {
     conn.session = session;
     this.metrics.authenticatedConnections.inc();
     this.fanout.add(session.userId, conn, session.latestSequence);
+    // A change committed between reading latest_sequence and joining the feed found no feed to push to.
+    this.fanout.catchUp(session.userId);
     void touchKey(this.db, session.apiKey).catch(() => {});
     conn.send({
       type: 'auth_success',

@@ -84,12 +84,14 @@ export class BatchStore {
     const keys = items.map((i) => ({ u: i.userId, m: i.message.mutation_id }));
     const ids = [...new Set(items.map((i) => documentIdOf(i.message)))];
     // The oldest base per document: the log above it tells which paths others changed meanwhile.
+    // Keyed by user and document: another user's mutation naming the same id must not hide the owner's log.
     const oldest = new Map<string, { u: string; d: string; b: number }>();
     for (const i of items) {
       const base = i.message.base_revision;
       const d = documentIdOf(i.message);
-      const seen = oldest.get(d);
-      if (base !== undefined && (!seen || base < seen.b)) oldest.set(d, { u: i.userId, d, b: base });
+      const key = `${i.userId}/${d}`;
+      const seen = oldest.get(key);
+      if (base !== undefined && (!seen || base < seen.b)) oldest.set(key, { u: i.userId, d, b: base });
     }
     const r = await tx.query<{ replays: StoredReplyRow[]; docs: DocumentJson[]; events: (PriorEvent & { document_id: string })[] }>(
       `SELECT
@@ -100,7 +102,7 @@ export class BatchStore {
             SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE id IN (SELECT jsonb_array_elements_text($2::jsonb)::uuid)) d) AS docs,
          (SELECT coalesce(json_agg(e ORDER BY e.document_id, e.sync_revision), '[]') FROM (
             SELECT e.document_id, e.sync_revision, e.event_type, e.forward_patch, e.client_id FROM change_events e
-            JOIN jsonb_to_recordset($3::jsonb) AS x(u uuid, d uuid, b int) ON e.user_id = x.u AND e.document_id = x.d AND e.sync_revision > x.b) e) AS events`,
+            JOIN jsonb_to_recordset($3::jsonb) AS x(u uuid, d uuid, b bigint) ON e.user_id = x.u AND e.document_id = x.d AND e.sync_revision > x.b) e) AS events`,
       [JSON.stringify(keys), JSON.stringify(ids), JSON.stringify([...oldest.values()])],
     );
     const row = r.rows[0]!;

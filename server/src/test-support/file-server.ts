@@ -5,6 +5,7 @@ import { TestClient } from './ws-client.js';
 
 export interface FileServer {
   tdb: TestDatabase;
+  creds: { apiKey: string; secret: string };
   server: ServerProcess;
   /** A new authenticated connection as `email`, closed at teardown. */
   connect(email: string): Promise<TestClient>;
@@ -29,6 +30,7 @@ export async function fileServer(t: Test, prefix: string): Promise<FileServer> {
   });
   return {
     tdb,
+    creds,
     server,
     async connect(email) {
       const c = await TestClient.connect(server.url, { email, apiKey: creds.apiKey, secret: creds.secret });
