@@ -1,13 +1,9 @@
 import t from 'tap';
 import { EventType } from './events.js';
-import { harness, nextEvent, record } from './test-support/harness.js';
+import { nextEvent, record, syncedPair } from './test-support/harness.js';
 
 t.test('two engines of one user: create, update, delete propagate without echo', async (t) => {
-  const h = await harness();
-  t.teardown(() => h.teardown());
-  const a = h.engine('a', 'bob@example.com');
-  const b = h.engine('b', 'bob@example.com');
-  await Promise.all([a.whenSynced(10_000), b.whenSynced(10_000)]);
+  const { a, b } = await syncedPair(t, 'bob@example.com');
   const aEvents = record(a);
   const created = nextEvent(b, EventType.DocumentCreated);
   const id = a.createDocument({ title: 'Task', done: false });

@@ -1,4 +1,4 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { CLI } from '../../server/src/test-support/server-process.js';
 import { SyncEngine } from './engine.js';
 import { SyncError } from './errors.js';
 import { EventType, type SyncEvent } from './events.js';
-import { harness, nextEvent, record, type Harness, eventually } from './test-support/harness.js';
+import { harness, nextEvent, record, type Harness, eventually, syncedPair } from './test-support/harness.js';
 
 const BOB = 'bob@example.com';
 const run = promisify(execFile);
@@ -63,17 +63,8 @@ function syncErrorCode(fn: () => unknown): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function twoEngines(t: Test) {
-  const h = await harness();
-  t.teardown(() => h.teardown());
-  const a = h.engine('a', BOB);
-  const b = h.engine('b', BOB);
-  await Promise.all([a.whenSynced(10_000), b.whenSynced(10_000)]);
-  return { h, a, b };
-}
-
 t.test('a change committed before its reply was lost is applied once after a full sync forced by cursor_expired', async (t) => {
-  const { h, a, b } = await twoEngines(t);
+  const { h, a, b } = await syncedPair(t, BOB);
   const id = a.createDocument({ title: 'list', items: [] });
   const bSaw = nextEvent(b, EventType.DocumentCreated, (e) => e.documentId === id);
   await a.whenSynced(5000);
@@ -109,7 +100,7 @@ t.test('a change committed before its reply was lost is applied once after a ful
 });
 
 t.test('a repeated conflict answer does not roll a document back behind newer changes', async (t) => {
-  const { h, a, b } = await twoEngines(t);
+  const { h, a, b } = await syncedPair(t, BOB);
   const id = a.createDocument({ title: 't', note: '' });
   const bSaw = nextEvent(b, EventType.DocumentCreated, (e) => e.documentId === id);
   await a.whenSynced(5000);
@@ -153,7 +144,7 @@ t.test('a repeated conflict answer does not roll a document back behind newer ch
 });
 
 t.test('catch-up of documents larger together than one frame completes', async (t) => {
-  const { h, a, b } = await twoEngines(t);
+  const { h, a, b } = await syncedPair(t, BOB);
   a.createDocument({ title: 'seed' });
   await a.whenSynced(5000);
   a.setOnline(false);
@@ -179,7 +170,7 @@ t.test('catch-up of documents larger together than one frame completes', async (
 });
 
 t.test('a change too large for one message is refused locally and queues nothing', async (t) => {
-  const { h, a } = await twoEngines(t);
+  const { h, a } = await syncedPair(t, BOB);
   const id = a.createDocument({ title: 'doc' });
   await a.whenSynced(5000);
   const events = record(a);
@@ -243,7 +234,7 @@ t.test('a server that never answers authenticate does not hold the engine', asyn
 });
 
 t.test('undo refuses to overwrite a change that arrived by full sync; redo refuses after a later remote change', async (t) => {
-  const { h, a, b } = await twoEngines(t);
+  const { h, a, b } = await syncedPair(t, BOB);
 
   await t.test('undo after a full sync', async (t) => {
     const id = a.createDocument({ title: 'original' });
@@ -419,7 +410,7 @@ t.test('a full sync cut short is redone as a full sync on the next connection, a
 });
 
 t.test('three offline edits of a document deleted elsewhere raise one ConflictDetected', async (t) => {
-  const { h, a, b } = await twoEngines(t);
+  const { h, a, b } = await syncedPair(t, BOB);
   const id = a.createDocument({ title: 't' });
   const bSaw = nextEvent(b, EventType.DocumentCreated, (e) => e.documentId === id);
   await a.whenSynced(5000);

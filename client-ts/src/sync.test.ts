@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { canonicalJson, type JsonObject } from '@json-sync/core';
 import type { SyncEngine } from './engine.js';
 import { EventType, type SyncEvent } from './events.js';
-import { harness, nextEvent, record, type Harness, eventually } from './test-support/harness.js';
+import { harness, nextEvent, record, type Harness, eventually, syncedPair } from './test-support/harness.js';
 
 const BOB = 'bob@example.com';
 const DOC_EVENTS = new Set([EventType.DocumentCreated, EventType.DocumentUpdated, EventType.DocumentDeleted, EventType.ConflictDetected]);
@@ -97,11 +97,7 @@ async function outage(h: Harness, engines: SyncEngine[]): Promise<void> {
 }
 
 t.test('create, update and delete propagate; the sender sees one event per change and no echo; a late joiner gets everything', async (t) => {
-  const h = await harness();
-  t.teardown(() => h.teardown());
-  const a = h.engine('a', BOB);
-  const b = h.engine('b', BOB);
-  await Promise.all([a.whenSynced(10_000), b.whenSynced(10_000)]);
+  const { h, a, b } = await syncedPair(t, BOB);
   const aEvents = record(a);
   const bEvents = record(b);
 
@@ -182,11 +178,7 @@ t.test('create, update and delete propagate; the sender sees one event per chang
 });
 
 t.test('updateDocument with a subset of keys removes the others on both sides', async (t) => {
-  const h = await harness();
-  t.teardown(() => h.teardown());
-  const a = h.engine('a', BOB);
-  const b = h.engine('b', BOB);
-  await Promise.all([a.whenSynced(10_000), b.whenSynced(10_000)]);
+  const { h, a, b } = await syncedPair(t, BOB);
   const created = nextEvent(b, EventType.DocumentCreated);
   const id = a.createDocument({ title: 'Groceries', body: 'milk', tags: ['home'], meta: { x: 1 } });
   await created;
@@ -212,11 +204,7 @@ t.test('updateDocument with a subset of keys removes the others on both sides', 
 });
 
 t.test('offline creates, updates and deletes upload after the server comes back', async (t) => {
-  const h = await harness();
-  t.teardown(() => h.teardown());
-  const a = h.engine('a', BOB);
-  const b = h.engine('b', BOB);
-  await Promise.all([a.whenSynced(10_000), b.whenSynced(10_000)]);
+  const { h, a, b } = await syncedPair(t, BOB);
   const toUpdate = a.createDocument({ title: 'Update me', v: 1 });
   const toDelete = a.createDocument({ title: 'Delete me' });
   await a.whenSynced(5000);
@@ -278,11 +266,7 @@ t.test('offline creates, updates and deletes upload after the server comes back'
 });
 
 t.test('two offline edits of one field and a concurrent edit of another field both land without conflict', async (t) => {
-  const h = await harness();
-  t.teardown(() => h.teardown());
-  const a = h.engine('a', BOB);
-  const b = h.engine('b', BOB);
-  await Promise.all([a.whenSynced(10_000), b.whenSynced(10_000)]);
+  const { h, a, b } = await syncedPair(t, BOB);
   const created = nextEvent(b, EventType.DocumentCreated);
   const id = a.createDocument({ title: 'Shared', status: 'todo', priority: 1 });
   await created;
@@ -388,11 +372,7 @@ t.test('five users are isolated from each other', async (t) => {
 });
 
 t.test('changing one item of a 1000-item document sends at most 3 ops', async (t) => {
-  const h = await harness();
-  t.teardown(() => h.teardown());
-  const a = h.engine('a', BOB);
-  const b = h.engine('b', BOB);
-  await Promise.all([a.whenSynced(10_000), b.whenSynced(10_000)]);
+  const { h, a, b } = await syncedPair(t, BOB);
   const items = Array.from({ length: 1000 }, (_, i) => ({ id: i, name: `item ${i}`, done: false, tags: ['x'] }));
   const created = nextEvent(b, EventType.DocumentCreated);
   const id = a.createDocument({ title: 'Big', items });
@@ -419,11 +399,7 @@ t.test('changing one item of a 1000-item document sends at most 3 ops', async (t
 });
 
 t.test('200 rapid updates: both engines and the server end equal at revision 201', async (t) => {
-  const h = await harness();
-  t.teardown(() => h.teardown());
-  const a = h.engine('a', BOB);
-  const b = h.engine('b', BOB);
-  await Promise.all([a.whenSynced(10_000), b.whenSynced(10_000)]);
+  const { h, a, b } = await syncedPair(t, BOB);
   const id = a.createDocument({ title: 'Counter', n: 0 });
   const last = nextEvent(b, EventType.DocumentUpdated, (e) => e.documentId === id && e.content?.n === 200, 30_000);
   for (let n = 1; n <= 200; n++) a.updateDocument(id, { title: 'Counter', n });
@@ -505,11 +481,7 @@ t.test('each connection fires ConnectionAttempted, ConnectionSucceeded, SyncStar
 });
 
 t.test('mergeDocument (RFC 7386) and patchDocument propagate', async (t) => {
-  const h = await harness();
-  t.teardown(() => h.teardown());
-  const a = h.engine('a', BOB);
-  const b = h.engine('b', BOB);
-  await Promise.all([a.whenSynced(10_000), b.whenSynced(10_000)]);
+  const { h, a, b } = await syncedPair(t, BOB);
   const created = nextEvent(b, EventType.DocumentCreated);
   const id = a.createDocument({ title: 'Merge', meta: { a: 1, b: { c: 2, d: 3 } }, tags: ['x', 'y'], drop: 'me', flat: { deep: true } });
   await created;

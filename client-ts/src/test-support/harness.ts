@@ -107,3 +107,13 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** A harness with two engines of one user, both synced; torn down with the test. */
+export async function syncedPair(t: { teardown(fn: () => unknown): void }, email: string): Promise<{ h: Harness; a: SyncEngine; b: SyncEngine }> {
+  const h = await harness();
+  t.teardown(() => h.teardown());
+  const a = h.engine('a', email);
+  const b = h.engine('b', email);
+  await Promise.all([a.whenSynced(10_000), b.whenSynced(10_000)]);
+  return { h, a, b };
+}
