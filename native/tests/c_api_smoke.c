@@ -4,23 +4,6 @@
 
 #include "harness.h"
 
-typedef struct Seen {
-  int created;
-  char id[37];
-  char content[256];
-} Seen;
-
-static void on_event(const SyncEventData *e, void *context) {
-  Seen *seen = context;
-  if (e->event_type == SYNC_EVENT_DOCUMENT_CREATED && !e->boolean_data) {
-    seen->created++;
-    snprintf(seen->id, sizeof seen->id, "%s", e->document_id);
-    snprintf(seen->content, sizeof seen->content, "%s", e->content ? e->content : "");
-  }
-}
-
-static bool got_created(void *context) { return ((Seen *)context)->created > 0; }
-
 int main(void) {
   TestEnv env;
   test_env_load(&env);
@@ -31,12 +14,12 @@ int main(void) {
   snprintf(sqlite_url, sizeof sqlite_url, "sqlite:%s?mode=rwc", test_db_path("b"));
   struct CSyncEngine *b = sync_engine_create(sqlite_url, env.server_url, "smoke@example.com", env.api_key, env.api_secret);
   REQUIRE(b != NULL);
-  Seen seen = {0};
-  CHECK(sync_engine_register_event_callback(b, on_event, &seen, -1) == SYNC_RESULT_SUCCESS);
+  TestCreated seen = {0};
+  CHECK(sync_engine_register_event_callback(b, test_record_created, &seen, -1) == SYNC_RESULT_SUCCESS);
   char id[37];
   CHECK(sync_engine_create_document(a, "{\"title\":\"Hello\",\"n\":1}", id) == SYNC_RESULT_SUCCESS);
   CHECK(strlen(id) == 36);
-  CHECK(test_pump_until(b, got_created, &seen, 15000));
+  CHECK(test_pump_until(b, test_got_created, &seen, 15000));
   CHECK(strcmp(seen.id, id) == 0);
   CHECK(strstr(seen.content, "\"Hello\"") != NULL);
   uint64_t count = 0;

@@ -80,6 +80,16 @@ bool test_pump_until(struct CSyncEngine *engine, bool (*done)(void *), void *con
   return done(context);
 }
 
+void test_record_created(const SyncEventData *e, void *context) {
+  TestCreated *seen = context;
+  if (e->event_type != SYNC_EVENT_DOCUMENT_CREATED || e->boolean_data) return;
+  seen->created++;
+  snprintf(seen->id, sizeof seen->id, "%s", e->document_id);
+  snprintf(seen->content, sizeof seen->content, "%s", e->content ? e->content : "");
+}
+
+bool test_got_created(void *context) { return ((TestCreated *)context)->created > 0; }
+
 int test_finish(const char *name) {
   int passed = test_failures == 0 ? 1 : 0;
   printf("%s: %d passed, %d failed\n", name, passed, test_failures == 0 ? 0 : 1);

@@ -31,6 +31,19 @@ const char *test_db_path(const char *name);
 /** Calls sync_engine_process_events until `done(context)` or the timeout; returns done's last value. */
 bool test_pump_until(struct CSyncEngine *engine, bool (*done)(void *), void *context, int timeout_ms);
 
+/** The remote DocumentCreated events an engine received: the last one's id and content, and a count. */
+typedef struct TestCreated {
+  int created;
+  char id[37];
+  char content[256];
+} TestCreated;
+
+/** A SyncEventCallback filling the TestCreated passed as context. */
+void test_record_created(const SyncEventData *event, void *context);
+
+/** For test_pump_until: true once a TestCreated has seen a remote create. */
+bool test_got_created(void *context);
+
 /** Milliseconds on a monotonic clock. */
 double test_now_ms(void);
 

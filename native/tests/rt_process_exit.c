@@ -8,23 +8,6 @@
 #include "rt_util.h"
 #include "test_hooks.h"
 
-typedef struct Seen {
-  int created;
-  char id[37];
-  char content[256];
-} Seen;
-
-static void on_event(const SyncEventData *e, void *context) {
-  Seen *seen = context;
-  if (e->event_type == SYNC_EVENT_DOCUMENT_CREATED && !e->boolean_data) {
-    seen->created++;
-    snprintf(seen->id, sizeof seen->id, "%s", e->document_id);
-    snprintf(seen->content, sizeof seen->content, "%s", e->content ? e->content : "");
-  }
-}
-
-static bool got_created(void *context) { return ((Seen *)context)->created > 0; }
-
 static int log_exit_lines = 0;
 static void on_log(SyncLogLevel level, const char *message, void *context) {
   (void)level;
@@ -57,14 +40,14 @@ int main(void) {
   /* A new engine starts, and the runtime's loop still does network I/O: a's documents arrive on b. */
   struct CSyncEngine *b = sync_engine_create(test_db_path("b"), env.server_url, "exit@example.com", env.api_key, env.api_secret);
   REQUIRE(b != NULL);
-  Seen seen = {0};
-  CHECK(sync_engine_register_event_callback(b, on_event, &seen, -1) == SYNC_RESULT_SUCCESS);
+  TestCreated seen = {0};
+  CHECK(sync_engine_register_event_callback(b, test_record_created, &seen, -1) == SYNC_RESULT_SUCCESS);
   char id2[37];
   CHECK(sync_engine_create_document(a, "{\"title\":\"late\",\"n\":4}", id2) == SYNC_RESULT_SUCCESS);
   bool arrived = false;
   double deadline = test_now_ms() + 20000;
   while (!arrived && test_now_ms() < deadline) {
-    test_pump_until(b, got_created, &seen, 200);
+    test_pump_until(b, test_got_created, &seen, 200);
     count = 0;
     arrived = sync_engine_count_documents(b, &count) == SYNC_RESULT_SUCCESS && count == 3;
   }
