@@ -3,16 +3,7 @@ import type { JsonObject } from '@json-sync/core';
 import type { SyncEngine } from './engine.js';
 import { SyncError } from './errors.js';
 import { EventType } from './events.js';
-import { harness, nextEvent, record, type Harness } from './test-support/harness.js';
-
-async function serverDoc(h: Harness, id: string): Promise<{ content: JsonObject; revision: number; deleted: boolean } | undefined> {
-  const r = await h.tdb.db.query<{ content: JsonObject; sync_revision: number; deleted_at: unknown }>(
-    'SELECT content, sync_revision, deleted_at FROM documents WHERE id = $1',
-    [id],
-  );
-  const d = r.rows[0];
-  return d && { content: d.content, revision: d.sync_revision, deleted: d.deleted_at !== null };
-}
+import { harness, nextEvent, record, serverDoc } from './test-support/harness.js';
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -47,7 +38,7 @@ t.test('same field edited on two offline clients: both converge to the server, t
   a.setOnline(true);
   await a.whenSynced();
   const winner = await serverDoc(h, id);
-  t.same(winner, { content: { title: 'Shared', status: 'done', note: 'n' }, revision: 2, deleted: false });
+  t.same(winner, { id, title: 'Shared', content: { title: 'Shared', status: 'done', note: 'n' }, syncRevision: 2, deleted: false });
 
   const bEvents = record(b);
   const aEvents = record(a);
@@ -108,8 +99,8 @@ t.test('a permanently rejected entry does not stall the entries behind it', asyn
   await bob.whenSynced(10_000);
   t.equal(bob.pendingCount(), 0, 'the rejected entry left the outbox and nothing behind it is stuck');
   t.equal(bob.getDocument(owned), null, 'the refused create leaves no local document');
-  t.same(await serverDoc(h, before), { content: { title: 'queued behind', n: 1 }, revision: 2, deleted: false });
-  t.same(await serverDoc(h, owned), { content: { title: "Eve's", secret: 1 }, revision: 1, deleted: false }, "Eve's document is untouched");
+  t.same(await serverDoc(h, before), { id: before, title: 'queued behind', content: { title: 'queued behind', n: 1 }, syncRevision: 2, deleted: false });
+  t.same(await serverDoc(h, owned), { id: owned, title: "Eve's", content: { title: "Eve's", secret: 1 }, syncRevision: 1, deleted: false }, "Eve's document is untouched");
 
   const conflicts = bob.conflicts();
   t.match(conflicts, [
@@ -123,8 +114,8 @@ t.test('a permanently rejected entry does not stall the entries behind it', asyn
   bob.mergeDocument(before, { n: 2 });
   await bob.whenSynced(10_000);
   t.equal(bob.pendingCount(), 0);
-  t.same(await serverDoc(h, later), { content: { title: 'later, edited' }, revision: 2, deleted: false });
-  t.same(await serverDoc(h, before), { content: { title: 'queued behind', n: 2 }, revision: 3, deleted: false });
+  t.same(await serverDoc(h, later), { id: later, title: 'later, edited', content: { title: 'later, edited' }, syncRevision: 2, deleted: false });
+  t.same(await serverDoc(h, before), { id: before, title: 'queued behind', content: { title: 'queued behind', n: 2 }, syncRevision: 3, deleted: false });
   t.same(eve.getDocument(owned)?.content, { title: "Eve's", secret: 1 });
 });
 
@@ -157,7 +148,7 @@ t.test('undo/redo are changes the other client sees', async (t) => {
     a.redo(id);
     t.same((await seen).content, { title: 'U', field: 'new' }, 'B sees the new value again');
     await a.whenSynced();
-    t.same(await serverDoc(h, id), { content: { title: 'U', field: 'new' }, revision: 4, deleted: false });
+    t.same(await serverDoc(h, id), { id, title: 'U', content: { title: 'U', field: 'new' }, syncRevision: 4, deleted: false });
     t.same(
       a.history(id).map((e) => [e.origin, e.kind]),
       [
@@ -177,7 +168,7 @@ t.test('undo/redo are changes the other client sees', async (t) => {
     await deleted;
     t.not(b.getDocument(id)?.deletedAt, null);
     await a.whenSynced();
-    t.same(await serverDoc(h, id), { content: { title: 'created' }, revision: 2, deleted: true });
+    t.same(await serverDoc(h, id), { id, title: 'created', content: { title: 'created' }, syncRevision: 2, deleted: true });
   });
 
   t.test('undo of a delete revives it on B', async (t) => {
@@ -191,7 +182,7 @@ t.test('undo/redo are changes the other client sees', async (t) => {
     t.same((await revived).content, { title: 'to revive', n: 7 });
     t.equal(b.getDocument(id)?.deletedAt, null);
     await a.whenSynced();
-    t.same(await serverDoc(h, id), { content: { title: 'to revive', n: 7 }, revision: 3, deleted: false });
+    t.same(await serverDoc(h, id), { id, title: 'to revive', content: { title: 'to revive', n: 7 }, syncRevision: 3, deleted: false });
   });
 
   t.test('a new local change clears redo', async (t) => {
@@ -241,7 +232,7 @@ t.test('undo/redo are changes the other client sees', async (t) => {
     t.same((await seen).content, { title: 'D', field: 'a', other: 'theirs' }, "B sees the undo, its own change kept");
     await a.whenSynced();
     await b.whenSynced();
-    t.same(await serverDoc(h, id), { content: { title: 'D', field: 'a', other: 'theirs' }, revision: 4, deleted: false });
+    t.same(await serverDoc(h, id), { id, title: 'D', content: { title: 'D', field: 'a', other: 'theirs' }, syncRevision: 4, deleted: false });
     t.same(b.getDocument(id)?.content, a.getDocument(id)?.content);
   });
 });

@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import { SyncEngine } from './engine.js';
 import { SyncError } from './errors.js';
 import { EventType, type SyncEvent } from './events.js';
-import { harness, nextEvent, type Harness } from './test-support/harness.js';
+import { harness, nextEvent, serverDocs } from './test-support/harness.js';
 
 /** The built engine a separate Node process imports (the test process runs the TypeScript source). */
 const DIST_INDEX = fileURLToPath(new URL('../dist/src/index.js', import.meta.url));
@@ -21,13 +21,6 @@ async function waitFor(what: string, cond: () => Promise<boolean> | boolean, tim
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
-}
-
-async function serverDocs(h: Harness): Promise<Map<string, { content: unknown; revision: number; deleted: boolean }>> {
-  const r = await h.tdb.db.query<{ id: string; content: unknown; sync_revision: number; deleted_at: unknown }>(
-    'SELECT id::text AS id, content, sync_revision, deleted_at FROM documents',
-  );
-  return new Map(r.rows.map((d) => [d.id, { content: d.content, revision: d.sync_revision, deleted: d.deleted_at !== null }]));
 }
 
 /** `synchronous` of the engine's own connection: 1 NORMAL, 2 FULL. Not exposed by the API, so read through the private store. */
@@ -80,7 +73,7 @@ t.test('server SIGKILLed with changes in flight and restarted: every returned ch
   const server = await serverDocs(h);
   t.equal(server.size, ids.length, 'the server holds exactly the created documents');
   t.same(
-    Object.fromEntries([...server].map(([id, s]) => [id, { content: s.content, revision: s.revision, deleted: s.deleted }])),
+    Object.fromEntries([...server].map(([id, s]) => [id, { content: s.content, revision: s.syncRevision, deleted: s.deleted }])),
     Object.fromEntries(local.map((d) => [d.id, { content: d.content, revision: d.syncRevision, deleted: false }])),
     "the server's documents equal A's local view",
   );
@@ -105,7 +98,7 @@ t.test('server SIGKILLed with changes in flight and restarted: every returned ch
   const perDoc = new Map<string, number>();
   for (const e of events.rows) perDoc.set(e.document_id, (perDoc.get(e.document_id) ?? 0) + 1);
   t.same(
-    Object.fromEntries(ids.map((id) => [id, server.get(id)?.revision])),
+    Object.fromEntries(ids.map((id) => [id, server.get(id)?.syncRevision])),
     Object.fromEntries(ids.map((id) => [id, perDoc.get(id)])),
     'each revision counts its change events',
   );
@@ -166,7 +159,7 @@ setInterval(() => {}, 1000);
   t.equal(server.size, N);
   t.same(
     Object.fromEntries(ids.map((id) => [id, server.get(id)])),
-    Object.fromEntries(ids.map((id, n) => [id, { content: { title: `child ${n}`, i: n }, revision: 1, deleted: false }])),
+    Object.fromEntries(ids.map((id, n) => [id, { id, title: `child ${n}`, content: { title: `child ${n}`, i: n }, syncRevision: 1, deleted: false }])),
     'every document the child created is on the server once, at revision 1',
   );
   t.equal(e.getDocument(ids[17]!)?.syncRevision, 1);
@@ -251,7 +244,7 @@ t.test('heartbeat: a SIGSTOPped server is noticed within interval + timeout, and
   );
   const id = e.createDocument({ title: 'after the stall' });
   await e.whenSynced(5000);
-  t.equal((await serverDocs(h)).get(id)?.revision, 1, 'changes flow again');
+  t.equal((await serverDocs(h)).get(id)?.syncRevision, 1, 'changes flow again');
 });
 
 t.test('wrong credentials: one SyncError per attempt, at most 10 attempts in 5 s', async (t) => {
@@ -298,7 +291,7 @@ t.test("durability 'full' opens, syncs and fsyncs per commit", async (t) => {
   await full.whenSynced(10_000);
   t.equal((await created).documentId, id);
   const s = (await serverDocs(h)).get(id);
-  t.same(s, { content: { title: 'durable', n: 2 }, revision: 2, deleted: false });
+  t.same(s, { id, title: 'durable', content: { title: 'durable', n: 2 }, syncRevision: 2, deleted: false });
   await full.close();
   t.ok(existsSync(h.options('full', 'full@example.com').databasePath));
   const again = SyncEngine.open({ ...h.options('full', 'full@example.com'), durability: 'full', online: false });

@@ -1,30 +1,13 @@
 import t from 'tap';
 import { createServer } from 'node:net';
-import { canonicalJson, type JsonObject } from '@json-sync/core';
+import { canonicalJson } from '@json-sync/core';
 import type { SyncEngine } from './engine.js';
 import { EventType, type SyncEvent } from './events.js';
-import { harness, nextEvent, record, type Harness, eventually, syncedPair } from './test-support/harness.js';
+import { harness, nextEvent, record, type Harness, eventually, syncedPair, serverDoc, serverDocs, type ServerDoc } from './test-support/harness.js';
 
 const BOB = 'bob@example.com';
 const DOC_EVENTS = new Set([EventType.DocumentCreated, EventType.DocumentUpdated, EventType.DocumentDeleted, EventType.ConflictDetected]);
 const CONNECTION_EVENTS = new Set([EventType.ConnectionAttempted, EventType.ConnectionSucceeded, EventType.SyncStarted, EventType.SyncCompleted]);
-
-interface ServerRow {
-  id: string;
-  content: JsonObject;
-  sync_revision: number;
-  title: string | null;
-  deleted_at: Date | null;
-}
-
-async function serverDoc(h: Harness, id: string): Promise<ServerRow | undefined> {
-  const r = await h.tdb.db.query<ServerRow>('SELECT id, content, sync_revision, title, deleted_at FROM documents WHERE id = $1', [id]);
-  return r.rows[0];
-}
-
-async function serverDocs(h: Harness): Promise<ServerRow[]> {
-  return (await h.tdb.db.query<ServerRow>('SELECT id, content, sync_revision, title, deleted_at FROM documents ORDER BY id')).rows;
-}
 
 async function forwardPatch(h: Harness, id: string, revision: number): Promise<unknown> {
   const r = await h.tdb.db.query<{ forward_patch: unknown }>('SELECT forward_patch FROM change_events WHERE document_id = $1 AND sync_revision = $2', [id, revision]);
@@ -42,13 +25,13 @@ function localState(e: SyncEngine, id: string) {
   return { content: d.deletedAt === null ? d.content : null, syncRevision: d.syncRevision, deleted: d.deletedAt !== null, pending: d.pending };
 }
 
-function serverState(row: ServerRow) {
-  return { content: row.deleted_at === null ? row.content : null, syncRevision: row.sync_revision, deleted: row.deleted_at !== null, pending: 0 };
+function serverState(row: ServerDoc) {
+  return { content: row.deleted ? null : row.content, syncRevision: row.syncRevision, deleted: row.deleted, pending: 0 };
 }
 
 /** Every way the engines differ from the server: an empty list when all have converged. */
 async function divergence(h: Harness, engines: SyncEngine[]): Promise<string[]> {
-  const rows = await serverDocs(h);
+  const rows = [...(await serverDocs(h)).values()];
   const out: string[] = [];
   for (const [i, e] of engines.entries()) {
     for (const r of rows) {
@@ -58,7 +41,7 @@ async function divergence(h: Harness, engines: SyncEngine[]): Promise<string[]> 
       if (local !== server) out.push(`engine ${i} ${r.id}: ${local} != server ${server}`);
     }
     const live = e.listDocuments().map((d) => d.id).sort();
-    const serverLive = rows.filter((r) => r.deleted_at === null).map((r) => r.id).sort();
+    const serverLive = rows.filter((r) => !r.deleted).map((r) => r.id).sort();
     if (JSON.stringify(live) !== JSON.stringify(serverLive)) out.push(`engine ${i} lists ${live.join(',')} but the server has ${serverLive.join(',')}`);
   }
   return out;
@@ -197,7 +180,7 @@ t.test('updateDocument with a subset of keys removes the others on both sides', 
   const row = await serverDoc(h, id);
   t.same(row?.content, { body: 'milk, eggs' });
   t.equal(row?.title, null);
-  t.equal(row?.sync_revision, 2);
+  t.equal(row?.syncRevision, 2);
   const ops = (await forwardPatch(h, id, 2)) as { op: string; path: string }[];
   t.ok(Array.isArray(ops), 'sent as an RFC 6902 patch');
   t.same(ops.filter((o) => o.op === 'remove').map((o) => o.path).sort(), ['/meta', '/tags', '/title']);
@@ -235,8 +218,8 @@ t.test('offline creates, updates and deletes upload after the server comes back'
   await eventually(() => converged(h, [a, b]));
 
   const xs = await serverDoc(h, x);
-  t.equal(xs?.sync_revision, 3, 'create → update → delete ends at revision 3');
-  t.not(xs?.deleted_at ?? null, null, 'and deleted');
+  t.equal(xs?.syncRevision, 3, 'create → update → delete ends at revision 3');
+  t.equal(xs?.deleted, true, 'and deleted');
   const xEvents = await h.tdb.db.query<{ event_type: string; sync_revision: number }>(
     'SELECT event_type, sync_revision FROM change_events WHERE document_id = $1 ORDER BY sequence',
     [x],
@@ -255,8 +238,8 @@ t.test('offline creates, updates and deletes upload after the server comes back'
 
   t.same((await serverDoc(h, c1))?.content, { title: 'New 1' });
   t.same((await serverDoc(h, c2))?.content, { title: 'New 2', list: [1, 2] });
-  t.match(await serverDoc(h, toUpdate), { content: { title: 'Updated', v: 2 }, sync_revision: 2 });
-  t.not((await serverDoc(h, toDelete))?.deleted_at ?? null, null);
+  t.match(await serverDoc(h, toUpdate), { content: { title: 'Updated', v: 2 }, syncRevision: 2 });
+  t.equal((await serverDoc(h, toDelete))?.deleted, true);
   t.same(b.getDocument(c1)?.content, { title: 'New 1' });
   t.same(b.getDocument(toUpdate)?.content, { title: 'Updated', v: 2 });
   t.not(b.getDocument(toDelete)?.deletedAt ?? null, null);
@@ -281,7 +264,7 @@ t.test('two offline edits of one field and a concurrent edit of another field bo
   t.equal(a.getDocument(id)?.pending, 2);
   b.updateDocument(id, { title: 'Shared', status: 'todo', priority: 5 });
   await b.whenSynced(5000);
-  t.equal((await serverDoc(h, id))?.sync_revision, 2);
+  t.equal((await serverDoc(h, id))?.syncRevision, 2);
 
   const landed = nextEvent(b, EventType.DocumentUpdated, (e) => e.documentId === id && e.content?.status === 'done');
   a.setOnline(true);
@@ -290,7 +273,7 @@ t.test('two offline edits of one field and a concurrent edit of another field bo
   await b.whenSynced(5000);
 
   const expected = { title: 'Shared', status: 'done', priority: 5 };
-  t.match(await serverDoc(h, id), { content: expected, sync_revision: 4 });
+  t.match(await serverDoc(h, id), { content: expected, syncRevision: 4 });
   t.same(a.getDocument(id)?.content, expected);
   t.same(b.getDocument(id)?.content, expected);
   t.equal(a.getDocument(id)?.syncRevision, 4);
@@ -333,14 +316,14 @@ t.test('three engines converge after a shared outage', async (t) => {
   await Promise.all(engines.map((e) => e.whenSynced(20_000)));
   await eventually(() => converged(h, engines), 15_000);
 
-  const rows = await serverDocs(h);
+  const rows = [...(await serverDocs(h)).values()];
   t.equal(rows.length, 6);
   for (const row of rows) {
     for (const [i, e] of engines.entries()) t.same(localState(e, row.id), serverState(row), `engine ${i} matches the server on ${String(row.content.title ?? row.id)}`);
   }
   for (const e of engines) t.equal(e.pendingCount(), 0);
-  t.match(await serverDoc(h, fields), { content: { title: 'Fields', a: 1, b: 2, c: 3 }, sync_revision: 4 }, 'edits of different fields all land');
-  t.match(await serverDoc(h, own[2]!), { content: { title: 'own 2', edited: true }, sync_revision: 2 });
+  t.match(await serverDoc(h, fields), { content: { title: 'Fields', a: 1, b: 2, c: 3 }, syncRevision: 4 }, 'edits of different fields all land');
+  t.match(await serverDoc(h, own[2]!), { content: { title: 'own 2', edited: true }, syncRevision: 2 });
 });
 
 t.test('five users are isolated from each other', async (t) => {
@@ -395,7 +378,7 @@ t.test('changing one item of a 1000-item document sends at most 3 ops', async (t
   );
   t.same((e.content as { items: unknown[] }).items, next);
   t.same(b.getDocument(id)?.content, { title: 'Big', items: next });
-  t.match(await serverDoc(h, id), { content: { title: 'Big', items: next }, sync_revision: 2 });
+  t.match(await serverDoc(h, id), { content: { title: 'Big', items: next }, syncRevision: 2 });
 });
 
 t.test('200 rapid updates: both engines and the server end equal at revision 201', async (t) => {
@@ -408,7 +391,7 @@ t.test('200 rapid updates: both engines and the server end equal at revision 201
   await last;
   await b.whenSynced(5000);
   const expected = { title: 'Counter', n: 200 };
-  t.match(await serverDoc(h, id), { content: expected, sync_revision: 201 });
+  t.match(await serverDoc(h, id), { content: expected, syncRevision: 201 });
   t.match(a.getDocument(id), { content: expected, syncRevision: 201, pending: 0 });
   t.match(b.getDocument(id), { content: expected, syncRevision: 201, pending: 0 });
   t.equal(a.pendingCount(), 0);
@@ -493,7 +476,7 @@ t.test('mergeDocument (RFC 7386) and patchDocument propagate', async (t) => {
   t.same((await updated).content, merged);
   t.same(b.getDocument(id)?.content, merged);
   await a.whenSynced(5000);
-  t.match(await serverDoc(h, id), { content: merged, sync_revision: 2, title: 'Merged' });
+  t.match(await serverDoc(h, id), { content: merged, syncRevision: 2, title: 'Merged' });
   const wire = (await forwardPatch(h, id, 2)) as { op: string }[];
   t.ok(Array.isArray(wire) && wire.length > 0 && wire.every((o) => typeof o.op === 'string'), 'sent as RFC 6902 ops');
 
@@ -510,7 +493,7 @@ t.test('mergeDocument (RFC 7386) and patchDocument propagate', async (t) => {
   t.same((await updated).content, patched);
   t.same(b.getDocument(id)?.content, patched);
   await a.whenSynced(5000);
-  t.match(await serverDoc(h, id), { content: patched, sync_revision: 3 });
+  t.match(await serverDoc(h, id), { content: patched, syncRevision: 3 });
 
   // A merge that changes nothing is not a change.
   const before = a.pendingCount();
@@ -590,7 +573,7 @@ t.test('getDocument reports syncRevision, pending and timestamps through the lif
   t.equal(d.syncRevision, 3);
   t.equal(d.pending, 0);
   t.not(d.deletedAt, null);
-  t.match(await serverDoc(h, id), { sync_revision: 3 });
-  t.not((await serverDoc(h, id))?.deleted_at ?? null, null);
+  t.match(await serverDoc(h, id), { syncRevision: 3 });
+  t.equal((await serverDoc(h, id))?.deleted, true);
   t.equal(a.getDocument('00000000-0000-4000-8000-000000000000'), null);
 });

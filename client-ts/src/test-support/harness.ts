@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, type TestDatabase } from '../../../server/src/test-support/database.js';
-import { startServer, type ServerProcess } from '../../../server/src/test-support/server-process.js';
+import type { JsonObject } from '@json-sync/core';
+import type { TestDatabase } from '../../../server/src/test-support/database.js';
+import type { ServerProcess } from '../../../server/src/test-support/server-process.js';
+import { startTestServer } from '../../../server/src/test-support/test-server.js';
 import { SyncEngine, type EngineOptions } from '../engine.js';
 import { EventType, type SyncEvent } from '../events.js';
-
-export { createTestDatabase, startServer, type ServerProcess, type TestDatabase };
 
 export interface Harness {
   tdb: TestDatabase;
@@ -23,32 +23,24 @@ export interface Harness {
 
 /** A real PostgreSQL database, a real server process on a random port, and engines on real SQLite files. */
 export async function harness(): Promise<Harness> {
-  const tdb = await createTestDatabase('sync_client_test');
-  const { apiKey, secret } = await tdb.credentials();
-  let server: ServerProcess;
-  try {
-    server = await startServer({ databaseUrl: tdb.url });
-  } catch (err) {
-    await tdb.drop();
-    throw err;
-  }
+  const ts = await startTestServer({ prefix: 'sync_client_test' });
   const dir = mkdtempSync(join(tmpdir(), 'json-sync-client-'));
   const engines: SyncEngine[] = [];
   const h: Harness = {
-    tdb,
+    tdb: ts.tdb,
     get server() {
-      return server;
+      return ts.server;
     },
-    apiKey,
-    secret,
+    apiKey: ts.apiKey,
+    secret: ts.secret,
     dir,
     options(name, email, extra = {}) {
       return {
         databasePath: join(dir, `${name}.db`),
-        serverUrl: server.url,
+        serverUrl: ts.url,
         email,
-        apiKey,
-        apiSecret: secret,
+        apiKey: ts.apiKey,
+        apiSecret: ts.secret,
         reconnect: { minMs: 50, maxMs: 500 },
         heartbeat: { intervalMs: 1000, timeoutMs: 1000 },
         ...extra,
@@ -59,20 +51,41 @@ export async function harness(): Promise<Harness> {
       engines.push(e);
       return e;
     },
-    async restartServer(signal: NodeJS.Signals = 'SIGTERM') {
-      const port = server.port;
-      await server.stop(signal);
-      server = await startServer({ databaseUrl: tdb.url, port });
-      return server;
-    },
+    restartServer: (signal) => ts.restart(signal),
     async teardown() {
       for (const e of engines) await e.close(200).catch(() => {});
-      await server.stop();
-      await tdb.drop();
+      await ts.teardown();
       rmSync(dir, { recursive: true, force: true });
     },
   };
   return h;
+}
+
+/** A document as the server stores it. */
+export interface ServerDoc {
+  id: string;
+  title: string | null;
+  content: JsonObject;
+  syncRevision: number;
+  deleted: boolean;
+}
+
+const SERVER_DOC_SQL = 'SELECT id::text AS id, title, content, sync_revision, deleted_at IS NOT NULL AS deleted FROM documents';
+
+function toServerDoc(r: { id: string; title: string | null; content: JsonObject; sync_revision: number; deleted: boolean }): ServerDoc {
+  return { id: r.id, title: r.title, content: r.content, syncRevision: r.sync_revision, deleted: r.deleted };
+}
+
+/** One document as the server has it (deleted ones too), or undefined. */
+export async function serverDoc(h: Pick<Harness, 'tdb'>, id: string): Promise<ServerDoc | undefined> {
+  const r = await h.tdb.db.query<Parameters<typeof toServerDoc>[0]>(`${SERVER_DOC_SQL} WHERE id = $1`, [id]);
+  return r.rows[0] ? toServerDoc(r.rows[0]) : undefined;
+}
+
+/** Every document the server has (all users, deleted ones too), by id. */
+export async function serverDocs(h: Pick<Harness, 'tdb'>): Promise<Map<string, ServerDoc>> {
+  const r = await h.tdb.db.query<Parameters<typeof toServerDoc>[0]>(`${SERVER_DOC_SQL} ORDER BY id`);
+  return new Map(r.rows.map((row) => [row.id, toServerDoc(row)]));
 }
 
 /** Resolves with the first event of `type` matching `pred`, recorded from now on. */

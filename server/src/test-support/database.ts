@@ -26,6 +26,7 @@ export interface TestDatabase {
 /** A fresh, migrated database of its own for one test file, dropped by `drop()`. */
 export async function createTestDatabase(prefix = 'sync_test'): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  if (!/^[a-z0-9_]+$/.test(prefix)) throw new Error(`database prefix must be lowercase letters, digits and _: ${prefix}`);
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await admin.connect();
   try {
@@ -43,13 +44,19 @@ export async function createTestDatabase(prefix = 'sync_test'): Promise<TestData
     credentials: (appName = 'test app') => generateCredentials(db, appName),
     async drop() {
       await db.close();
-      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
+      await dropTestDatabase(name);
     },
   };
+}
+
+/** Drops a database made by `createTestDatabase`, by name (for fixtures whose creator has exited). */
+export async function dropTestDatabase(name: string): Promise<void> {
+  if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`not a test database name: ${name}`);
+  const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await c.connect();
+  try {
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await c.end();
+  }
 }

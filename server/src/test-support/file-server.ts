@@ -1,6 +1,7 @@
 import type { Test } from 'tap';
-import { createTestDatabase, type TestDatabase } from './database.js';
-import { startServer, type ServerProcess } from './server-process.js';
+import type { TestDatabase } from './database.js';
+import type { ServerProcess } from './server-process.js';
+import { startTestServer } from './test-server.js';
 import { TestClient } from './ws-client.js';
 
 export interface FileServer {
@@ -16,24 +17,19 @@ export interface FileServer {
  * email), torn down — connections, server, database — when the file's tests end.
  */
 export async function fileServer(t: Test, prefix: string): Promise<FileServer> {
-  const tdb = await createTestDatabase(prefix);
-  const creds = await tdb.credentials();
-  const server = await startServer({ databaseUrl: tdb.url }).catch(async (err: unknown) => {
-    await tdb.drop();
-    throw err;
-  });
+  const ts = await startTestServer({ prefix });
+  const creds = { apiKey: ts.apiKey, secret: ts.secret };
   const clients: TestClient[] = [];
   t.teardown(async () => {
     for (const c of clients) c.close();
-    await server.stop();
-    await tdb.drop();
+    await ts.teardown();
   });
   return {
-    tdb,
+    tdb: ts.tdb,
     creds,
-    server,
+    server: ts.server,
     async connect(email) {
-      const c = await TestClient.connect(server.url, { email, apiKey: creds.apiKey, secret: creds.secret });
+      const c = await TestClient.connect(ts.url, { email, ...creds });
       clients.push(c);
       return c;
     },

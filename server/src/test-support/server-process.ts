@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -21,15 +22,71 @@ export interface StartOptions {
   port?: number;
   args?: string[];
   env?: Record<string, string>;
+  /** Flags for the server's own node (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  /**
+   * Start the server detached, writing its output to this file, so it outlives the process that
+   * started it (a ctest fixture). Stop it with `stopDetached(pid)`.
+   */
+  detachedLog?: string;
   timeoutMs?: number;
+}
+
+const LISTENING = /listening on ws:\/\/[^:]+:(\d+)\/ws/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Signals a server started with `detachedLog` and waits (up to 10 s, then SIGKILL) until it is gone. */
+export async function stopDetached(pid: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + 10_000;
+  while (alive(pid)) {
+    if (Date.now() > deadline) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        return;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Starts the real `sync-server serve` on a random loopback port and waits until it listens. */
 export function startServer(opts: StartOptions = {}): Promise<ServerProcess> {
-  const args = [CLI, 'serve', '--host', '127.0.0.1', '--port', String(opts.port ?? 0), ...(opts.dataDir ? ['--data-dir', opts.dataDir] : []), ...(opts.args ?? [])];
+  const args = [
+    ...(opts.nodeArgs ?? []),
+    CLI,
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(opts.port ?? 0),
+    ...(opts.dataDir ? ['--data-dir', opts.dataDir] : []),
+    ...(opts.args ?? []),
+  ];
   const env: Record<string, string> = { ...(process.env as Record<string, string>), LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', ...opts.env };
   if (opts.databaseUrl) env.DATABASE_URL = opts.databaseUrl;
   else delete env.DATABASE_URL;
+  return opts.detachedLog ? startDetached(args, env, opts.detachedLog, opts.timeoutMs) : startAttached(args, env, opts.timeoutMs);
+}
+
+function handle(child: ChildProcess, port: number, out: () => string, err: () => string, stop: ServerProcess['stop']): ServerProcess {
+  return { child, port, url: `ws://127.0.0.1:${port}/ws`, httpUrl: `http://127.0.0.1:${port}`, stdout: out, stderr: err, stop };
+}
+
+function startAttached(args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -43,27 +100,26 @@ export function startServer(opts: StartOptions = {}): Promise<ServerProcess> {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`server did not start in time\nstdout: ${out}\nstderr: ${err}`));
-    }, opts.timeoutMs ?? 30_000);
+    }, timeoutMs);
     const onData = () => {
-      const m = /listening on ws:\/\/[^:]+:(\d+)\/ws/.exec(out);
+      const m = LISTENING.exec(out);
       if (!m) return;
       clearTimeout(timer);
       child.stdout!.off('data', onData);
-      const port = Number(m[1]);
-      resolve({
-        child,
-        port,
-        url: `ws://127.0.0.1:${port}/ws`,
-        httpUrl: `http://127.0.0.1:${port}`,
-        stdout: () => out,
-        stderr: () => err,
-        async stop(signal: NodeJS.Signals = 'SIGTERM') {
-          const t0 = Date.now();
-          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-          const r = await exited;
-          return { ...r, ms: Date.now() - t0 };
-        },
-      });
+      resolve(
+        handle(
+          child,
+          Number(m[1]),
+          () => out,
+          () => err,
+          async (signal: NodeJS.Signals = 'SIGTERM') => {
+            const t0 = Date.now();
+            if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+            const r = await exited;
+            return { ...r, ms: Date.now() - t0 };
+          },
+        ),
+      );
     };
     child.stdout!.on('data', onData);
     void exited.then(({ code, signal }) => {
@@ -71,4 +127,29 @@ export function startServer(opts: StartOptions = {}): Promise<ServerProcess> {
       reject(new Error(`server exited (${code ?? signal}) before listening\nstdout: ${out}\nstderr: ${err}`));
     });
   });
+}
+
+async function startDetached(args: string[], env: Record<string, string>, logFile: string, timeoutMs = 30_000): Promise<ServerProcess> {
+  const fd = openSync(logFile, 'w');
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', fd, fd], detached: true });
+  child.unref();
+  closeSync(fd);
+  const pid = child.pid!;
+  const log = () => readFileSync(logFile, 'utf8');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = LISTENING.exec(log());
+    if (m) {
+      return handle(child, Number(m[1]), log, log, async (signal: NodeJS.Signals = 'SIGTERM') => {
+        const t0 = Date.now();
+        await stopDetached(pid, signal);
+        return { code: null, signal, ms: Date.now() - t0 };
+      });
+    }
+    if (!alive(pid) || Date.now() > deadline) {
+      await stopDetached(pid, 'SIGKILL');
+      throw new Error(`server did not start:\n${log()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -1,0 +1,74 @@
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { startServer, type ServerProcess, type StartOptions } from './server-process.js';
+
+export interface TestServerOptions extends Pick<StartOptions, 'args' | 'env' | 'nodeArgs' | 'detachedLog' | 'timeoutMs'> {
+  /** Prefix of the database's name, so a leftover one says which suite made it. */
+  prefix?: string;
+  /** Name of the application the credentials belong to. */
+  appName?: string;
+}
+
+export interface TestServer {
+  tdb: TestDatabase;
+  apiKey: string;
+  secret: string;
+  /** The running process; replaced by `restart()`. */
+  readonly server: ServerProcess;
+  readonly url: string;
+  readonly httpUrl: string;
+  /** Stops the process (SIGTERM by default, SIGKILL for a crash) and starts a new one on the same port. */
+  restart(signal?: NodeJS.Signals): Promise<ServerProcess>;
+  /** Stops the server and drops the database, even when the server already died. */
+  teardown(): Promise<void>;
+}
+
+/**
+ * The one "fresh database + real server process" fixture: a migrated PostgreSQL database of its
+ * own, API credentials, and `sync-server serve` on a random loopback port. Server, client, native,
+ * bench and fault harnesses all start their servers through it.
+ */
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const tdb = await createTestDatabase(opts.prefix);
+  const start = (port?: number) =>
+    startServer({
+      databaseUrl: tdb.url,
+      ...(port !== undefined ? { port } : {}),
+      ...(opts.args ? { args: opts.args } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}),
+      ...(opts.detachedLog ? { detachedLog: opts.detachedLog } : {}),
+      ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    });
+  let server: ServerProcess;
+  let creds: { apiKey: string; secret: string };
+  try {
+    creds = await tdb.credentials(opts.appName);
+    server = await start();
+  } catch (err) {
+    await tdb.drop();
+    throw err;
+  }
+  return {
+    tdb,
+    apiKey: creds.apiKey,
+    secret: creds.secret,
+    get server() {
+      return server;
+    },
+    get url() {
+      return server.url;
+    },
+    get httpUrl() {
+      return server.httpUrl;
+    },
+    async restart(signal: NodeJS.Signals = 'SIGTERM') {
+      await server.stop(signal);
+      server = await start(server.port);
+      return server;
+    },
+    async teardown() {
+      await server.stop().catch(() => {});
+      await tdb.drop();
+    },
+  };
+}
