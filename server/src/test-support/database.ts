@@ -23,18 +23,22 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh, migrated database of its own for one test file, dropped by `drop()`. */
-export async function createTestDatabase(prefix = 'sync_test'): Promise<TestDatabase> {
+/**
+ * A fresh, migrated database of its own for one test file, dropped by `drop()`. `serverUrl` is a
+ * connection string to an existing database of the PostgreSQL server to create it in (default
+ * `TEST_DATABASE_URL`; the fault suite passes a private cluster of its own).
+ */
+export async function createTestDatabase(prefix = 'sync_test', serverUrl: string = TEST_DATABASE_URL): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   if (!/^[a-z0-9_]+$/.test(prefix)) throw new Error(`database prefix must be lowercase letters, digits and _: ${prefix}`);
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
   }
-  const url = withDatabaseName(TEST_DATABASE_URL, name);
+  const url = withDatabaseName(serverUrl, name);
   const db = new PostgresDatabase(url, createLogger('silent'), 4);
   await migrate(db);
   return {
@@ -44,15 +48,15 @@ export async function createTestDatabase(prefix = 'sync_test'): Promise<TestData
     credentials: (appName = 'test app') => generateCredentials(db, appName),
     async drop() {
       await db.close();
-      await dropTestDatabase(name);
+      await dropTestDatabase(name, serverUrl);
     },
   };
 }
 
 /** Drops a database made by `createTestDatabase`, by name (for fixtures whose creator has exited). */
-export async function dropTestDatabase(name: string): Promise<void> {
+export async function dropTestDatabase(name: string, serverUrl: string = TEST_DATABASE_URL): Promise<void> {
   if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`not a test database name: ${name}`);
-  const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  const c = new pg.Client({ connectionString: serverUrl });
   await c.connect();
   try {
     await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

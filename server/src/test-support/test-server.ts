@@ -6,6 +6,11 @@ export interface TestServerOptions extends Pick<StartOptions, 'args' | 'env' | '
   prefix?: string;
   /** Name of the application the credentials belong to. */
   appName?: string;
+  /**
+   * The PostgreSQL server to create the database in, as a connection string to one of its existing
+   * databases (default `TEST_DATABASE_URL`): the fault suite points it at a private cluster it can stop.
+   */
+  databaseServerUrl?: string;
 }
 
 export interface TestServer {
@@ -28,7 +33,7 @@ export interface TestServer {
  * bench and fault harnesses all start their servers through it.
  */
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
-  const tdb = await createTestDatabase(opts.prefix);
+  const tdb = await createTestDatabase(opts.prefix, opts.databaseServerUrl);
   const start = (port?: number) =>
     startServer({
       databaseUrl: tdb.url,
