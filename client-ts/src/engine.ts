@@ -2,13 +2,13 @@ import {
   anyOverlap,
   applyPatch,
   assertDocumentContent,
-  assertPatch,
   contentHash,
   DEFAULT_LIMITS,
   diff,
   isPlainObject,
   isUuid,
   newUuid,
+  parsePatch,
   ProtocolError,
   reversePatch,
   ROOT_PATH,
@@ -102,6 +102,9 @@ interface StreamChange {
   at: string;
 }
 
+/** What the inbox holds: server messages, and frames that failed validation (kept in their place in the order). */
+type InboxItem = ServerMessage | { type: 'invalid'; error: string; raw: unknown };
+
 const MAX_IN_FLIGHT = 64;
 /** Room for a mutation message's fields around its payload. */
 const MESSAGE_OVERHEAD_BYTES = 512;
@@ -109,6 +112,9 @@ const MESSAGE_OVERHEAD_BYTES = 512;
 const INBOX_SLICE_MS = 4;
 /** Server messages held unapplied before the socket stops being read. */
 const INBOX_HIGH = 512;
+/** First and longest wait before asking again for what an invalid server message left unanswered. */
+const INVALID_RETRY_MIN_MS = 500;
+const INVALID_RETRY_MAX_MS = 30_000;
 /** Node's timers overflow above 2^31 - 1 ms (they would fire at once). */
 const MAX_DELAY_MS = 2 ** 31 - 1;
 
@@ -140,7 +146,7 @@ export class SyncEngine {
   private retryTimer: NodeJS.Timeout | null = null;
   private pumpScheduled = false;
   private catchingUp = false;
-  private fullSync: { seen: Set<string> } | null = null;
+  private fullSync: { seen: Set<string>; tainted: boolean } | null = null;
   private fullSyncWanted = false;
   /** Catch-up page size; halved when a page did not fit in one frame. */
   private pageLimit = 500;
@@ -148,7 +154,9 @@ export class SyncEngine {
   private initialSync = false;
   private remoteApplied = 0;
   /** Server messages received and not yet applied, oldest first. */
-  private inbox: ServerMessage[] = [];
+  private inbox: InboxItem[] = [];
+  /** Delay before asking again for a catch-up page the server answered with an invalid message. */
+  private invalidRetryMs = INVALID_RETRY_MIN_MS;
   private syncWaiters: { resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }[] = [];
 
   private constructor(opts: EngineOptions) {
@@ -189,6 +197,7 @@ export class SyncEngine {
         attempt: (n) => this.emit(EventType.ConnectionAttempted, { numericData: n }),
         authenticated: (m) => this.onAuthenticated(m),
         message: (m) => this.onMessage(m),
+        invalid: (error, raw) => this.onMessage({ type: 'invalid', error, raw }),
         authError: (reason) => this.emit(EventType.SyncError, { error: reason }),
         clockOffset: (s) => this.store.setState('clock_offset', String(s)),
         lost: (reason, code) => this.onLost(reason, code),
@@ -231,13 +240,14 @@ export class SyncEngine {
     });
   }
 
-  /** Applies RFC 6902 operations; they are sent as given. */
+  /** Applies RFC 6902 operations; they are sent as given, each with its known members only. */
   patchDocument(id: string, ops: PatchOp[]): void {
     this.ensureOpen();
+    const clean = this.checkPatch(ops);
     this.change(id, 'local', (doc, view) => {
       const current = this.requireLive(id, doc, view);
-      const next = this.applyOps(current, ops);
-      return { kind: 'update', content: next, payload: ops, forward: ops, reverse: reversePatch(current, next) };
+      const next = this.applyOps(current, clean);
+      return { kind: 'update', content: next, payload: clean, forward: clean, reverse: reversePatch(current, next) };
     });
   }
 
@@ -426,9 +436,16 @@ export class SyncEngine {
     return JSON.parse(text) as JsonObject;
   }
 
-  private applyOps(content: JsonObject, ops: unknown): JsonObject {
+  private checkPatch(ops: unknown): PatchOp[] {
     try {
-      assertPatch(ops);
+      return parsePatch(ops);
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  private applyOps(content: JsonObject, ops: PatchOp[]): JsonObject {
+    try {
       return applyPatch(content, ops);
     } catch (err) {
       throw translate(err);
@@ -655,11 +672,16 @@ export class SyncEngine {
     return text;
   }
 
+  /**
+   * An answer for a mutation arrived: its slot is free, so the pump runs again — whatever the
+   * caller does next, even when catch-up already removed the entry and there is nothing to apply.
+   */
   private settle(mutationId: string): string | undefined {
     const documentId = this.inFlight.get(mutationId);
     this.inFlight.delete(mutationId);
     if (documentId) this.inFlightDocs.delete(documentId);
     this.coolingDown.delete(mutationId);
+    if (documentId) this.schedulePump();
     return documentId;
   }
 
@@ -694,7 +716,7 @@ export class SyncEngine {
    * read of pushes, a catch-up page) must not hold the event loop, where the application's own
    * calls — and, in the C SDK, every engine's calls — wait for their turn.
    */
-  private onMessage(m: ServerMessage): void {
+  private onMessage(m: InboxItem): void {
     if (this.closed) return;
     this.inbox.push(m);
     if (this.inbox.length === 1) setImmediate(() => this.drainInbox());
@@ -721,8 +743,10 @@ export class SyncEngine {
     else this.checkSynced();
   }
 
-  private dispatch(m: ServerMessage): void {
+  private dispatch(m: InboxItem): void {
     switch (m.type) {
+      case 'invalid':
+        return this.onInvalid(m.error, m.raw);
       case 'document_created_response':
       case 'document_updated_response':
       case 'document_deleted_response':
@@ -871,6 +895,48 @@ export class SyncEngine {
       this.emitRebaseConflicts(outcome.failed, outcome.after);
     }
     this.schedulePump();
+  }
+
+  /**
+   * A server message failed validation and was skipped. Nothing may wait on it forever: a mutation
+   * it answered is sent again (the server repeats its original reply), a change it carried is
+   * fetched again by catch-up, and a full sync it belonged to is redone.
+   */
+  private onInvalid(error: string, raw: unknown): void {
+    const { type, mutation_id: mutationId } = (isPlainObject(raw) ? raw : {}) as { type?: unknown; mutation_id?: unknown };
+    this.emit(EventType.SyncError, { error: `server sent an invalid ${typeof type === 'string' ? type.slice(0, 64) : 'message'} (${error}); skipped` });
+    if (typeof mutationId === 'string' && this.inFlight.has(mutationId)) {
+      this.settle(mutationId);
+      this.coolingDown.set(mutationId, Date.now() + this.invalidRetryMs);
+    }
+    if (this.fullSync) {
+      this.fullSync.tainted = true;
+      // Its end is the message that went missing: the snapshot is incomplete, take it again.
+      if (type === 'sync_complete') this.retryLater(() => this.restartFullSync());
+      return;
+    }
+    if (type === 'changes') {
+      this.retryLater(() => {
+        this.catchingUp = false;
+        this.requestCatchUp();
+      });
+      return;
+    }
+    this.requestCatchUp();
+  }
+
+  /** Runs `fn` after the current retry delay, doubling it (up to 30 s) until a catch-up page applies. */
+  private retryLater(fn: () => void): void {
+    const delay = this.invalidRetryMs;
+    this.invalidRetryMs = Math.min(this.invalidRetryMs * 2, INVALID_RETRY_MAX_MS);
+    setTimeout(() => {
+      if (!this.closed) fn();
+    }, delay).unref();
+  }
+
+  private restartFullSync(): void {
+    this.fullSync = null;
+    this.maybeStartFullSync();
   }
 
   // ---- the change stream ----------------------------------------------------------------------
@@ -1038,6 +1104,7 @@ export class SyncEngine {
   }
 
   private onChanges(m: ServerMessageOf<'changes'>): void {
+    this.invalidRetryMs = INVALID_RETRY_MIN_MS;
     for (const e of m.events) {
       this.receive({
         sequence: e.sequence,
@@ -1082,7 +1149,7 @@ export class SyncEngine {
 
   private maybeStartFullSync(): void {
     if (!this.fullSyncWanted || this.fullSync || !this.transport.live || this.inFlight.size > 0 || this.store.pendingCount() > 0) return;
-    this.fullSync = { seen: new Set() };
+    this.fullSync = { seen: new Set(), tainted: false };
     this.transport.send({ type: 'request_full_sync' });
   }
 
@@ -1109,6 +1176,7 @@ export class SyncEngine {
   }
 
   private onSyncComplete(m: ServerMessageOf<'sync_complete'>): void {
+    if (this.fullSync?.tainted) return this.restartFullSync();
     const seen = this.fullSync?.seen;
     if (!seen) return;
     this.fullSync = null;

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,7 +10,7 @@ import { CLI } from '../../server/src/test-support/server-process.js';
 import { SyncEngine } from './engine.js';
 import { SyncError } from './errors.js';
 import { EventType, type SyncEvent } from './events.js';
-import { harness, nextEvent, record, type Harness, eventually, syncedPair, serverDoc } from './test-support/harness.js';
+import { harness, nextEvent, record, type Harness, eventually, syncedPair, serverDoc, serverDocs } from './test-support/harness.js';
 
 const BOB = 'bob@example.com';
 const run = promisify(execFile);
@@ -420,4 +420,37 @@ t.test('three offline edits of a document deleted elsewhere raise one ConflictDe
   const server = await serverDoc(h, id);
   t.equal(server?.deleted, true, 'deleted on the server');
   t.not(a.getDocument(id)?.deletedAt ?? null, null, 'and on A');
+});
+
+t.test('entries behind answers that catch-up already settled are still sent (no stall after a crash and reopen)', async (t) => {
+  const h = await harness();
+  t.teardown(() => h.teardown());
+  const first = h.engine('crashed', BOB);
+  await first.whenSynced(10_000);
+  first.createDocument({ title: 'synced first' });
+  await first.whenSynced(10_000); // cursor 1: the reopen below catches up instead of taking a full sync
+  first.setOnline(false);
+  const committed = Array.from({ length: 150 }, (_, i) => first.createDocument({ title: `committed ${i}` }));
+  await first.close();
+  // The file as a crash would leave it: 150 changes the server will have committed, none of them answered here.
+  const path = h.options('crashed', BOB).databasePath;
+  const crashed = join(h.dir, 'crashed-copy.db');
+  copyFileSync(path, crashed);
+  const uploader = h.engine('crashed', BOB);
+  await uploader.whenSynced(20_000);
+  await uploader.close();
+
+  const reopened = SyncEngine.open({ ...h.options('ignored', BOB), databasePath: crashed, online: false });
+  t.teardown(() => reopened.close(100));
+  const fresh = Array.from({ length: 100 }, (_, i) => reopened.createDocument({ title: `never sent ${i}` }));
+  reopened.setOnline(true);
+  await t.resolves(reopened.whenSynced(15_000), 'the outbox drains: answers for entries catch-up removed keep the pump going');
+  const server = await serverDocs(h);
+  t.equal(server.size, 1 + committed.length + fresh.length, 'every document reached the server once');
+  t.same(
+    fresh.filter((id) => server.get(id)?.title !== reopened.getDocument(id)?.title),
+    [],
+    'the never-sent documents are on the server as created',
+  );
+  t.equal(reopened.pendingCount(), 0);
 });

@@ -21,6 +21,8 @@ export const AUTH_ERROR_REASONS = [
   'replayed',
   'rate_limited',
   'unsupported_protocol',
+  // The server could not check the credentials right now (its database is down): retry later.
+  'unavailable',
 ] as const;
 export type AuthErrorReason = (typeof AUTH_ERROR_REASONS)[number];
 

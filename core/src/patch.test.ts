@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { ProtocolError } from './errors.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import type { JsonObject, JsonValue } from './json-value.js';
-import { anyOverlap, applyPatch, assertPatch, diff, pathsOverlap, reversePatch, touchedPaths, type PatchOp } from './patch.js';
+import { anyOverlap, applyPatch, parsePatch, diff, pathsOverlap, reversePatch, touchedPaths, type PatchOp } from './patch.js';
 
 // Ops arrive from the wire as unknown JSON; tests build hostile ones that the PatchOp type would refuse.
 const ops = (v: unknown): PatchOp[] => v as PatchOp[];
@@ -154,11 +154,11 @@ t.test('a result that breaks a content rule keeps that rule\'s code', async (t) 
   throwsCode(t, () => applyPatch({}, [{ op: 'add', path: '/s', value: 'x'.repeat(20) }], limits), 'message_too_large');
 });
 
-// ---- assertPatch ------------------------------------------------------------------------------
+// ---- parsePatch ------------------------------------------------------------------------------
 
-t.test('assertPatch accepts every well-formed op kind', async (t) => {
+t.test('parsePatch accepts every well-formed op kind', async (t) => {
   t.doesNotThrow(() =>
-    assertPatch([
+    parsePatch([
       { op: 'add', path: '/a', value: 1 },
       { op: 'add', path: '/l/-', value: null },
       { op: 'remove', path: '/a' },
@@ -168,11 +168,11 @@ t.test('assertPatch accepts every well-formed op kind', async (t) => {
       { op: 'test', path: '/a', value: false },
     ]),
   );
-  t.doesNotThrow(() => assertPatch([]));
-  t.doesNotThrow(() => assertPatch(Array.from({ length: DEFAULT_LIMITS.max_patch_ops }, () => ({ op: 'test', path: '/a', value: 1 }))), 'exactly max_patch_ops');
+  t.doesNotThrow(() => parsePatch([]));
+  t.doesNotThrow(() => parsePatch(Array.from({ length: DEFAULT_LIMITS.max_patch_ops }, () => ({ op: 'test', path: '/a', value: 1 }))), 'exactly max_patch_ops');
 });
 
-t.test('assertPatch refuses malformed shapes with invalid_patch', async (t) => {
+t.test('parsePatch refuses malformed shapes with invalid_patch', async (t) => {
   const bad: [string, unknown][] = [
     ['not an array: object', { op: 'add', path: '/a', value: 1 }],
     ['not an array: string', '[]'],
@@ -201,16 +201,50 @@ t.test('assertPatch refuses malformed shapes with invalid_patch', async (t) => {
     ['NaN in a value', [{ op: 'add', path: '/a', value: Number.NaN }]],
     ['non-JSON value', [{ op: 'add', path: '/a', value: new Date(0) }]],
   ];
-  for (const [what, patch] of bad) throwsCode(t, () => assertPatch(patch), 'invalid_patch', what);
+  for (const [what, patch] of bad) throwsCode(t, () => parsePatch(patch), 'invalid_patch', what);
   // A valid later op does not excuse a bad earlier one, nor the reverse.
-  throwsCode(t, () => assertPatch([{ op: 'add', path: '/a', value: 1 }, { op: 'nope', path: '/a' }]), 'invalid_patch', 'bad op after a good one');
+  throwsCode(t, () => parsePatch([{ op: 'add', path: '/a', value: 1 }, { op: 'nope', path: '/a' }]), 'invalid_patch', 'bad op after a good one');
 });
 
-t.test('assertPatch honours a smaller max_patch_ops', async (t) => {
+t.test('parsePatch rebuilds each operation from its known members only', async (t) => {
+  const received = JSON.parse(
+    `[{"op":"add","path":"/n","value":4,"junk":"${'x'.repeat(900_000)}","big":${2 ** 60},"deep":${deepArray(10_000)},` +
+      '"nul":"\\u0000","lone":"\\ud800","inf":1e400,"__proto__":{"polluted":true},"constructor":{"prototype":1}},' +
+      '{"op":"remove","path":"/n","value":"ignored","from":"/ignored"},' +
+      '{"op":"move","from":"/a","path":"/b","value":1},' +
+      '{"op":"replace","path":"/c","value":{"ok":true},"from":"/x"}]',
+  ) as unknown[];
+  // Members no operation knows, including ones that would break every content rule, never survive.
+  const clean = parsePatch(received);
+  t.same(clean, [
+    { op: 'add', path: '/n', value: 4 },
+    { op: 'remove', path: '/n' },
+    { op: 'move', from: '/a', path: '/b' },
+    { op: 'replace', path: '/c', value: { ok: true } },
+  ]);
+  t.same(clean.map((op) => Object.keys(op)), [['op', 'path', 'value'], ['op', 'path'], ['op', 'from', 'path'], ['op', 'path', 'value']], 'no other own keys');
+  t.equal(Object.getPrototypeOf(clean[0]), Object.prototype, 'a plain object, whatever __proto__ member the sender wrote');
+  t.not(clean[0], received[0], 'a new object, not the received one');
+});
+
+t.test('parsePatch refuses each hostile form as a value with invalid_patch', async (t) => {
+  const hostile: [string, string][] = [
+    ['__proto__ key', '{"__proto__":{"polluted":true}}'],
+    ['constructor key', '{"constructor":{"prototype":1}}'],
+    ['2^60', String(2 ** 60)],
+    ['1e400', '1e400'],
+    ['U+0000', '"a\\u0000b"'],
+    ['lone surrogate', '"\\ud800"'],
+    ['10,000-deep value', deepArray(10_000)],
+  ];
+  for (const [what, value] of hostile) throwsCode(t, () => parsePatch(JSON.parse(`[{"op":"add","path":"/n","value":${value}}]`)), 'invalid_patch', what);
+});
+
+t.test('parsePatch honours a smaller max_patch_ops', async (t) => {
   const limits = { max_patch_ops: 2, max_depth: 64 };
   const op = { op: 'remove', path: '/a' };
-  t.doesNotThrow(() => assertPatch([op, op], limits));
-  throwsCode(t, () => assertPatch([op, op, op], limits), 'invalid_patch');
+  t.doesNotThrow(() => parsePatch([op, op], limits));
+  throwsCode(t, () => parsePatch([op, op, op], limits), 'invalid_patch');
   throwsCode(t, () => applyPatch({ a: 1 }, ops([op, op, op]), { ...DEFAULT_LIMITS, max_patch_ops: 2 }), 'invalid_patch', 'applyPatch checks the limit too');
 });
 
@@ -381,3 +415,8 @@ t.test('pathsOverlap and anyOverlap', async (t) => {
   t.equal(anyOverlap(touchedPaths([{ op: 'move', from: '/a', path: '/b' }]), touchedPaths([{ op: 'replace', path: '/a/x', value: 1 }])), true, 'move source counts');
   t.equal(anyOverlap(touchedPaths([{ op: 'replace', path: '/a/x', value: 1 }]), touchedPaths([{ op: 'replace', path: '/a/y', value: 1 }])), false);
 });
+
+/** JSON text of a value nested `depth` arrays deep (too deep to build and stringify recursively). */
+function deepArray(depth: number): string {
+  return `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+}

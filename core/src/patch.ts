@@ -34,32 +34,39 @@ export function parsePointer(pointer: string): string[] {
 }
 
 /**
- * Checks the shape of an RFC 6902 patch as it arrives from the wire: an array of at most
- * `max_patch_ops` known operations with well-formed pointers and plain-JSON values.
+ * Checks an RFC 6902 patch as it arrives from the wire and returns it rebuilt from each
+ * operation's known members only (`op`, `path`, and `from` or `value` as the op takes them):
+ * anything else a sender put into an operation is dropped, never stored or forwarded. Refuses
+ * (`invalid_patch`) more than `max_patch_ops` operations, unknown ops, malformed pointers and
+ * values that break a content rule (hostile keys, ±2^53, U+0000, lone surrogates, depth).
  */
-export function assertPatch(ops: unknown, limits: Pick<Limits, 'max_patch_ops' | 'max_depth'> = DEFAULT_LIMITS): asserts ops is PatchOp[] {
+export function parsePatch(ops: unknown, limits: Pick<Limits, 'max_patch_ops' | 'max_depth'> = DEFAULT_LIMITS): PatchOp[] {
   if (!Array.isArray(ops)) throw new ProtocolError('invalid_patch', 'patch must be an array of operations');
   if (ops.length > limits.max_patch_ops) throw new ProtocolError('invalid_patch', `patch has more than ${limits.max_patch_ops} operations`);
-  ops.forEach((op, i) => {
+  return ops.map((op: unknown, i): PatchOp => {
     if (!isPlainObject(op)) throw new ProtocolError('invalid_patch', `operation ${i} is not an object`);
     const name = op.op;
     if (typeof name !== 'string' || !(OPS_WITH_VALUE.has(name) || OPS_WITH_FROM.has(name) || name === 'remove')) {
-      throw new ProtocolError('invalid_patch', `operation ${i}: unknown op ${JSON.stringify(name)}`);
+      throw new ProtocolError('invalid_patch', `operation ${i}: unknown op ${JSON.stringify(typeof name === 'string' ? name.slice(0, 64) : name)}`);
     }
-    if (typeof op.path !== 'string') throw new ProtocolError('invalid_patch', `operation ${i}: path must be a string`);
-    parsePointer(op.path);
+    const path = op.path;
+    if (typeof path !== 'string') throw new ProtocolError('invalid_patch', `operation ${i}: path must be a string`);
+    parsePointer(path);
     if (OPS_WITH_FROM.has(name)) {
-      if (typeof op.from !== 'string') throw new ProtocolError('invalid_patch', `operation ${i}: ${name} needs "from"`);
-      parsePointer(op.from);
+      const from = op.from;
+      if (typeof from !== 'string') throw new ProtocolError('invalid_patch', `operation ${i}: ${name} needs "from"`);
+      parsePointer(from);
+      return { op: name as 'move' | 'copy', from, path };
     }
-    if (OPS_WITH_VALUE.has(name)) {
-      if (!('value' in op) || op.value === undefined) throw new ProtocolError('invalid_patch', `operation ${i}: ${name} needs "value"`);
-      try {
-        assertJsonValue(op.value, limits.max_depth);
-      } catch (err) {
-        throw new ProtocolError('invalid_patch', `operation ${i}: ${(err as Error).message}`);
-      }
+    if (name === 'remove') return { op: 'remove', path };
+    if (!Object.prototype.hasOwnProperty.call(op, 'value') || op.value === undefined) throw new ProtocolError('invalid_patch', `operation ${i}: ${name} needs "value"`);
+    const value = op.value;
+    try {
+      assertJsonValue(value, limits.max_depth);
+    } catch (err) {
+      throw new ProtocolError('invalid_patch', `operation ${i}: ${(err as Error).message}`);
     }
+    return { op: name as 'add' | 'replace' | 'test', path, value };
   });
 }
 
@@ -69,10 +76,10 @@ export function assertPatch(ops: unknown, limits: Pick<Limits, 'max_patch_ops' |
  * apply, `invalid_message`/`message_too_large` when the result breaks a content rule.
  */
 export function applyPatch(content: JsonObject, ops: readonly PatchOp[], limits: Pick<Limits, 'max_depth' | 'max_document_bytes' | 'max_patch_ops'> = DEFAULT_LIMITS): JsonObject {
-  assertPatch(ops, limits);
+  const clean = parsePatch(ops, limits);
   let result: unknown;
   try {
-    result = fjp.applyPatch(cloneJson(content), cloneJson(ops as PatchOp[]) as fjp.Operation[], true, true, true).newDocument;
+    result = fjp.applyPatch(cloneJson(content), cloneJson(clean) as fjp.Operation[], true, true, true).newDocument;
   } catch (err) {
     throw new ProtocolError('invalid_patch', `patch does not apply: ${describePatchError(err)}`);
   }

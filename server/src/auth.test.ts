@@ -232,6 +232,17 @@ t.test('unsupported_protocol', async (t) => {
   await expectAccepted(t, main.url, authFrame({ email: 'proto@example.com', creds: app, clientId: newUuid(), extra: { protocol_version: 1 } }));
 });
 
+t.test('unavailable when the credentials cannot be checked; accepted again once they can', async (t) => {
+  // The key store failing stands in for the database going away: every lookup errors.
+  await tdb.db.query('ALTER TABLE api_credentials RENAME TO api_credentials_away');
+  try {
+    for (let i = 0; i < 3; i++) await expectRefused(t, main.url, authFrame({ email: 'down@example.com', creds: app, clientId: newUuid() }), 'unavailable');
+  } finally {
+    await tdb.db.query('ALTER TABLE api_credentials_away RENAME TO api_credentials');
+  }
+  await expectAccepted(t, main.url, authFrame({ email: 'down@example.com', creds: app, clientId: newUuid() }));
+});
+
 t.test('rate_limited after repeated failures from one address', async (t) => {
   const limited = await serve(['--auth-failure-limit', '3']);
   for (let i = 0; i < 3; i++) {

@@ -82,8 +82,14 @@ async function assertTargetUntouched(t: Test): Promise<void> {
 }
 
 function update(patch: unknown, extra: Record<string, unknown> = {}): { frame: string; mid: string } {
+  return rawUpdate(JSON.stringify(patch), extra);
+}
+
+/** An update of the target whose patch is given as JSON text (for values JSON.stringify cannot write). */
+function rawUpdate(patch: string, extra: Record<string, unknown> = {}): { frame: string; mid: string } {
   const mid = newUuid();
-  return { frame: JSON.stringify({ type: 'update_document', patch: { document_id: D, patch }, mutation_id: mid, ...extra }), mid };
+  const more = Object.keys(extra).length > 0 ? `,${JSON.stringify(extra).slice(1, -1)}` : '';
+  return { frame: `{"type":"update_document","patch":{"document_id":"${D}","patch":${patch}},"mutation_id":"${mid}"${more}}`, mid };
 }
 
 t.test('a frame over max_frame_bytes answers message_too_large; one of exactly the limit is served', async (t) => {
@@ -349,6 +355,56 @@ t.test('hostile keys are refused as content keys at any depth, in patch paths an
     `SELECT count(*)::int AS n FROM documents WHERE content::text ~ '(__proto__|"constructor"|"prototype")'`,
   );
   t.equal(stored.rows[0]!.n, 0, 'no hostile key reached the database');
+  await assertTargetUntouched(t);
+});
+
+/** JSON texts that break a content rule; as an operation's value each must earn a client-error code. */
+const HOSTILE_VALUES: [string, string][] = [
+  ['__proto__ key', '{"__proto__":{"polluted":true}}'],
+  ['constructor key', '{"constructor":{"prototype":1}}'],
+  ['2^60', '1152921504606846976'],
+  ['1e400', '1e400'],
+  ['U+0000', '"a\\u0000b"'],
+  ['lone surrogate', '"\\ud800"'],
+  ['10,000-deep value', `${'['.repeat(10_000)}1${']'.repeat(10_000)}`],
+  ['900 KB string', `"${'x'.repeat(900_000)}"`],
+];
+
+t.test('members an operation does not know are dropped, never stored or pushed, whatever they hold', async (t) => {
+  const doc = await c.create({ title: 'members' });
+  const id = doc.document_id;
+  const other = await TestClient.connect(server.url, alice);
+  clients.push(other);
+  let revision = 1;
+  for (const [form, value] of HOSTILE_VALUES) {
+    for (const member of ['__proto__', 'constructor', 'junk']) {
+      const what = `${form} as "${member}"`;
+      const mid = newUuid();
+      revision++;
+      const op = `{"op":"replace","path":"/title","value":${JSON.stringify(what)},"${member}":${value}}`;
+      const pushed = other.next((m) => m.type === 'document_updated' && m.mutation_id === mid);
+      const reply = await c.request(`{"type":"update_document","patch":{"document_id":"${id}","patch":[${op}]},"mutation_id":"${mid}"}`, (m) => (m as { mutation_id?: string }).mutation_id === mid);
+      t.match(reply, { type: 'document_updated_response', sync_revision: revision }, `${what}: the known members apply`);
+      const clean = [{ op: 'replace', path: '/title', value: what }];
+      t.same(((await pushed) as ServerMessageOf<'document_updated'>).patch, clean, `${what}: the push carries the known members only`);
+      const stored = await tdb.db.query<{ forward_patch: unknown }>('SELECT forward_patch FROM change_events WHERE mutation_id = $1', [mid]);
+      t.same(stored.rows.map((r) => r.forward_patch), [clean], `${what}: the log holds the known members only`);
+    }
+  }
+  t.same(c.all('error'), [], 'no error for any of them');
+  await stillUsable(t);
+});
+
+t.test('each hostile form as an operation value earns a specific client-error code, never server_error', async (t) => {
+  for (const [what, value] of HOSTILE_VALUES) {
+    for (const op of ['add', 'replace', 'test']) {
+      const { frame, mid } = rawUpdate(`[{"op":"${op}","path":"/n","value":${value}}]`);
+      // A large string is a valid value: it fails only when it would make the document too large (a `test` just fails).
+      const code = what === '900 KB string' && op !== 'test' ? 'message_too_large' : 'invalid_patch';
+      const e = await expectError(t, frame, code, mid, `${op} ${what}`);
+      t.not(e.code, 'server_error');
+    }
+  }
   await assertTargetUntouched(t);
 });
 

@@ -13,7 +13,7 @@ import {
   type Limits,
   type MutationMessage,
 } from '@json-sync/core';
-import { authenticate, AuthRateLimiter, purgeExpiredReplays, touchKey, type AuthFailureLimit } from './auth.js';
+import { authenticate, AuthRateLimiter, purgeExpiredReplays, touchKey, type AuthFailureLimit, type AuthOutcome } from './auth.js';
 import { acknowledge, changesSince, fullSync } from './changes.js';
 import { Connection } from './connection.js';
 import type { Database } from './db/database.js';
@@ -318,7 +318,14 @@ export class SyncServer {
   }
 
   private async handleAuthenticate(conn: Connection, m: Extract<ClientMessage, { type: 'authenticate' }>): Promise<void> {
-    const outcome = await authenticate(this.db, this.limiter, conn.address, m);
+    let outcome: AuthOutcome;
+    try {
+      outcome = await authenticate(this.db, this.limiter, conn.address, m);
+    } catch (err) {
+      // The credentials could not be checked (database down): say so, so the client retries with backoff.
+      this.log.warn({ err: (err as Error).message, address: conn.address }, 'authentication could not be checked');
+      return this.refuseAuth(conn, 'unavailable');
+    }
     if (!outcome.ok) return this.refuseAuth(conn, outcome.reason);
     if (conn.closed) return;
     const session = { ...outcome.session, sessionId: newUuid(), clientId: m.client_id };

@@ -37,6 +37,8 @@ export interface TransportEvents {
   attempt(n: number): void;
   authenticated(m: ServerMessageOf<'auth_success'>): void;
   message(m: ServerMessage): void;
+  /** A frame that is not a valid server message (skipped); `raw` is its JSON value, if it was JSON. */
+  invalid(error: string, raw: unknown): void;
   authError(reason: AuthErrorReason): void;
   clockOffset(seconds: number): void;
   /** An authenticated connection ended; `code` is the WebSocket close code (1009: a message was too big). */
@@ -128,14 +130,10 @@ export class Transport {
       try {
         raw = JSON.parse(data.toString());
       } catch {
-        this.opts.logger.warn('server sent a frame that is not JSON; ignored');
-        return;
+        return this.skip('a frame that is not JSON', undefined);
       }
       const parsed = parseServerMessage(raw);
-      if (!parsed.ok) {
-        this.opts.logger.warn(`server sent an invalid message (${parsed.error}); ignored`);
-        return;
-      }
+      if (!parsed.ok) return this.skip(parsed.error, raw);
       this.handle(ws, parsed.message);
     });
     // ws reports an oversized frame as an error and then closes with 1006: remember it as 1009.
@@ -145,6 +143,12 @@ export class Transport {
       this.opts.logger.debug?.(`socket error: ${err.message}`);
     });
     ws.on('close', (code) => this.closed(ws, tooBig ? 1009 : code));
+  }
+
+  private skip(error: string, raw: unknown): void {
+    this.opts.logger.warn(`server sent an invalid message (${error}); skipped`);
+    // Before authentication nothing depends on it: the auth answer timeout covers a junk answer.
+    if (this.state === 'live') this.on.invalid(error, raw);
   }
 
   private authenticateMessage(): ClientMessage {
@@ -181,7 +185,8 @@ export class Transport {
           this.on.clockOffset(this.opts.clockOffset);
           this.retryAt = 0;
         } else {
-          this.retryAt = this.backoff.nextDelay('auth');
+          // `unavailable` is the server's fault (its database is down), not our credentials': retry as after a lost connection.
+          this.retryAt = this.backoff.nextDelay(m.reason === 'unavailable' ? 'connection' : 'auth');
         }
         this.on.authError(m.reason);
       }

@@ -33,6 +33,14 @@ export class PostgresDatabase implements Database {
   async transaction<T>(fn: (tx: Queryable) => Promise<T>, isolation: Isolation = 'read committed'): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // pg-pool drops its own 'error' listener while a client is checked out: without one, a backend
+    // terminated mid-transaction (PostgreSQL stopping, pg_terminate_backend) is an unhandled
+    // 'error' event that ends the process. The failing query rejects too; that is what we act on.
+    const onError = (err: Error) => {
+      broken = err;
+      this.log.warn({ err: err.message }, 'database connection lost during a transaction');
+    };
+    client.on('error', onError);
     try {
       await client.query(`BEGIN ISOLATION LEVEL ${isolation === 'repeatable read' ? 'REPEATABLE READ' : 'READ COMMITTED'}`);
       const tx: Queryable = {
@@ -52,6 +60,7 @@ export class PostgresDatabase implements Database {
       }
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }

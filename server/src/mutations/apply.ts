@@ -2,8 +2,8 @@ import {
   anyOverlap,
   applyPatch,
   assertDocumentContent,
-  assertPatch,
   canonicalJson,
+  parsePatch,
   contentHash,
   ProtocolError,
   reversePatch,
@@ -44,10 +44,12 @@ type Delete = ClientMessageOf<'delete_document'>;
  * are buffered in the store. Throws ProtocolError for a permanent failure, after which the caller
  * rolls the store back to its mark.
  */
-export function applyMutation(store: BatchStore, ctx: MutationContext, m: MutationMessage): MutationOutcome {
+export function applyMutation(store: BatchStore, ctx: MutationContext, received: MutationMessage): MutationOutcome {
   // Validate before hashing: canonical JSON of hostile input (infinite numbers, extreme nesting) must never run.
+  // A patch is rebuilt from its operations' known members: only those are hashed, stored and pushed.
+  const m: MutationMessage =
+    received.type === 'update_document' ? { ...received, patch: { ...received.patch, patch: parsePatch(received.patch.patch, ctx.limits) } } : received;
   if (m.type === 'create_document') assertDocumentContent(m.document.content, ctx.limits);
-  if (m.type === 'update_document') assertPatch(m.patch.patch, ctx.limits);
   const payloadHash = createHash('sha256').update(canonicalJson(m)).digest('hex');
   const previous = store.replay(ctx.userId, m.mutation_id);
   if (previous) {
