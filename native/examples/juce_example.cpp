@@ -49,8 +49,10 @@ class SyncExample final : private juce::Timer {
       : a_("sqlite:" + dir.getChildFile("a.db").getFullPathName().toStdString() + "?mode=rwc", server_url, email, api_key, api_secret),
         b_(dir.getChildFile("b.db").getFullPathName().toStdString(), server_url, email, api_key, api_secret),
         deadline_(juce::Time::getMillisecondCounterHiRes() + timeout_ms) {
-    token_a_ = a_.register_callback([this](const SyncEventData &event) { onEventA(event); });
-    token_b_ = b_.register_callback([this](const SyncEventData &event) { onEventB(event); });
+    // Registered for the engines' lifetime: callbacks run only inside process_events(), which
+    // nothing calls once the destructor has stopped the timer and the fd callbacks.
+    a_.register_callback([this](const SyncEventData &event) { onEventA(event); });
+    b_.register_callback([this](const SyncEventData &event) { onEventB(event); });
 
 #if JUCE_LINUX || JUCE_BSD
     // Wake the message thread as soon as events wait (the callback runs on the message thread).
@@ -69,8 +71,6 @@ class SyncExample final : private juce::Timer {
     juce::LinuxEventLoop::unregisterFdCallback(fd_a_);
     juce::LinuxEventLoop::unregisterFdCallback(fd_b_);
 #endif
-    token_a_.reset();
-    token_b_.reset();
   }
 
   void start() {
@@ -142,7 +142,6 @@ class SyncExample final : private juce::Timer {
   }
 
   SyncEngine a_, b_;
-  SyncClient::callback_token token_a_, token_b_;
   int fd_a_ = -1, fd_b_ = -1;
   std::string doc_id_;
   double deadline_;

@@ -76,7 +76,7 @@ int main(int argc, char **argv) {
     std::string doc_id;
     bool b_got_document = false, a_got_reply = false;
 
-    auto token_a = a.register_callback([&](const SyncEventData &event) {
+    a.register_callback([&](const SyncEventData &event) {
       if (QThread::currentThread() != app.thread()) wrong_thread = true;
       print_event("A", event);
       if (event.event_type == SYNC_EVENT_DOCUMENT_UPDATED && !event.boolean_data && event.document_id && doc_id == event.document_id &&
@@ -85,7 +85,7 @@ int main(int argc, char **argv) {
         QCoreApplication::exit(0);
       }
     });
-    auto token_b = b.register_callback([&](const SyncEventData &event) {
+    b.register_callback([&](const SyncEventData &event) {
       if (QThread::currentThread() != app.thread()) wrong_thread = true;
       print_event("B", event);
       if (event.event_type == SYNC_EVENT_DOCUMENT_CREATED && !event.boolean_data && event.document_id && doc_id == event.document_id &&

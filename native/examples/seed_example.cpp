@@ -72,15 +72,15 @@ int main(int argc, char **argv) {
     std::string doc_id;
     bool b_got_document = false, b_replied = false, a_got_reply = false;
 
-    // Keep the tokens: a callback is unregistered when its token is destroyed.
-    auto token_a = a.register_callback([&](const SyncEventData &event) {
+    // A registration lasts as long as its engine (or until its handle's remove()).
+    a.register_callback([&](const SyncEventData &event) {
       if (std::this_thread::get_id() != main_thread) wrong_thread = true;
       print_event("A", event);
       if (event.event_type == SYNC_EVENT_DOCUMENT_UPDATED && !event.boolean_data && event.document_id && doc_id == event.document_id &&
           event.content && std::string(event.content).find("\"reply\"") != std::string::npos)
         a_got_reply = true;
     });
-    auto token_b = b.register_callback([&](const SyncEventData &event) {
+    b.register_callback([&](const SyncEventData &event) {
       if (std::this_thread::get_id() != main_thread) wrong_thread = true;
       print_event("B", event);
       if (event.event_type == SYNC_EVENT_DOCUMENT_CREATED && !event.boolean_data && event.document_id && doc_id == event.document_id) {

@@ -5,9 +5,14 @@
  * a thread of its own. Every call completes against the local SQLite database; no call waits for
  * the network.
  *
+ * Two generations of names live here side by side. The original system's names
+ * (sync_engine_create, sync_engine_register_event_callback, ...) keep working as they were
+ * documented; sync_engine_open() and the listener handles (sync_engine_add_listener) say more when
+ * something fails and are what new code should use.
+ *
  * THREADING CONTRACT
  * - Every function may be called from any thread, concurrently, with one exception: an engine
- *   must not be destroyed while another thread is still using it.
+ *   must not be destroyed while another thread is still using it (or one of its listeners).
  * - Event callbacks run only inside sync_engine_process_events(), on the thread that called it
  *   (your UI thread: drive it from a JUCE/Qt/GTK timer, or when sync_engine_event_fd() becomes
  *   readable, or after the notify callback of sync_engine_set_event_notify() fired). A callback may
@@ -15,20 +20,25 @@
  * - The notify callback (sync_engine_set_event_notify) and the log callback run on the engine's
  *   internal thread: they must return quickly and must not call sync_* functions (post to your
  *   loop instead); such calls fail at once with SYNC_RESULT_NOT_INITIALIZED.
- * - Unregistering a callback (or destroying its C++ token) from another thread waits until a
- *   running delivery has finished, so the callback's context may be freed right after.
+ * - Removing a listener (sync_listener_remove, sync_engine_unregister_event_callback) from another
+ *   thread waits until a running delivery has finished, so the callback's context may be freed
+ *   right after. A callback may remove itself or any other listener; a removed callback is never
+ *   called again, not even for the rest of the batch being delivered.
  * - One Node runtime serves every engine of the process. It starts with the first engine and stops
- *   at process exit; it never restarts. fork() after the first sync_engine_create() is unsupported.
+ *   at process exit; it never restarts. fork() after the first engine is opened is unsupported.
  *
  * MEMORY
  * - Strings passed in are copied; the caller keeps ownership.
  * - Strings returned through `char **out_*` belong to the caller and are freed with
  *   sync_string_free(). On failure *out_* is set to NULL.
+ * - sync_get_version() returns the library's own static string: freeing it with
+ *   sync_string_free() is allowed and does nothing, and not freeing it leaks nothing.
  * - Strings inside SyncEventData live until the callback returns; copy what you keep.
- * - sync_get_version() and sync_last_error_message() return library-owned strings: never free them.
+ * - sync_last_error_message() returns a library-owned string: never free it.
+ * - Listeners belong to their engine: valid until sync_listener_remove() or sync_engine_destroy().
  *
  * ERRORS
- * - Functions returning enum CSyncResult return SYNC_RESULT_SUCCESS (0) or an error code; on error
+ * - Functions returning CSyncResult return SYNC_RESULT_SUCCESS (0) or an error code; on error
  *   sync_last_error_message() (per thread, never NULL) says why. Functions returning a pointer
  *   return NULL on failure and set the message too. NULL arguments, invalid JSON and invalid UTF-8
  *   are refused with SYNC_RESULT_INVALID_INPUT; nothing crashes and nothing is written.
@@ -38,9 +48,11 @@
 #ifndef SYNC_CLIENT_H
 #define SYNC_CLIENT_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#ifndef __cplusplus
+#include <stdbool.h>
+#endif
 
 #define SYNC_CLIENT_VERSION_MAJOR 0
 #define SYNC_CLIENT_VERSION_MINOR 1
@@ -59,6 +71,12 @@
 #  define SYNC_API
 #endif
 
+/** Bytes of a document id buffer: a lowercase canonical UUID (36 characters) and its NUL. */
+#define SYNC_DOCUMENT_ID_SIZE 37
+
+/** The listener filter that accepts every event type. */
+#define SYNC_EVENT_ALL (-1)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -67,6 +85,10 @@ extern "C" {
 struct CSyncEngine;
 typedef struct CSyncEngine CSyncEngine;
 
+/** One event callback registration of an engine (sync_engine_add_listener). */
+struct SyncListener;
+typedef struct SyncListener SyncListener;
+
 /** Result codes. Values are fixed (checked against the TypeScript definitions by a test). */
 enum CSyncResult {
 #ifndef Success
@@ -74,15 +96,19 @@ enum CSyncResult {
     Success = 0,
 #endif
     SYNC_RESULT_SUCCESS = 0,
-    SYNC_RESULT_INVALID_INPUT = 1,     /* NULL, malformed JSON, invalid UTF-8, not a UUID, bad patch */
-    SYNC_RESULT_NOT_FOUND = 2,         /* no such document (or nothing to undo/redo) */
+    SYNC_RESULT_INVALID_INPUT = 1,     /* NULL, malformed JSON, invalid UTF-8, not a UUID, bad patch, bad option */
+    SYNC_RESULT_NOT_FOUND = 2,         /* no such document (or nothing to undo/redo, or no such registration) */
     SYNC_RESULT_CONFLICT = 3,          /* the id exists already, or undo met a later overlapping change */
     SYNC_RESULT_CONNECTION = 4,        /* the engine is offline (flush after sync_engine_set_online(engine, false)) */
-    SYNC_RESULT_DATABASE = 5,          /* the local database failed or is locked by another engine */
+    SYNC_RESULT_DATABASE = 5,          /* the local database failed (cannot be created, opened or written) */
     SYNC_RESULT_SERIALIZATION = 6,     /* a value could not be converted to or from JSON */
     SYNC_RESULT_TIMEOUT = 7,           /* no answer in time: outcome unknown */
     SYNC_RESULT_NOT_INITIALIZED = 8,   /* NULL engine, or the runtime is not running (a destroyed engine must not be used at all) */
-    SYNC_RESULT_UNKNOWN = 9
+    SYNC_RESULT_UNKNOWN = 9,
+    SYNC_RESULT_LOCKED = 10,           /* open: another engine (in this process or another) holds the database file */
+    SYNC_RESULT_INVALID_URL = 11,      /* open: server_url is not a ws:// or wss:// URL, or database_url names no file */
+    SYNC_RESULT_INVALID_CREDENTIALS = 12, /* open: api_key or api_secret is not in the form the server issues (rpa_/rps_ + 64 hex digits) */
+    SYNC_RESULT_RUNTIME_UNAVAILABLE = 13  /* open: the embedded runtime cannot run (a missing Debian package or engine file; the message names it) */
 };
 typedef enum CSyncResult CSyncResult;
 
@@ -94,7 +120,7 @@ typedef enum SyncEventType {
     SYNC_EVENT_SYNC_STARTED = 3,
     SYNC_EVENT_SYNC_COMPLETED = 4,       /* numeric_data: remote changes applied */
     SYNC_EVENT_SYNC_ERROR = 5,           /* error: the reason; numeric_data: events dropped on overflow */
-    SYNC_EVENT_CONFLICT_DETECTED = 6,    /* content: the server's version */
+    SYNC_EVENT_CONFLICT_DETECTED = 6,    /* content: the server's version; error: how it was resolved */
     SYNC_EVENT_CONNECTION_LOST = 7,
     SYNC_EVENT_CONNECTION_ATTEMPTED = 8, /* numeric_data: attempt number */
     SYNC_EVENT_CONNECTION_SUCCEEDED = 9
@@ -128,12 +154,17 @@ typedef enum SyncDurability {
 } SyncDurability;
 
 /**
- * Options for sync_engine_create_with_options(). Initialise with sync_engine_options_init(), then
- * change what you need: fields added in later versions keep their defaults because the library
- * reads only `struct_size` bytes.
+ * Everything sync_engine_open() needs. Initialise with sync_engine_config_init(), then set the five
+ * strings and change what you need: fields added in later versions keep their defaults, because
+ * the library reads only `struct_size` bytes.
  */
-typedef struct SyncEngineOptions {
-    size_t struct_size;
+typedef struct SyncEngineConfig {
+    size_t struct_size;              /* sizeof(SyncEngineConfig) of the caller's header; set by sync_engine_config_init() */
+    const char *database_url;        /* a file path, or sqlite:PATH?mode=rwc */
+    const char *server_url;          /* ws://host:port/ws or wss://... */
+    const char *email;               /* the user whose documents this engine holds */
+    const char *api_key;             /* rpa_...: from `sync-server generate-credentials` */
+    const char *api_secret;          /* rps_... */
     uint32_t reconnect_min_ms;       /* default 250 */
     uint32_t reconnect_max_ms;       /* default 30000 */
     uint32_t heartbeat_interval_ms;  /* default 15000 */
@@ -143,14 +174,34 @@ typedef struct SyncEngineOptions {
     SyncDurability durability;       /* default SYNC_DURABILITY_NORMAL */
     const char *client_id;           /* a lowercase UUID kept in the database on first open; NULL: generated */
     bool start_offline;              /* do not connect until sync_engine_set_online(engine, true) */
+} SyncEngineConfig;
+
+/**
+ * The option fields of SyncEngineConfig, for sync_engine_create_with_options(). Initialise with
+ * sync_engine_options_init(); the library reads only `struct_size` bytes.
+ */
+typedef struct SyncEngineOptions {
+    size_t struct_size;
+    uint32_t reconnect_min_ms;
+    uint32_t reconnect_max_ms;
+    uint32_t heartbeat_interval_ms;
+    uint32_t heartbeat_timeout_ms;
+    uint32_t call_timeout_ms;
+    uint32_t event_queue_limit;
+    SyncDurability durability;
+    const char *client_id;
+    bool start_offline;
 } SyncEngineOptions;
 
 /* ---- library ------------------------------------------------------------------------------- */
 
-/** "0.1.0": the library's version (equal to SYNC_CLIENT_VERSION of the header it was built with). */
-SYNC_API const char *sync_get_version(void);
+/**
+ * "0.1.0": the library's version (equal to SYNC_CLIENT_VERSION of the header it was built with).
+ * A static string: sync_string_free() accepts it and does nothing; do not write to it.
+ */
+SYNC_API char *sync_get_version(void);
 
-/** Frees a string returned by this library. NULL is fine. */
+/** Frees a string returned by this library. NULL and sync_get_version()'s string are fine. */
 SYNC_API void sync_string_free(char *str);
 
 /** The calling thread's last error message; "" when none. Never NULL, never freed by the caller. */
@@ -161,30 +212,40 @@ SYNC_API void sync_set_log_callback(SyncLogCallback callback, void *context);
 
 /* ---- engines ------------------------------------------------------------------------------- */
 
-SYNC_API void sync_engine_options_init(SyncEngineOptions *options);
+/** Sets struct_size and every default; the five strings are NULL. NULL is fine. */
+SYNC_API void sync_engine_config_init(SyncEngineConfig *config);
 
 /**
  * Opens (or creates) the local database and returns at once; connecting goes on in the background.
- * `db_url` is a file path or `sqlite:PATH?mode=rwc`. Returns NULL on failure (see
- * sync_last_error_message()), e.g. when another engine holds the file.
+ * On success *out is the engine (free it with sync_engine_destroy()); on failure *out is NULL and the
+ * code says why: SYNC_RESULT_LOCKED, SYNC_RESULT_INVALID_URL, SYNC_RESULT_INVALID_CREDENTIALS,
+ * SYNC_RESULT_RUNTIME_UNAVAILABLE, SYNC_RESULT_DATABASE, SYNC_RESULT_INVALID_INPUT (a NULL or
+ * non-UTF-8 string, a bad struct_size or option), SYNC_RESULT_TIMEOUT.
  */
+SYNC_API CSyncResult sync_engine_open(const SyncEngineConfig *config, CSyncEngine **out);
+
+/** sync_engine_open() with default options: NULL on failure (sync_last_error_message() says why). */
 SYNC_API struct CSyncEngine *sync_engine_create(const char *db_url, const char *server_url, const char *email, const char *api_key,
                                                 const char *api_secret);
 
+SYNC_API void sync_engine_options_init(SyncEngineOptions *options);
+
+/** sync_engine_open() with these options (NULL: defaults): NULL on failure. */
 SYNC_API struct CSyncEngine *sync_engine_create_with_options(const char *db_url, const char *server_url, const char *email,
                                                              const char *api_key, const char *api_secret,
                                                              const SyncEngineOptions *options);
 
 /**
- * Flushes what it can for a moment, closes the connection and the database, and frees the engine.
- * Returns within about 1 s even with the server unreachable. NULL is fine. Queued events are dropped.
+ * Flushes what it can for a moment, closes the connection and the database, and frees the engine
+ * with its listeners. Returns within about 1 s even with the server unreachable. NULL is fine.
+ * Queued events are dropped.
  */
 SYNC_API void sync_engine_destroy(struct CSyncEngine *engine);
 
 /* ---- documents ----------------------------------------------------------------------------- */
 
 /** Creates a document from a JSON object; writes its new id (36 characters + NUL) to out_id. */
-SYNC_API enum CSyncResult sync_engine_create_document(struct CSyncEngine *engine, const char *json, char out_id[37]);
+SYNC_API enum CSyncResult sync_engine_create_document(struct CSyncEngine *engine, const char *json, char out_id[SYNC_DOCUMENT_ID_SIZE]);
 
 /** Creates a document with a given lowercase UUID. Repeating the same id and content succeeds (safe retry after a timeout). */
 SYNC_API enum CSyncResult sync_engine_create_document_with_id(struct CSyncEngine *engine, const char *id, const char *json);
@@ -235,19 +296,33 @@ SYNC_API enum CSyncResult sync_engine_redo(struct CSyncEngine *engine, const cha
 /** The document's local and remote changes as a JSON array, oldest first. */
 SYNC_API enum CSyncResult sync_engine_get_history(struct CSyncEngine *engine, const char *id, char **out_json);
 
-/** Local changes that lost to the server or were rejected, as a JSON array. */
+/**
+ * Local changes that lost to the server or were rejected, as a JSON array of
+ * {"document_id","mutation_id","kind","reason","message","rejected","server_document","created_at"}.
+ */
 SYNC_API enum CSyncResult sync_engine_get_conflicts(struct CSyncEngine *engine, char **out_json);
 
 /* ---- events -------------------------------------------------------------------------------- */
 
 /**
- * Calls `callback` with `context` for every event of type `filter` (a SyncEventType), or every
- * event when filter is -1. Callbacks run inside sync_engine_process_events() only.
+ * Calls `callback(event, context)` for every event of type `filter` (a SyncEventType, or
+ * SYNC_EVENT_ALL), inside sync_engine_process_events() only, until the listener is removed or the
+ * engine destroyed. *out (NULL if you never remove it) gets the listener.
  */
+SYNC_API CSyncResult sync_engine_add_listener(CSyncEngine *engine, int filter, SyncEventCallback callback, void *context,
+                                              SyncListener **out);
+
+/**
+ * Removes a listener of a live engine. Once this returns its callback is not running (unless this
+ * is called from that very callback) and will not be called again; `listener` is freed. NULL is fine.
+ */
+SYNC_API void sync_listener_remove(SyncListener *listener);
+
+/** sync_engine_add_listener() without a handle: remove with sync_engine_unregister_event_callback(). */
 SYNC_API enum CSyncResult sync_engine_register_event_callback(struct CSyncEngine *engine, SyncEventCallback callback, void *context,
                                                               int filter);
 
-/** Removes every registration of this callback with this context (SYNC_RESULT_NOT_FOUND if none). */
+/** Removes every listener with this callback and context (SYNC_RESULT_NOT_FOUND if none). */
 SYNC_API enum CSyncResult sync_engine_unregister_event_callback(struct CSyncEngine *engine, SyncEventCallback callback, void *context);
 
 /**

@@ -1,16 +1,23 @@
-// sync_client.hpp — header-only C++17 wrapper over sync_client.h.
+// sync_client.hpp — header-only C++11 wrapper over sync_client.h (compiles as C++11 to C++20).
 //
-// sync_engine owns a CSyncEngine (move-only RAII). Every failing call throws sync_exception carrying
-// the C result code. Callbacks are std::function objects reached through a static trampoline that
-// catches everything: no exception ever crosses into the C library. The threading contract of
-// sync_client.h applies unchanged: callbacks run inside process_events() on the calling thread.
+// sync_engine owns a CSyncEngine (move-only RAII). Every failing call, the constructor included,
+// throws sync_exception carrying the C result code. Callbacks are std::function objects reached
+// through a static trampoline that catches everything: no exception ever crosses into the C
+// library. The threading contract of sync_client.h applies unchanged: callbacks run inside
+// process_events() on the calling thread.
+//
+// A callback registered with register_callback() stays registered until the engine is destroyed
+// or the registration is removed — whether or not the returned callback_handle is kept (like a Qt
+// connection). For removal at the end of a scope, hold the handle in a scoped_callback.
 #ifndef SYNC_CLIENT_HPP
 #define SYNC_CLIENT_HPP
 
-#if __cplusplus < 201703L && !(defined(_MSVC_LANG) && _MSVC_LANG >= 201703L)
-#error "sync_client.hpp needs C++17: link sync_client::sync_client through CMake (it carries cxx_std_17) or compile with -std=c++17"
+#if __cplusplus < 201103L && !(defined(_MSVC_LANG) && _MSVC_LANG >= 201103L)
+#error "sync_client.hpp needs C++11 or later"
 #endif
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,6 +26,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "sync_client.h"
 
@@ -46,82 +54,158 @@ inline std::string take(char *text) {
   return owned ? std::string(owned.get()) : std::string();
 }
 
-/** Shared by an engine and its callback tokens, so a token outliving its engine stays harmless. */
-struct engine_state {
-  std::mutex mutex;
-  CSyncEngine *handle = nullptr;
+typedef std::function<void(const SyncEventData &)> event_function;
+
+/** One registration: the C listener and the function its trampoline calls. Owned by the engine's state. */
+struct registration {
+  /** Shared with a running trampoline, so a callback may remove its own registration. */
+  std::shared_ptr<event_function> function;
+  SyncListener *listener = nullptr;
 };
 
-using event_function = std::function<void(const SyncEventData &)>;
-
-/** The C context of a registration. The trampoline keeps the function alive while it runs, so a
- *  callback may destroy its own token. */
-struct callback_holder {
-  std::shared_ptr<event_function> function;
+/** Shared by an engine and its callback handles, so a handle outliving its engine stays harmless. */
+struct engine_state {
+  std::mutex mutex;
+  std::condition_variable removals_done;
+  /** Removals in progress outside the lock; close() waits for them before destroying the engine. */
+  int removing = 0;
+  CSyncEngine *handle = nullptr;
+  std::vector<std::shared_ptr<registration>> registrations;
 };
 
 inline void trampoline(const SyncEventData *event, void *context) noexcept {
   try {
     if (!event || !context) return;
-    std::shared_ptr<event_function> function = static_cast<callback_holder *>(context)->function;
+    std::shared_ptr<event_function> function = static_cast<registration *>(context)->function;
     (*function)(*event);
   } catch (...) {
     // An exception thrown by a callback has nowhere to go: the C caller cannot receive it.
   }
 }
 
+/** The seed's callback form, void(const SyncEventData *, void *), called with a null context. */
+template <typename F>
+struct pointer_form {
+  F f;
+  void operator()(const SyncEventData &event) { f(&event, nullptr); }
+};
+
+// adapt(): a callable of either accepted form as an event_function. The int/long/... argument
+// ranks the overloads, so a callable that fits the reference form never reaches the others.
+template <typename F>
+auto adapt(F &&f, int) -> decltype(f(std::declval<const SyncEventData &>()), event_function()) {
+  return event_function(std::forward<F>(f));
+}
+
+template <typename F>
+auto adapt(F &&f, long) -> decltype(f(std::declval<const SyncEventData *>(), static_cast<void *>(nullptr)), event_function()) {
+  return event_function(pointer_form<typename std::decay<F>::type>{std::forward<F>(f)});
+}
+
+template <typename F>
+struct unsupported_callback : std::false_type {};
+
+template <typename F>
+event_function adapt(F &&, ...) {
+  static_assert(unsupported_callback<F>::value, "callback must be void(const SyncEventData&) or void(const SyncEventData*, void*)");
+  return event_function();
+}
+
 }  // namespace detail
 
-/** A callback registration; unregisters when destroyed or reset(). Move-only. */
-class callback_token {
+/**
+ * Names one registration (copyable, like a Qt connection). Dropping it changes nothing; remove()
+ * unregisters the callback: from another thread it waits until a running call has returned, and
+ * from inside the callback itself it is safe. remove() after the engine is gone does nothing.
+ */
+class callback_handle {
  public:
-  callback_token() = default;
-  callback_token(const callback_token &) = delete;
-  callback_token &operator=(const callback_token &) = delete;
-  callback_token(callback_token &&other) noexcept = default;
-  callback_token &operator=(callback_token &&other) noexcept {
-    if (this != &other) {
-      reset();
-      state_ = std::move(other.state_);
-      holder_ = std::move(other.holder_);
-    }
-    return *this;
-  }
-  ~callback_token() { reset(); }
+  callback_handle() = default;
 
-  void reset() noexcept {
-    if (auto state = state_.lock()) {
-      std::lock_guard<std::mutex> lock(state->mutex);
-      if (state->handle && holder_) sync_engine_unregister_event_callback(state->handle, detail::trampoline, holder_.get());
-    }
+  void remove() noexcept {
+    std::shared_ptr<detail::engine_state> state = state_.lock();
+    std::shared_ptr<detail::registration> reg = registration_.lock();
     state_.reset();
-    holder_.reset();
+    registration_.reset();
+    if (!state || !reg) return;
+    try {
+      {
+        std::lock_guard<std::mutex> lock(state->mutex);
+        auto &all = state->registrations;
+        auto it = std::find(all.begin(), all.end(), reg);
+        if (!state->handle || it == all.end()) return;
+        all.erase(it);
+        state->removing++;
+      }
+      // Outside the lock: this waits for a delivery on another thread, whose callbacks may
+      // themselves register or remove.
+      sync_listener_remove(reg->listener);
+      std::lock_guard<std::mutex> lock(state->mutex);
+      state->removing--;
+      state->removals_done.notify_all();
+    } catch (...) {
+      // Only a failing mutex can throw here; the registration then lives until the engine goes.
+    }
   }
 
-  explicit operator bool() const noexcept { return holder_ != nullptr; }
+  /** True while the registration exists (not removed, engine not destroyed). */
+  explicit operator bool() const noexcept { return !registration_.expired(); }
 
  private:
   friend class sync_engine;
-  callback_token(std::weak_ptr<detail::engine_state> state, std::unique_ptr<detail::callback_holder> holder)
-      : state_(std::move(state)), holder_(std::move(holder)) {}
+  callback_handle(std::weak_ptr<detail::engine_state> state, std::weak_ptr<detail::registration> registration)
+      : state_(std::move(state)), registration_(std::move(registration)) {}
   std::weak_ptr<detail::engine_state> state_;
-  std::unique_ptr<detail::callback_holder> holder_;
+  std::weak_ptr<detail::registration> registration_;
+};
+
+/** Owns a registration for a scope: removes it when destroyed or reset(). Move-only. */
+class scoped_callback {
+ public:
+  scoped_callback() = default;
+  explicit scoped_callback(callback_handle handle) noexcept : handle_(std::move(handle)) {}
+  scoped_callback(const scoped_callback &) = delete;
+  scoped_callback &operator=(const scoped_callback &) = delete;
+  scoped_callback(scoped_callback &&other) noexcept : handle_(other.release()) {}
+  scoped_callback &operator=(scoped_callback &&other) noexcept {
+    if (this != &other) {
+      reset();
+      handle_ = other.release();
+    }
+    return *this;
+  }
+  ~scoped_callback() { reset(); }
+
+  void reset() noexcept { release().remove(); }
+  /** Gives up ownership: the registration then lives until removed through the handle or the engine goes. */
+  callback_handle release() noexcept {
+    callback_handle out = handle_;
+    handle_ = callback_handle();
+    return out;
+  }
+  explicit operator bool() const noexcept { return static_cast<bool>(handle_); }
+
+ private:
+  callback_handle handle_;
 };
 
 class sync_engine {
  public:
-  sync_engine(const std::string &db_url, const std::string &server_url, const std::string &email, const std::string &api_key,
-              const std::string &api_secret)
-      : sync_engine(sync_engine_create(db_url.c_str(), server_url.c_str(), email.c_str(), api_key.c_str(), api_secret.c_str())) {}
+  /** Opens (or creates) the database; throws sync_exception with sync_engine_open()'s code on failure. */
+  explicit sync_engine(const SyncEngineConfig &config) {
+    CSyncEngine *engine = nullptr;
+    check(sync_engine_open(&config, &engine));
+    state_ = std::make_shared<detail::engine_state>();
+    state_->handle = engine;
+  }
 
   sync_engine(const std::string &db_url, const std::string &server_url, const std::string &email, const std::string &api_key,
-              const std::string &api_secret, const SyncEngineOptions &options)
-      : sync_engine(sync_engine_create_with_options(db_url.c_str(), server_url.c_str(), email.c_str(), api_key.c_str(), api_secret.c_str(),
-                                                    &options)) {}
+              const std::string &api_secret)
+      : sync_engine(config(db_url, server_url, email, api_key, api_secret)) {}
 
   sync_engine(const sync_engine &) = delete;
   sync_engine &operator=(const sync_engine &) = delete;
-  sync_engine(sync_engine &&other) noexcept = default;
+  sync_engine(sync_engine &&other) noexcept : state_(std::move(other.state_)) {}
   sync_engine &operator=(sync_engine &&other) noexcept {
     if (this != &other) {
       close();
@@ -131,14 +215,15 @@ class sync_engine {
   }
   ~sync_engine() { close(); }
 
-  static SyncEngineOptions default_options() {
-    SyncEngineOptions o;
-    sync_engine_options_init(&o);
-    return o;
+  /** A config with every default (sync_engine_config_init) and the five strings unset. */
+  static SyncEngineConfig default_config() {
+    SyncEngineConfig c;
+    sync_engine_config_init(&c);
+    return c;
   }
 
   std::string create_document(const std::string &json) {
-    char id[37];
+    char id[SYNC_DOCUMENT_ID_SIZE];
     check(sync_engine_create_document(handle(), json.c_str(), id));
     return id;
   }
@@ -201,27 +286,33 @@ class sync_engine {
 
   /**
    * Registers `callable` — `void(const SyncEventData &)` or `void(const SyncEventData *, void *)`
-   * (the second receives nullptr as context) — for events of type `filter` (-1: all). Keep the
-   * returned token: the callback is unregistered when it is destroyed.
+   * (the second receives nullptr as context) — for events of type `filter` (SYNC_EVENT_ALL: all).
+   * It stays registered until the engine is destroyed or the returned handle's remove() is
+   * called; the handle may be dropped. Hold it in a scoped_callback to remove it with a scope.
    */
   template <typename F>
-  [[nodiscard]] callback_token register_callback(F &&callable, int filter = -1) {
-    auto holder = std::make_unique<detail::callback_holder>();
-    if constexpr (std::is_invocable_v<F &, const SyncEventData &>) {
-      holder->function = std::make_shared<detail::event_function>(std::forward<F>(callable));
-    } else {
-      static_assert(std::is_invocable_v<F &, const SyncEventData *, void *>,
-                    "callback must be void(const SyncEventData&) or void(const SyncEventData*, void*)");
-      holder->function =
-          std::make_shared<detail::event_function>([f = std::forward<F>(callable)](const SyncEventData &e) mutable { f(&e, nullptr); });
+  callback_handle register_callback(F &&callable, int filter = SYNC_EVENT_ALL) {
+    std::shared_ptr<detail::registration> reg = std::make_shared<detail::registration>();
+    reg->function = std::make_shared<detail::event_function>(detail::adapt(std::forward<F>(callable), 0));
+    CSyncEngine *engine = handle();
+    {
+      // Stored first: once the C listener exists, its context must stay alive.
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      state_->registrations.push_back(reg);
     }
-    check(sync_engine_register_event_callback(handle(), detail::trampoline, holder.get(), filter));
-    return callback_token(state_, std::move(holder));
+    CSyncResult added = sync_engine_add_listener(engine, filter, detail::trampoline, reg.get(), &reg->listener);
+    if (added != SYNC_RESULT_SUCCESS) {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      auto &all = state_->registrations;
+      all.erase(std::find(all.begin(), all.end(), reg));
+    }
+    check(added);
+    return callback_handle(state_, reg);
   }
 
   /** A plain C callback with its own context, as in the C API. */
-  [[nodiscard]] callback_token register_callback(SyncEventCallback callback, void *context, int filter = -1) {
-    return register_callback([callback, context](const SyncEventData &e) { callback(&e, context); }, filter);
+  callback_handle register_callback(SyncEventCallback callback, void *context, int filter = SYNC_EVENT_ALL) {
+    return register_callback(c_callback{callback, context}, filter);
   }
 
   /** Delivers queued events to the callbacks on this thread; returns how many. */
@@ -248,25 +339,43 @@ class sync_engine {
     return state_->handle;
   }
 
-  /** Destroys the engine now (the destructor does the same). */
+  /** Destroys the engine now, with every registration (the destructor does the same). */
   void close() noexcept {
     if (!state_) return;
-    CSyncEngine *engine;
-    {
-      std::lock_guard<std::mutex> lock(state_->mutex);
+    CSyncEngine *engine = nullptr;
+    std::vector<std::shared_ptr<detail::registration>> registrations;
+    try {
+      std::unique_lock<std::mutex> lock(state_->mutex);
       engine = state_->handle;
       state_->handle = nullptr;
+      state_->removals_done.wait(lock, [this] { return state_->removing == 0; });
+      registrations.swap(state_->registrations);
+    } catch (...) {
+      // Only a failing mutex can throw here; the engine is destroyed all the same.
     }
     sync_engine_destroy(engine);
     state_.reset();
   }
 
  private:
-  explicit sync_engine(CSyncEngine *engine) {
-    if (!engine) throw sync_exception(SYNC_RESULT_NOT_INITIALIZED, sync_last_error_message());
-    state_ = std::make_shared<detail::engine_state>();
-    state_->handle = engine;
+  /** Defaults and these five strings, which the config points into: for the delegating constructor only. */
+  static SyncEngineConfig config(const std::string &db_url, const std::string &server_url, const std::string &email, const std::string &api_key,
+                                 const std::string &api_secret) {
+    SyncEngineConfig c = default_config();
+    c.database_url = db_url.c_str();
+    c.server_url = server_url.c_str();
+    c.email = email.c_str();
+    c.api_key = api_key.c_str();
+    c.api_secret = api_secret.c_str();
+    return c;
   }
+
+  struct c_callback {
+    SyncEventCallback callback;
+    void *context;
+    void operator()(const SyncEventData &event) const { callback(&event, context); }
+  };
+
   std::shared_ptr<detail::engine_state> state_;
 };
 

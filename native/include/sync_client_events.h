@@ -1,9 +1,10 @@
 /*
  * sync_client_events.h — the event API, under the name the original examples include.
  *
- * In C it is the event part of sync_client.h (SyncEventType, SyncEventData, callbacks,
- * sync_engine_process_events, notify and fd) plus sync_event_type_name(). In C++ it also brings
- * the wrapper (sync_client.hpp), `using SyncEngine = SyncClient::sync_engine;` and get_event_name().
+ * In C it is the event part of sync_client.h (SyncEventType, SyncEventData, listeners,
+ * sync_engine_process_events, notify and fd) plus sync_event_type_name(). In C++ (C++11 or later)
+ * it also brings the wrapper (sync_client.hpp), `using SyncEngine = SyncClient::sync_engine;` and
+ * get_event_name().
  */
 #ifndef SYNC_CLIENT_EVENTS_H
 #define SYNC_CLIENT_EVENTS_H
@@ -27,10 +28,10 @@ static inline const char *sync_event_type_name(int event_type) {
     }
 }
 
-#if defined(__cplusplus) && (__cplusplus >= 201703L || (defined(_MSVC_LANG) && _MSVC_LANG >= 201703L))
+#ifdef __cplusplus
 #include "sync_client.hpp"
 
-using SyncEngine = SyncClient::sync_engine;
+typedef SyncClient::sync_engine SyncEngine;
 
 namespace SyncClient {
 inline const char *get_event_name(int event_type) { return sync_event_type_name(event_type); }

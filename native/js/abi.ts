@@ -15,6 +15,10 @@ export const RESULT_CODES = {
   TIMEOUT: 7,
   NOT_INITIALIZED: 8,
   UNKNOWN: 9,
+  LOCKED: 10,
+  INVALID_URL: 11,
+  INVALID_CREDENTIALS: 12,
+  RUNTIME_UNAVAILABLE: 13,
 } as const;
 export type ResultCode = (typeof RESULT_CODES)[keyof typeof RESULT_CODES];
 
@@ -27,7 +31,7 @@ const BY_ENGINE_CODE: Record<EngineErrorCode, ResultCode> = {
   serialization: RESULT_CODES.SERIALIZATION,
   timeout: RESULT_CODES.TIMEOUT,
   closed: RESULT_CODES.NOT_INITIALIZED,
-  locked: RESULT_CODES.DATABASE,
+  locked: RESULT_CODES.LOCKED,
 };
 
 export function resultCodeOf(code: string): ResultCode {

@@ -4,7 +4,7 @@
  * through the Node-API bridge; events go back through `bridge.pushEvent`.
  */
 import { Writable } from 'node:stream';
-import { isUuid, jsonEqual, type JsonObject, type PatchOp } from '@json-sync/core';
+import { API_KEY_PATTERN, API_SECRET_PATTERN, isUuid, jsonEqual, type JsonObject, type PatchOp } from '@json-sync/core';
 import { SyncEngine, type DocumentSnapshot } from '../../client-ts/src/engine.js';
 import { SyncError } from '../../client-ts/src/errors.js';
 import type { Logger } from '../../client-ts/src/logger.js';
@@ -122,8 +122,11 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
         start_offline: boolean;
       };
       if (engines.has(id)) throw new SyncError('invalid_input', `engine ${id} exists`);
+      const databasePath = databasePathOf(dbUrl!);
+      const refused = openArgumentError(databasePath, serverUrl!, apiKey!, apiSecret!);
+      if (refused) return refused;
       const engine = SyncEngine.open({
-        databasePath: databasePathOf(dbUrl!),
+        databasePath: databasePath!,
         serverUrl: serverUrl!,
         email: email!,
         apiKey: apiKey!,
@@ -283,8 +286,8 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
   };
 }
 
-/** `sqlite:PATH?mode=rwc`, `sqlite://PATH` or a plain path → the file path. */
-export function databasePathOf(url: string): string {
+/** `sqlite:PATH?mode=rwc`, `sqlite://PATH` or a plain path → the file path; null when it names none. */
+export function databasePathOf(url: string): string | null {
   let path = url;
   if (path.startsWith('sqlite:')) {
     path = path.slice('sqlite:'.length);
@@ -292,6 +295,27 @@ export function databasePathOf(url: string): string {
     const q = path.indexOf('?');
     if (q !== -1) path = path.slice(0, q);
   }
-  if (path === '') throw new SyncError('invalid_input', 'the database path is empty');
-  return path;
+  return path === '' ? null : path;
+}
+
+/**
+ * The open failures a C caller gets a code of its own for, beyond SyncEngine.open's `locked`: the
+ * engine reports these as `invalid_input` (or, for credentials, not at all until the server refuses
+ * them), so they are told apart here, before it runs.
+ */
+export function openArgumentError(databasePath: string | null, serverUrl: string, apiKey: string, apiSecret: string): Reply | null {
+  if (databasePath === null) return { code: RESULT_CODES.INVALID_URL, message: 'database_url names no file' };
+  let protocol = '';
+  try {
+    protocol = new URL(serverUrl).protocol;
+  } catch {
+    // not a URL at all: refused below like any other scheme
+  }
+  if (protocol !== 'ws:' && protocol !== 'wss:') {
+    return { code: RESULT_CODES.INVALID_URL, message: `server_url must be a ws:// or wss:// URL, not ${JSON.stringify(serverUrl)}` };
+  }
+  const issued = 'followed by 64 lowercase hex digits, as `sync-server generate-credentials` prints it';
+  if (!API_KEY_PATTERN.test(apiKey)) return { code: RESULT_CODES.INVALID_CREDENTIALS, message: `api_key must be rpa_ ${issued}` };
+  if (!API_SECRET_PATTERN.test(apiSecret)) return { code: RESULT_CODES.INVALID_CREDENTIALS, message: `api_secret must be rps_ ${issued}` };
+  return null;
 }

@@ -3,13 +3,11 @@
 #include <chrono>
 #include <condition_variable>
 
+#include "sync_client.h"
+
 namespace sync_client {
 
 namespace {
-
-constexpr int kTimeout = 7;
-constexpr int kNotInitialized = 8;
-constexpr int kUnknown = 9;
 
 /** One request in flight. Shared by the waiting C thread and the JS side, so either may go first. */
 struct Pending {
@@ -33,13 +31,13 @@ struct Pending {
 Reply ReplyFrom(Napi::Value value) {
   Reply r;
   if (!value.IsObject()) {
-    r.code = kUnknown;
+    r.code = SYNC_RESULT_UNKNOWN;
     r.message = "the engine returned no result";
     return r;
   }
   Napi::Object o = value.As<Napi::Object>();
   Napi::Value code = o.Get("code");
-  r.code = code.IsNumber() ? code.As<Napi::Number>().Int32Value() : kUnknown;
+  r.code = code.IsNumber() ? code.As<Napi::Number>().Int32Value() : SYNC_RESULT_UNKNOWN;
   Napi::Value message = o.Get("message");
   if (message.IsString()) r.message = message.As<Napi::String>().Utf8Value();
   Napi::Value v = o.Get("value");
@@ -82,9 +80,9 @@ void FinishFailed(napi_env env, const std::shared_ptr<Pending> &p) {
     napi_value message = exception;
     if (napi_is_error(env, exception, &is_error) == napi_ok && is_error) napi_get_named_property(env, exception, "message", &message);
     std::string text;
-    if (RawText(env, message, &text)) return p->finish(ErrorReply(kUnknown, text));
+    if (RawText(env, message, &text)) return p->finish(ErrorReply(SYNC_RESULT_UNKNOWN, text));
   }
-  p->finish(ErrorReply(kNotInitialized, "the engine's runtime stopped while handling the call"));
+  p->finish(ErrorReply(SYNC_RESULT_NOT_INITIALIZED, "the engine's runtime stopped while handling the call"));
 }
 
 /**
@@ -96,7 +94,7 @@ void Dispatch(Napi::Env env, Napi::Function dispatch, std::shared_ptr<Pending> *
   std::shared_ptr<Pending> p = std::move(*boxed);
   delete boxed;
   if (env == nullptr) {  // the function is being torn down
-    p->finish(ErrorReply(kNotInitialized, "the sync runtime is shutting down"));
+    p->finish(ErrorReply(SYNC_RESULT_NOT_INITIALIZED, "the sync runtime is shutting down"));
     return;
   }
   napi_env raw = env;
@@ -122,16 +120,16 @@ void Dispatch(Napi::Env env, Napi::Function dispatch, std::shared_ptr<Pending> *
       auto onReject = Napi::Function::New(env, [p](const Napi::CallbackInfo &info) {
         Napi::Value e = info[0];
         Napi::Value message = e.IsObject() ? e.As<Napi::Object>().Get("message") : e;
-        p->finish(ErrorReply(kUnknown, message.IsUndefined() ? e.ToString().Utf8Value() : message.ToString().Utf8Value()));
+        p->finish(ErrorReply(SYNC_RESULT_UNKNOWN, message.IsUndefined() ? e.ToString().Utf8Value() : message.ToString().Utf8Value()));
       });
       promise.Get("then").As<Napi::Function>().Call(promise, {onResolve, onReject});
     } else {
       p->finish(ReplyFrom(value));
     }
   } catch (const Napi::Error &e) {
-    p->finish(ErrorReply(kUnknown, e.Message()));
+    p->finish(ErrorReply(SYNC_RESULT_UNKNOWN, e.Message()));
   } catch (const std::exception &e) {
-    p->finish(ErrorReply(kUnknown, e.what()));
+    p->finish(ErrorReply(SYNC_RESULT_UNKNOWN, e.what()));
   }
 }
 
@@ -173,7 +171,7 @@ bool Bridge::on_runtime_thread_now() { return on_runtime_thread; }
 
 Reply Bridge::call(const std::string &op, uint64_t engine, std::vector<std::string> args, uint32_t timeout_ms) {
   if (on_runtime_thread) {
-    return ErrorReply(kNotInitialized, "sync_* functions cannot be called from the notify or log callback (the engine's own thread); post to your loop instead");
+    return ErrorReply(SYNC_RESULT_NOT_INITIALIZED, "sync_* functions cannot be called from the notify or log callback (the engine's own thread); post to your loop instead");
   }
   auto p = std::make_shared<Pending>();
   p->op = op;
@@ -181,16 +179,16 @@ Reply Bridge::call(const std::string &op, uint64_t engine, std::vector<std::stri
   p->args = std::move(args);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!started_ || stopped_) return ErrorReply(kNotInitialized, "the sync runtime is not running");
+    if (!started_ || stopped_) return ErrorReply(SYNC_RESULT_NOT_INITIALIZED, "the sync runtime is not running");
     auto *boxed = new std::shared_ptr<Pending>(p);
     if (tsfn_.NonBlockingCall(boxed, Dispatch) != napi_ok) {
       delete boxed;
-      return ErrorReply(kNotInitialized, "the sync runtime is not accepting calls");
+      return ErrorReply(SYNC_RESULT_NOT_INITIALIZED, "the sync runtime is not accepting calls");
     }
   }
   std::unique_lock<std::mutex> lock(p->mutex);
   if (!p->done_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return p->done; })) {
-    return ErrorReply(kTimeout, "the engine did not answer within " + std::to_string(timeout_ms) + " ms; the outcome is unknown");
+    return ErrorReply(SYNC_RESULT_TIMEOUT, "the engine did not answer within " + std::to_string(timeout_ms) + " ms; the outcome is unknown");
   }
   return p->reply;
 }

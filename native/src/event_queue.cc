@@ -19,7 +19,7 @@ size_t EventQueue::BytesOf(const Event &e) {
 
 void EventQueue::DropOldest() {
   const Slot &oldest = slots_.front();
-  if (oldest.event.type == kDocumentUpdated && oldest.event.document_id) {
+  if (oldest.event.type == SYNC_EVENT_DOCUMENT_UPDATED && oldest.event.document_id) {
     auto it = updates_.find(*oldest.event.document_id);
     if (it != updates_.end() && it->second == oldest.seq) updates_.erase(it);
   }
@@ -35,7 +35,7 @@ void EventQueue::push(Event event) {
     size_t size = BytesOf(event);
     bool full = slots_.size() >= limit_ || bytes_ + size > kMaxBytes;
     bool placed = false;
-    if (full && event.type == kDocumentUpdated && event.document_id) {
+    if (full && event.type == SYNC_EVENT_DOCUMENT_UPDATED && event.document_id) {
       auto it = updates_.find(*event.document_id);
       if (it != updates_.end()) {
         Event &queued = slots_[it->second - slots_.front().seq].event;
@@ -50,7 +50,7 @@ void EventQueue::push(Event event) {
       if (event.document_id) {
         // Only the last event of a document may absorb later updates: merging across a delete or a
         // re-create would reorder them.
-        if (event.type == kDocumentUpdated) updates_[*event.document_id] = seq;
+        if (event.type == SYNC_EVENT_DOCUMENT_UPDATED) updates_[*event.document_id] = seq;
         else updates_.erase(*event.document_id);
       }
       bytes_ += size;

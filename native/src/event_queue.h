@@ -9,6 +9,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "sync_client.h"
+
 namespace sync_client {
 
 struct Event {
@@ -31,7 +33,6 @@ struct Event {
 class EventQueue {
  public:
   using Notify = void (*)(void *);
-  static constexpr int kDocumentUpdated = 1;
 
   /** Content bytes held at most, whatever the event count: large documents must not pile up unbounded. */
   static constexpr size_t kMaxBytes = 64u * 1024 * 1024;

@@ -1,4 +1,5 @@
-// Exported for the library's own tests only; not part of the public API.
+// Exported by the library's test builds only (sync_client_testing, sync_client_asan); not part of
+// the public API, and absent from the shipped libsync_client.
 #pragma once
 
 #include "sync_client.h"

@@ -434,7 +434,7 @@ static int hold_main(const char *path) {
   SyncEngineOptions o;
   sync_engine_options_init(&o);
   o.start_offline = true;
-  struct CSyncEngine *e = sync_engine_create_with_options(path, "ws://127.0.0.1:9/ws", "holder@example.com", "key", "secret", &o);
+  struct CSyncEngine *e = sync_engine_create_with_options(path, "ws://127.0.0.1:9/ws", "holder@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
   if (!e) {
     fprintf(stderr, "holder: %s\n", sync_last_error_message());
     return 1;

@@ -1,11 +1,11 @@
-// A consumer whose target asks for C++11 (CXX_STANDARD 11) and links sync_client::sync_client:
-// the library's INTERFACE compile feature cxx_std_17 must raise the standard, or
-// sync_client.hpp stops the build with its #error.
+// A consumer whose target asks for C++11 (CXX_STANDARD 11) and links sync_client::sync_client: the
+// library's interface must not raise the standard (it did once, to C++17), and the wrapper must
+// compile as it is.
 #include "sync_client.hpp"
 
 #include <cstdio>
 
-static_assert(__cplusplus >= 201703L, "CMake did not raise the standard to C++17");
+static_assert(__cplusplus == 201103L, "linking sync_client::sync_client changed the consumer's C++ standard");
 
 int main() {
   // Constructs nothing: only the static, runtime-free part of the wrapper.

@@ -1,6 +1,7 @@
-// The C++17 wrapper (sync_client.hpp) against the real runtime and the fixture's server: RAII and
-// move semantics, every method's round trip, errors as sync_exception with the C code, callbacks in
-// their three forms, tokens, throwing callbacks, and events from a second engine on this thread.
+// The C++ wrapper (sync_client.hpp) against the real runtime and the fixture's server: RAII and
+// move semantics, the constructor's error codes, every method's round trip, errors as
+// sync_exception with the C code, callbacks in their three forms, registrations that outlive their
+// handle, scoped removal, throwing callbacks, and events from a second engine on this thread.
 #include <string.h>
 
 #include <memory>
@@ -12,7 +13,8 @@
 
 #include "cpp_common.hpp"
 
-using SyncClient::callback_token;
+using SyncClient::callback_handle;
+using SyncClient::scoped_callback;
 using SyncClient::sync_engine;
 using SyncClient::sync_exception;
 using namespace cpptest;
@@ -21,21 +23,23 @@ static_assert(!std::is_copy_constructible_v<sync_engine>, "sync_engine must not 
 static_assert(!std::is_copy_assignable_v<sync_engine>, "sync_engine must not be copy-assignable");
 static_assert(std::is_nothrow_move_constructible_v<sync_engine>, "sync_engine must be nothrow-movable");
 static_assert(std::is_nothrow_move_assignable_v<sync_engine>, "sync_engine must be nothrow-move-assignable");
-static_assert(!std::is_copy_constructible_v<callback_token>, "callback_token must not be copyable");
-static_assert(std::is_nothrow_move_constructible_v<callback_token>, "callback_token must be nothrow-movable");
+static_assert(!std::is_copy_constructible_v<scoped_callback>, "scoped_callback must not be copyable");
+static_assert(std::is_nothrow_move_constructible_v<scoped_callback>, "scoped_callback must be nothrow-movable");
+static_assert(std::is_copy_constructible_v<callback_handle>, "callback_handle names a registration, like a Qt connection: copyable");
 static_assert(std::is_base_of_v<std::runtime_error, sync_exception>, "sync_exception is a std::runtime_error");
 
 static TestEnv env;
 
-static SyncEngineOptions offline_options() {
-  SyncEngineOptions o = sync_engine::default_options();
-  o.start_offline = true;
-  return o;
-}
-
 static sync_engine open_engine(const std::string &path, const std::string &email, bool offline = false) {
-  if (offline) return sync_engine(path, env.server_url, email, env.api_key, env.api_secret, offline_options());
-  return sync_engine(path, env.server_url, email, env.api_key, env.api_secret);
+  if (!offline) return sync_engine(path, env.server_url, email, env.api_key, env.api_secret);
+  SyncEngineConfig c = sync_engine::default_config();
+  c.database_url = path.c_str();
+  c.server_url = env.server_url;
+  c.email = email.c_str();
+  c.api_key = env.api_key;
+  c.api_secret = env.api_secret;
+  c.start_offline = true;
+  return sync_engine(c);
 }
 
 // ---- lifecycle: construction failure, RAII, moves, close ------------------------------------------
@@ -47,13 +51,16 @@ static void test_lifecycle() {
   sync_engine a = open_engine(p1, email, true);
   CHECK(a.handle() != nullptr);
 
-  // A second engine on a file another engine holds: the constructor throws, with a code and a message.
+  // The constructor throws sync_engine_open()'s own code: a held file, a bad URL, malformed credentials.
+  CHECK_THROWS_CODE(sync_engine dup = open_engine(p1, email, true), SYNC_RESULT_LOCKED);
+  CHECK_THROWS_CODE(sync_engine bad(test_db_path("life-url"), "http://127.0.0.1:1/ws", email, env.api_key, env.api_secret), SYNC_RESULT_INVALID_URL);
+  CHECK_THROWS_CODE(sync_engine bad("sqlite:?mode=rwc", env.server_url, email, env.api_key, env.api_secret), SYNC_RESULT_INVALID_URL);
+  CHECK_THROWS_CODE(sync_engine bad(test_db_path("life-key"), env.server_url, email, "rpa_your_api_key_here", env.api_secret),
+                    SYNC_RESULT_INVALID_CREDENTIALS);
+  CHECK_THROWS_CODE(sync_engine bad(test_db_path("life-key"), env.server_url, email, env.api_key, "secret"), SYNC_RESULT_INVALID_CREDENTIALS);
   {
-    std::string msg;
-    int code = code_of([&] { sync_engine dup = open_engine(p1, email, true); }, &msg);
-    CHECK(code == SYNC_RESULT_NOT_INITIALIZED || code == SYNC_RESULT_DATABASE);
-    CHECK(!msg.empty());
-    fprintf(stderr, "second engine on one file: code %d, \"%s\"\n", code, msg.c_str());
+    SyncEngineConfig c = sync_engine::default_config();
+    CHECK_THROWS_CODE(sync_engine bad(c), SYNC_RESULT_INVALID_INPUT);  // the five strings are NULL
   }
   CHECK_NOTHROW(a.count_documents());  // the failed constructor did not disturb the first engine
 
@@ -241,7 +248,7 @@ static void test_round_trips() {
   CHECK(contains(e.get_document(offline_id), "Offline"));
 }
 
-// ---- callbacks: three forms, filter, tokens, throwing callbacks ----------------------------------------
+// ---- callbacks: three forms, filter, handles and scoped removal, throwing callbacks -----------------------
 
 struct CCounter {
   int created = 0;
@@ -263,13 +270,14 @@ static void test_callbacks() {
   // Offline: only this engine's own document events arrive, so counts are exact.
   sync_engine e = open_engine(test_db_path("cb"), email, true);
 
-  // A callback that throws, registered first: nothing propagates, the others still run.
+  // A callback that throws, registered first: nothing propagates, the others still run. The
+  // handles are dropped: the registrations stay.
   int throws = 0;
-  callback_token thrower = e.register_callback([&](const SyncEventData &) {
+  e.register_callback([&](const SyncEventData &) {
     throws++;
     throw std::runtime_error("callback failure");
   });
-  callback_token thrower2 = e.register_callback([&](const SyncEventData *, void *) {
+  e.register_callback([&](const SyncEventData *, void *) {
     throws++;
     throw 42;  // not even a std::exception
   });
@@ -284,46 +292,43 @@ static void test_callbacks() {
   std::vector<Seen> seen;
   std::thread::id main_thread = std::this_thread::get_id();
   bool all_on_main = true;
-  callback_token ref_token = e.register_callback([&](const SyncEventData &ev) {
+  callback_handle ref_handle = e.register_callback([&](const SyncEventData &ev) {
     if (std::this_thread::get_id() != main_thread) all_on_main = false;
     seen.push_back({ev.event_type, ev.document_id ? ev.document_id : "", ev.title ? ev.title : "", ev.content ? ev.content : "",
                     ev.boolean_data, ev.content == nullptr});
   });
-  CHECK(static_cast<bool>(ref_token));
+  CHECK(static_cast<bool>(ref_handle));
 
   // the seed's void(const SyncEventData*, void*): gets nullptr as context
   int seed_calls = 0;
   bool seed_context_null = true;
-  callback_token seed_token = e.register_callback([&](const SyncEventData *ev, void *context) {
+  callback_handle seed_handle = e.register_callback([&](const SyncEventData *ev, void *context) {
     if (ev) seed_calls++;
     if (context) seed_context_null = false;
   });
 
-  // a C function pointer + context
+  // a C function pointer + context, held for a scope
   CCounter c_counter;
-  callback_token c_token = e.register_callback(c_callback, &c_counter);
+  scoped_callback c_scoped(e.register_callback(c_callback, &c_counter));
 
   // filter: only DocumentDeleted
   int deleted_only = 0, wrong_type = 0;
-  callback_token filtered = e.register_callback(
-      [&](const SyncEventData &ev) { ev.event_type == SYNC_EVENT_DOCUMENT_DELETED ? deleted_only++ : wrong_type++; }, SYNC_EVENT_DOCUMENT_DELETED);
+  e.register_callback([&](const SyncEventData &ev) { ev.event_type == SYNC_EVENT_DOCUMENT_DELETED ? deleted_only++ : wrong_type++; },
+                      SYNC_EVENT_DOCUMENT_DELETED);
 
   // a callback may call the engine (any sync_* function except destroying it)
   int reentrant_ok = 0;
-  callback_token reentrant = e.register_callback(
+  e.register_callback(
       [&](const SyncEventData &ev) {
         if (ev.document_id && contains(e.get_document(ev.document_id), ev.document_id)) reentrant_ok++;
       },
       SYNC_EVENT_DOCUMENT_CREATED);
 
   // invalid filter: refused with INVALID_INPUT
-  CHECK_THROWS_CODE((void)e.register_callback([](const SyncEventData &) {}, 42), SYNC_RESULT_INVALID_INPUT);
+  CHECK_THROWS_CODE(e.register_callback([](const SyncEventData &) {}, 42), SYNC_RESULT_INVALID_INPUT);
 
   std::string id = e.create_document(R"({"title":"Event","n":1})");
-  uint32_t processed = 0;
   CHECK(pump_until(e, [&] { return !seen.empty(); }, 5000));
-  processed = (uint32_t)seen.size();
-  CHECK(processed == 1);
   CHECK(seen.size() == 1 && seen[0].type == SYNC_EVENT_DOCUMENT_CREATED && seen[0].id == id && seen[0].title == "Event" &&
         contains(seen[0].content, "\"n\":1") && seen[0].local);
   CHECK(seed_calls == 1 && seed_context_null);
@@ -346,78 +351,88 @@ static void test_callbacks() {
   CHECK(c_counter.total == 3);
   CHECK(e.process_events() == 0);  // nothing left
 
-  // reset(): no more calls; the token reads false; a second reset is harmless
-  seed_token.reset();
-  CHECK(!seed_token);
-  seed_token.reset();
-  // destruction: a token leaving scope unregisters
+  // remove(): no more calls; every copy of the handle reads false; removing again is harmless
+  callback_handle seed_copy = seed_handle;
+  seed_copy.remove();
+  CHECK(!seed_handle && !seed_copy);
+  seed_handle.remove();
+  // a scoped_callback leaving its scope removes the registration
   int scoped_calls = 0;
   {
-    callback_token scoped = e.register_callback([&](const SyncEventData &) { scoped_calls++; });
+    scoped_callback scoped(e.register_callback([&](const SyncEventData &) { scoped_calls++; }));
+    CHECK(static_cast<bool>(scoped));
     e.create_document(R"({"title":"scoped"})");
     e.process_events();
     CHECK(scoped_calls == 1);
   }
-  // move: the moved-from token is empty; the moved-to one keeps the registration
-  callback_token moved = std::move(c_token);
-  CHECK(!c_token && moved);
-  c_token.reset();  // resetting the moved-from token must not unregister the moved-to one
+  // move: the moved-from holder is empty; the moved-to one keeps the registration
+  scoped_callback moved = std::move(c_scoped);
+  CHECK(!c_scoped && moved);
+  c_scoped.reset();  // resetting the moved-from holder must not remove the moved-to one's registration
+  // release(): the holder lets go; the registration stays until its handle removes it
+  int released_calls = 0;
+  callback_handle released = scoped_callback(e.register_callback([&](const SyncEventData &) { released_calls++; })).release();
 
   int seed_before = seed_calls, c_before = c_counter.total;
   size_t seen_before = seen.size();
-  e.create_document(R"({"title":"after reset"})");
+  e.create_document(R"({"title":"after remove"})");
   CHECK(e.process_events() == 1);
-  CHECK(seed_calls == seed_before);  // reset
-  CHECK(scoped_calls == 1);          // destroyed
+  CHECK(seed_calls == seed_before);        // removed
+  CHECK(scoped_calls == 1);                // its scope ended
   CHECK(c_counter.total == c_before + 1);  // moved, still registered
   CHECK(seen.size() == seen_before + 1);   // untouched
+  CHECK(released_calls == 1);              // released, still registered
+  released.remove();
 
-  // move-assigning an empty token unregisters what the target held
-  moved = callback_token();
+  // move-assigning an empty holder removes what the target held
+  moved = scoped_callback();
   CHECK(!moved);
   c_before = c_counter.total;
   e.create_document(R"({"title":"after move-assign"})");
   CHECK(e.process_events() == 1);
   CHECK(c_counter.total == c_before);
+  CHECK(released_calls == 1);
 
-  // The same C function + context registered twice through the wrapper: two registrations, two tokens.
+  // The same C function + context registered twice through the wrapper: two registrations, two handles.
   CCounter twice;
   {
-    callback_token t1 = e.register_callback(c_callback, &twice);
-    callback_token t2 = e.register_callback(c_callback, &twice);
+    callback_handle h1 = e.register_callback(c_callback, &twice);
+    scoped_callback h2(e.register_callback(c_callback, &twice));
     e.create_document(R"({"title":"twice"})");
     e.process_events();
     CHECK(twice.total == 2);
-    t1.reset();  // only t1's registration goes
+    h1.remove();  // only h1's registration goes
     e.create_document(R"({"title":"once"})");
     e.process_events();
     CHECK(twice.total == 3);
   }
 
-  // A token outliving its engine is harmless: reset() and destruction do nothing.
-  callback_token outliving;
-  callback_token outliving2;
+  // Registrations end with their engine: a handle or holder outliving it is harmless.
+  callback_handle outliving;
+  scoped_callback outliving2;
   int outliving_calls = 0;
   {
     sync_engine tmp = open_engine(test_db_path("cb-tmp"), email, true);
     outliving = tmp.register_callback([&](const SyncEventData &) { outliving_calls++; });
-    outliving2 = tmp.register_callback(c_callback, &twice);
+    outliving2 = scoped_callback(tmp.register_callback(c_callback, &twice));
     tmp.create_document(R"({"title":"tmp"})");
     tmp.process_events();
     CHECK(outliving_calls == 1);
+    CHECK(static_cast<bool>(outliving));
   }
-  CHECK(static_cast<bool>(outliving));
-  outliving.reset();
-  CHECK(!outliving);
+  CHECK(!outliving && !outliving2);
+  outliving.remove();
   // outliving2 is destroyed at the end of this function, after its engine.
 
-  // A token outliving an engine that was moved and then closed.
+  // A handle outliving an engine that was moved and then closed.
   {
     sync_engine tmp = open_engine(test_db_path("cb-tmp2"), email, true);
-    callback_token t = tmp.register_callback([](const SyncEventData &) {});
+    callback_handle h = tmp.register_callback([](const SyncEventData &) {});
     sync_engine other(std::move(tmp));
+    CHECK(static_cast<bool>(h));  // the registration moved with the engine
     other.close();
-    t.reset();
+    CHECK(!h);
+    h.remove();
   }
 }
 
@@ -435,13 +450,13 @@ static void test_second_engine_events() {
     bool on_main;
   };
   std::vector<Remote> remote;
-  callback_token token = b.register_callback([&](const SyncEventData &ev) {
+  scoped_callback watch(b.register_callback([&](const SyncEventData &ev) {
     if (ev.event_type > SYNC_EVENT_DOCUMENT_DELETED || ev.boolean_data) return;  // document events from elsewhere
     remote.push_back({ev.event_type, ev.document_id ? ev.document_id : "", ev.title ? ev.title : "", ev.content ? ev.content : "",
                       std::this_thread::get_id() == main_thread});
-  });
+  }));
   int connected = 0;
-  callback_token conn = b.register_callback([&](const SyncEventData &) { connected++; }, SYNC_EVENT_CONNECTION_SUCCEEDED);
+  b.register_callback([&](const SyncEventData &) { connected++; }, SYNC_EVENT_CONNECTION_SUCCEEDED);
 
   // events are produced on the engine's thread and wait until this thread asks for them
   std::string id = a.create_document(R"({"title":"From A","items":["x","y"]})");
@@ -467,8 +482,8 @@ static void test_second_engine_events() {
   if (remote.size() >= 3) CHECK(remote[2].type == SYNC_EVENT_DOCUMENT_DELETED && remote[2].id == id && remote[2].on_main);
   CHECK(b.count_documents() == 0);
 
-  // after the token goes, b's callback sees nothing more
-  token.reset();
+  // after the holder's reset, b's callback sees nothing more
+  watch.reset();
   size_t before = remote.size();
   std::string id2 = a.create_document(R"({"title":"unseen"})");
   CHECK(pump_until(b, [&] { return b.count_documents() == 1; }, 15000));

@@ -16,8 +16,6 @@ static void copy_value(char *dst, size_t size, const char *line, const char *key
 }
 
 void test_env_load(TestEnv *env) {
-  /* The library's test-only hooks (sync_client_test_call) answer only when this is set. */
-  setenv("SYNC_CLIENT_TEST_HOOKS", "1", 1);
   const char *file = getenv("SYNC_TEST_ENV");
   FILE *f = file ? fopen(file, "r") : NULL;
   if (!f) {

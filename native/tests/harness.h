@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "sync_client.h"
+#include "test_credentials.h"
 
 #ifdef __cplusplus
 extern "C" {

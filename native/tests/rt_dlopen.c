@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sync_client.h" /* types only */
+#include "test_credentials.h"
 
 #ifndef SYNC_CLIENT_LIBRARY_PATH
 #error "SYNC_CLIENT_LIBRARY_PATH must name the built libsync_client.so.1"
@@ -31,7 +32,7 @@ static int failures = 0;
 
 typedef struct Api {
   void *handle;
-  const char *(*get_version)(void);
+  char *(*get_version)(void);
   const char *(*last_error)(void);
   void (*options_init)(SyncEngineOptions *);
   struct CSyncEngine *(*create_with_options)(const char *, const char *, const char *, const char *, const char *, const SyncEngineOptions *);
@@ -101,7 +102,7 @@ static double use_engine(Api *api, const char *db_path, const char *title) {
   o.start_offline = true;
   remove_db(db_path);
   double t0 = now_ms();
-  struct CSyncEngine *e = api->create_with_options(db_path, "ws://127.0.0.1:1/ws", "dlopen@example.com", "key", "secret", &o);
+  struct CSyncEngine *e = api->create_with_options(db_path, "ws://127.0.0.1:1/ws", "dlopen@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
   double create_ms = now_ms() - t0;
   if (!e) {
     fprintf(stderr, "sync_engine_create_with_options failed: %s\n", api->last_error());
@@ -158,8 +159,8 @@ int main(void) {
   SyncEngineOptions o;
   third.options_init(&o);
   o.start_offline = true;
-  struct CSyncEngine *a = third.create_with_options(db1, "ws://127.0.0.1:1/ws", "dlopen@example.com", "key", "secret", &o);
-  struct CSyncEngine *b = third.create_with_options(db2, "ws://127.0.0.1:1/ws", "dlopen@example.com", "key", "secret", &o);
+  struct CSyncEngine *a = third.create_with_options(db1, "ws://127.0.0.1:1/ws", "dlopen@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
+  struct CSyncEngine *b = third.create_with_options(db2, "ws://127.0.0.1:1/ws", "dlopen@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
   CHECK(a != NULL && b != NULL);
   char id[37];
   if (a && b) {

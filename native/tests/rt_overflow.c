@@ -54,7 +54,7 @@ static struct CSyncEngine *offline_engine(const char *name, uint32_t limit) {
   o.event_queue_limit = limit;
   o.start_offline = true;
   /* Never contacted (start_offline): port 1 refuses connections anyway. */
-  return sync_engine_create_with_options(test_db_path(name), "ws://127.0.0.1:1/ws", "overflow@example.com", "key", "secret", &o);
+  return sync_engine_create_with_options(test_db_path(name), "ws://127.0.0.1:1/ws", "overflow@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
 }
 
 static void overflow_100k(void) {

@@ -111,7 +111,7 @@ int main(void) {
   o.call_timeout_ms = 150;
   o.event_queue_limit = 5;
   o.start_offline = true;
-  struct CSyncEngine *c = sync_engine_create_with_options(test_db_path("c"), "ws://127.0.0.1:1/ws", "asan@example.com", "k", "s", &o);
+  struct CSyncEngine *c = sync_engine_create_with_options(test_db_path("c"), "ws://127.0.0.1:1/ws", "asan@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
   REQUIRE(c != NULL);
   pthread_t t;
   REQUIRE(pthread_create(&t, NULL, block, c) == 0);

@@ -29,12 +29,11 @@ static void *block_js_thread(void *arg) {
 }
 
 int main(void) {
-  setenv("SYNC_CLIENT_TEST_HOOKS", "1", 1); /* this test needs no server, so no test_env_load() */
   SyncEngineOptions o;
   sync_engine_options_init(&o);
   o.call_timeout_ms = CALL_TIMEOUT_MS;
   o.start_offline = true;
-  struct CSyncEngine *e = sync_engine_create_with_options(test_db_path("timeout"), "ws://127.0.0.1:1/ws", "timeout@example.com", "key", "secret", &o);
+  struct CSyncEngine *e = sync_engine_create_with_options(test_db_path("timeout"), "ws://127.0.0.1:1/ws", "timeout@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
   REQUIRE(e != NULL);
   /* Warm: a first call answers well within the timeout when the JS thread is free. */
   uint64_t count = 99;

@@ -4,9 +4,12 @@
 
 # A test that needs no server: same as sync_test() without the fixture.
 function(rt_local_test name)
-  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "" "TIMEOUT;LIBRARY" "SOURCES;LIBS" ${ARGN})
+  if(NOT T_LIBRARY)
+    set(T_LIBRARY sync_client::sync_client)
+  endif()
   add_executable(${name} ${T_SOURCES})
-  target_link_libraries(${name} PRIVATE sync_client::sync_client Threads::Threads ${T_LIBS})
+  target_link_libraries(${name} PRIVATE ${T_LIBRARY} Threads::Threads ${T_LIBS})
   target_include_directories(${name} PRIVATE "${CMAKE_SOURCE_DIR}/native/src" "${CMAKE_CURRENT_SOURCE_DIR}")
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT})
@@ -15,15 +18,15 @@ endfunction()
 # 100k creates without process_events: RSS growth < 50 MB; overflow SyncError; coalescing.
 rt_local_test(rt_overflow SOURCES rt_overflow.c harness.c TIMEOUT 150)
 # process.exit(3) inside the runtime: the host and the engine go on (a change still syncs).
-sync_test(rt_process_exit SOURCES rt_process_exit.c harness.c TIMEOUT 60)
+sync_test(rt_process_exit SOURCES rt_process_exit.c harness.c TIMEOUT 60 LIBRARY sync_client_testing)
 # call_timeout_ms = 300 against a blocked JS thread → SYNC_RESULT_TIMEOUT; the retry succeeds once.
-rt_local_test(rt_timeout SOURCES rt_timeout.c harness.c TIMEOUT 60)
+rt_local_test(rt_timeout SOURCES rt_timeout.c harness.c TIMEOUT 60 LIBRARY sync_client_testing)
 # create/destroy with the server refused or silent; offline documents go out once a server starts.
 sync_test(rt_destroy SOURCES rt_destroy.c harness.c TIMEOUT 90)
 
 # dlopen → use → dlclose → dlopen → use, as a plug-in host does. Does not link the library.
 add_executable(rt_dlopen rt_dlopen.c)
-target_include_directories(rt_dlopen PRIVATE "${CMAKE_SOURCE_DIR}/native/include")
+target_include_directories(rt_dlopen PRIVATE "${CMAKE_SOURCE_DIR}/native/include" "${CMAKE_CURRENT_SOURCE_DIR}")
 target_compile_definitions(rt_dlopen PRIVATE "SYNC_CLIENT_LIBRARY_PATH=\"$<TARGET_SONAME_FILE:sync_client>\""
   "RT_DLOPEN_WORK_DIR=\"${CMAKE_CURRENT_BINARY_DIR}/rt_dlopen.work\"")
 target_link_libraries(rt_dlopen PRIVATE ${CMAKE_DL_LIBS} Threads::Threads)
@@ -52,13 +55,12 @@ endif()
 set(SYNC_SANITIZE_FLAGS -fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 set(SYNC_ASAN_LIB_OUT "${CMAKE_BINARY_DIR}/lib-asan")
 
-function(rt_sanitized_library name)
-  sync_client_library(${name})
-  target_compile_options(${name} PRIVATE ${SYNC_SANITIZE_FLAGS})
-  target_link_options(${name} PRIVATE ${SYNC_SANITIZE_FLAGS})
-  set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${SYNC_ASAN_LIB_OUT}")
-endfunction()
-rt_sanitized_library(sync_client_asan)
+add_library(sync_client_asan_objects OBJECT ${SYNC_CLIENT_SOURCES} ${SYNC_CLIENT_TEST_HOOK_SOURCES})
+sync_client_compile_settings(sync_client_asan_objects)
+target_compile_options(sync_client_asan_objects PRIVATE ${SYNC_SANITIZE_FLAGS})
+sync_client_library(sync_client_asan OBJECTS sync_client_asan_objects)
+target_link_options(sync_client_asan PRIVATE ${SYNC_SANITIZE_FLAGS})
+set_target_properties(sync_client_asan PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${SYNC_ASAN_LIB_OUT}")
 
 # The library finds its engine bundle and SQLite module in sync_client/ next to its own file.
 set(SYNC_ASAN_RUNTIME_FILES "${SYNC_ASAN_LIB_OUT}/sync_client/sync_engine.js" "${SYNC_ASAN_LIB_OUT}/sync_client/better_sqlite3.node")
