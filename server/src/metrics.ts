@@ -40,6 +40,7 @@ export function createMetrics() {
       buckets: [0, 1, 2, 5, 10, 50, 100, 500, 1000, 10000],
       registers: r,
     }),
+    outboundQueuedBytes: new client.Gauge({ name: 'sync_outbound_queued_bytes', help: 'Bytes queued for clients that are not reading, all connections together', registers: r }),
     maxAckLag: new client.Gauge({ name: 'sync_client_ack_lag_max', help: 'Largest acknowledgement lag among connected clients', registers: r }),
   };
 }

@@ -21,6 +21,7 @@ import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { MutationBatcher, NOTIFY_CHANNEL, type BatchResult } from './mutations/batcher.js';
 import { Fanout } from './fanout.js';
+import { OutboundBudget } from './outbound-budget.js';
 import { inactiveKeys } from './store/credentials.js';
 
 export interface ServerOptions {
@@ -32,7 +33,11 @@ export interface ServerOptions {
   revocationPollMs?: number;
   /** Most unanswered mutations one connection may have queued before `rate_limited`. */
   maxInFlightPerConnection?: number;
+  /** Bytes all connections together may hold queued for clients that do not read (default 256 MiB). */
+  maxOutboundBytes?: number;
 }
+
+export const DEFAULT_MAX_OUTBOUND_BYTES = 256 * 1024 * 1024;
 
 /** uWS closes a connection outright past this; our own, smaller limit answers `message_too_large` first. */
 const UWS_MAX_PAYLOAD = 16 * 1024 * 1024;
@@ -52,6 +57,7 @@ export class SyncServer {
   private readonly batcher: MutationBatcher;
   private readonly limiter: AuthRateLimiter;
   private readonly fanout: Fanout;
+  private readonly outbound: OutboundBudget;
   private readonly connections = new Set<Connection>();
   private listenSocket: uWS.us_listen_socket | null = null;
   private closing = false;
@@ -67,6 +73,7 @@ export class SyncServer {
     this.limiter = new AuthRateLimiter(opts.authFailureLimit ?? { maxFailures: 20, windowMs: 60_000 });
     this.batcher = new MutationBatcher(db, this.limits, this.serverId, this.metrics, log);
     this.fanout = new Fanout(db, log);
+    this.outbound = new OutboundBudget(opts.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES);
     this.app = uWS.App();
     this.routes();
   }
@@ -140,7 +147,7 @@ export class SyncServer {
       upgrade: (res, req, context) => {
         const address = Buffer.from(res.getRemoteAddressAsText()).toString();
         res.upgrade(
-          { conn: new Connection(address) },
+          { conn: new Connection(address, this.outbound) },
           req.getHeader('sec-websocket-key'),
           req.getHeader('sec-websocket-protocol'),
           req.getHeader('sec-websocket-extensions'),
@@ -199,6 +206,7 @@ export class SyncServer {
     this.app.get('/metrics', (res) => {
       let aborted = false;
       res.onAborted(() => (aborted = true));
+      this.metrics.outboundQueuedBytes.set(this.outbound.queuedBytes);
       void this.metrics.registry.metrics().then((body) => {
         if (aborted) return;
         res.cork(() => res.writeHeader('content-type', this.metrics.registry.contentType).end(body));
