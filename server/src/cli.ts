@@ -7,7 +7,7 @@ import { migrate } from './db/migrations.js';
 import type { Database } from './db/database.js';
 import { countCredentials, generateCredentials, listCredentials, MAX_CREDENTIAL_NAME, revokeCredentials } from './store/credentials.js';
 import { pruneLog } from './changes.js';
-import { DEFAULT_MAX_OUTBOUND_BYTES, SyncServer } from './server.js';
+import { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_MAX_OUTBOUND_BYTES, SyncServer } from './server.js';
 
 /** A wrong command line: usage on stderr, exit 2. */
 class UsageError extends Error {}
@@ -28,6 +28,7 @@ const COMMANDS: Record<string, { summary: string; args?: string; flags: FlagSpec
       '--host': { value: true, help: 'address to listen on (default 0.0.0.0)' },
       '--port': { value: true, help: 'port to listen on; 0 picks a free one (default 8080)' },
       '--auth-failure-limit': { value: true, help: 'failed authentications per address per minute before rate_limited (default 20)' },
+      '--auth-timeout-seconds': { value: true, help: 'seconds a new connection has to authenticate before it is closed (default 10)' },
       '--max-outbound-mb': { value: true, help: 'MiB all connections may hold queued for clients that do not read; past it the slowest are closed (default 256)' },
       ...COMMON,
     },
@@ -123,6 +124,7 @@ async function serve(flags: Map<string, string | true>): Promise<void> {
   const host = String(flags.get('--host') ?? '0.0.0.0');
   const port = intFlag(flags, '--port', 8080, 0, 65535);
   const maxFailures = intFlag(flags, '--auth-failure-limit', 20, 1, 1_000_000);
+  const authTimeoutMs = intFlag(flags, '--auth-timeout-seconds', DEFAULT_AUTH_TIMEOUT_MS / 1000, 1, 3600) * 1000;
   const maxOutboundBytes = intFlag(flags, '--max-outbound-mb', DEFAULT_MAX_OUTBOUND_BYTES / 2 ** 20, 1, 1_000_000) * 2 ** 20;
   const dataDir = resolve(String(flags.get('--data-dir') ?? './data'));
   const databaseUrl = process.env.DATABASE_URL;
@@ -133,7 +135,7 @@ async function serve(flags: Map<string, string | true>): Promise<void> {
     printCredentials(await generateCredentials(db, 'default'));
   }
   if (!SyncServer.nativeTransport()) log.warn('uWebSockets.js native binary not loaded: running on its slow JavaScript fallback');
-  const server = new SyncServer(db, log, { host, port, authFailureLimit: { maxFailures, windowMs: 60_000 }, maxOutboundBytes });
+  const server = new SyncServer(db, log, { host, port, authFailureLimit: { maxFailures, windowMs: 60_000 }, maxOutboundBytes, authTimeoutMs });
   let bound: number;
   try {
     bound = await server.start();

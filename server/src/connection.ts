@@ -28,6 +28,8 @@ export class Connection implements QueueHolder {
   inFlight = 0;
   /** Frames received and not yet processed. */
   pendingFrames = 0;
+  /** Closes the connection if it has not authenticated in time. */
+  authDeadline: NodeJS.Timeout | undefined;
   private queue: string[] = [];
   queuedBytes = 0;
   ws: WebSocket<{ conn: Connection }> | null = null;

@@ -35,9 +35,12 @@ export interface ServerOptions {
   maxInFlightPerConnection?: number;
   /** Bytes all connections together may hold queued for clients that do not read (default 256 MiB). */
   maxOutboundBytes?: number;
+  /** A connection that has not authenticated this long after opening is closed with 1008 (default 10 s). */
+  authTimeoutMs?: number;
 }
 
 export const DEFAULT_MAX_OUTBOUND_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
 
 /** uWS closes a connection outright past this; our own, smaller limit answers `message_too_large` first. */
 const UWS_MAX_PAYLOAD = 16 * 1024 * 1024;
@@ -159,6 +162,11 @@ export class SyncServer {
         conn.ws = ws;
         this.connections.add(conn);
         this.metrics.connections.inc();
+        // uWS answers pings for us, so a socket that never authenticates would otherwise stay forever.
+        conn.authDeadline = setTimeout(() => {
+          if (!conn.session) conn.end(1008, 'authentication timeout');
+        }, this.opts.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS);
+        conn.authDeadline.unref();
       },
       message: (ws, data, isBinary) => {
         const conn = ws.getUserData().conn;
@@ -180,6 +188,7 @@ export class SyncServer {
       drain: (ws) => ws.getUserData().conn.drain(),
       close: (ws) => {
         const conn = ws.getUserData().conn;
+        clearTimeout(conn.authDeadline);
         conn.markClosed();
         this.connections.delete(conn);
         this.metrics.connections.dec();
@@ -338,6 +347,7 @@ export class SyncServer {
     if (conn.closed) return;
     const session = { ...outcome.session, sessionId: newUuid(), clientId: m.client_id };
     conn.session = session;
+    clearTimeout(conn.authDeadline);
     this.metrics.authenticatedConnections.inc();
     this.fanout.add(session.userId, conn, session.latestSequence);
     // A change committed between reading latest_sequence and joining the feed found no feed to push to.
