@@ -190,7 +190,8 @@ t.test('wrongly typed or missing fields are refused', async (t) => {
   refuses(t, create!, (m) => delete m.document, 'create without document', /document/);
   refuses(t, create!, (m) => (m.document = 'x'), 'create with a string document', /document/);
   refuses(t, create!, (m) => delete (m.document as Record<string, unknown>).id, 'create without document.id', /document\.id/);
-  refuses(t, create!, (m) => delete m.mutation_id, 'create without mutation_id', /mutation_id/);
+  refuses(t, create!, (m) => (m.mutation_id = null), 'create with a null mutation_id', /mutation_id/);
+  refuses(t, create!, (m) => ((m.document as Record<string, unknown>).title = 7), 'create with a numeric document.title', /document\.title/);
   refuses(t, create!, (m) => (m.base_revision = '3'), 'create with base_revision as a string', /base_revision/);
 
   refuses(t, update!, (m) => (m.patch = addEggs), 'update whose patch is the bare op list', /^patch: must be an object/);
@@ -270,16 +271,15 @@ t.test('a nonce, when sent, is 32 lowercase hex digits', async (t) => {
 t.test('unknown fields are dropped from the parsed message', async (t) => {
   const r = parseClientMessage({
     type: 'create_document',
-    document: { id: DOC, content: v1, title: 'ignored title', owner: USER },
+    document: { id: DOC, content: v1, title: 'given title', owner: USER },
     mutation_id: M_CREATE,
     user_id: USER,
     admin: true,
   });
   const msg = expectOk(t, r, 'create with extra fields');
-  t.same(msg, { type: 'create_document', document: { id: DOC, content: v1 }, mutation_id: M_CREATE });
+  t.same(msg, { type: 'create_document', document: { id: DOC, content: v1, title: 'given title' }, mutation_id: M_CREATE });
   t.ok(msg && !('admin' in msg) && !('user_id' in msg), 'top-level extras are gone');
-  // A title beside the content is not the document's title: only content.title counts.
-  t.ok(msg && msg.type === 'create_document' && !('title' in msg.document), 'a title beside content is dropped');
+  t.ok(msg && msg.type === 'create_document' && !('owner' in msg.document), 'extras beside the content are gone');
 
   const ping = expectOk(t, parseClientMessage({ type: 'ping', payload: 'x'.repeat(100) }), 'ping with extras');
   t.same(ping, { type: 'ping' });
@@ -288,6 +288,15 @@ t.test('unknown fields are dropped from the parsed message', async (t) => {
   // Content itself is carried whole: its members are the user's data, checked by the content rules.
   const withContent = expectOk(t, parseClientMessage({ type: 'create_document', document: { id: DOC, content: { anything: [1, { x: null }] } }, mutation_id: M_CREATE }), 'arbitrary content');
   t.same(withContent, { type: 'create_document', document: { id: DOC, content: { anything: [1, { x: null }] } }, mutation_id: M_CREATE });
+});
+
+t.test('mutations without mutation_id parse (the server assigns one)', async (t) => {
+  for (const [type, examples] of Object.entries(clientExamples)) {
+    if (!['create_document', 'update_document', 'delete_document'].includes(type)) continue;
+    const { mutation_id: _omitted, ...without } = examples[0]! as Record<string, unknown>;
+    const msg = expectOk(t, parseClientMessage(without), `${type} without mutation_id`);
+    t.notOk(msg && 'mutation_id' in msg, `${type}: no mutation_id invented by the parser`);
+  }
 });
 
 t.test('mutation_id is echoed on errors only when it is a valid UUID', async (t) => {

@@ -58,23 +58,25 @@ export const clientMessages = {
     nonce: s.optional(s.string({ pattern: /^[0-9a-f]{32}$/, describe: '32 lowercase hex digits' })),
     protocol_version: s.optional(s.count()),
   }),
+  // mutation_id is optional on the wire (the original system's clients send none): the server then
+  // assigns one, and such a mutation cannot be recognised when it is sent again.
   create_document: s.object({
     type: s.literal('create_document'),
-    document: s.object({ id: UUID, content: CONTENT }),
+    document: s.object({ id: UUID, content: CONTENT, title: s.optional(s.nullable(s.string())) }),
     base_revision: s.optional(REVISION),
-    mutation_id: UUID,
+    mutation_id: s.optional(UUID),
   }),
   update_document: s.object({
     type: s.literal('update_document'),
     patch: s.object({ document_id: UUID, patch: PATCH, content_hash: s.optional(HEX64) }),
     base_revision: s.optional(REVISION),
-    mutation_id: UUID,
+    mutation_id: s.optional(UUID),
   }),
   delete_document: s.object({
     type: s.literal('delete_document'),
     document_id: UUID,
     base_revision: s.optional(REVISION),
-    mutation_id: UUID,
+    mutation_id: s.optional(UUID),
   }),
   get_changes_since: s.object({
     type: s.literal('get_changes_since'),
@@ -89,7 +91,10 @@ export const clientMessages = {
 export type ClientMessageType = keyof typeof clientMessages;
 export type ClientMessageOf<T extends ClientMessageType> = s.Infer<(typeof clientMessages)[T]>;
 export type ClientMessage = { [T in ClientMessageType]: ClientMessageOf<T> }[ClientMessageType];
-export type MutationMessage = ClientMessageOf<'create_document' | 'update_document' | 'delete_document'>;
+/** A mutation as it arrives: `mutation_id` may be missing. */
+export type WireMutation = ClientMessageOf<'create_document' | 'update_document' | 'delete_document'>;
+/** A mutation with its id: the client's own, or the one the server assigned. */
+export type MutationMessage = WireMutation extends infer M ? (M extends WireMutation ? M & { mutation_id: string } : never) : never;
 
 // ---- server → client -------------------------------------------------------------------------
 

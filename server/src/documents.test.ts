@@ -193,21 +193,32 @@ t.test('a title longer than 128 code points is cut without splitting a surrogate
   t.equal((await docRow(id2))!.title, '😀'.repeat(128), 'an update cuts the same way');
 });
 
-t.test('a title sent beside content in create_document is ignored', async (t) => {
+t.test('a title sent beside content in create_document is the title while the content has none', async (t) => {
   const a = await connect('side-title@example.com');
   const b = await connect('side-title@example.com');
   const id = newUuid();
-  const r = await a.mutate({ type: 'create_document', document: { id, content: { body: 'no title here' }, title: 'Sneaky' } });
+  const r = await a.mutate({ type: 'create_document', document: { id, content: { body: 'no title here' }, title: 'Given' } });
   t.equal(r.type, 'document_created_response');
-  t.equal((await docRow(id))!.title, null);
+  t.equal((await docRow(id))!.title, 'Given');
   const push = await b.next((m) => m.type === 'document_created' && m.document.id === id);
-  t.equal(push.type === 'document_created' && push.document.title, null);
-  t.strictSame(push.type === 'document_created' && push.document.content, { body: 'no title here' }, 'the side title does not leak into content');
+  t.equal(push.type === 'document_created' && push.document.title, 'Given', 'pushed with it');
+  t.strictSame(push.type === 'document_created' && push.document.content, { body: 'no title here' }, 'the given title does not leak into content');
+
+  await a.mutate({ type: 'update_document', patch: { document_id: id, patch: [{ op: 'add', path: '/title', value: 'From content' }] } });
+  t.equal((await docRow(id))!.title, 'From content', "once the content has a title, it is the content's");
+  await a.mutate({ type: 'update_document', patch: { document_id: id, patch: [{ op: 'remove', path: '/title' }] } });
+  t.equal((await docRow(id))!.title, 'Given', 'and without it, the given one again');
 
   const id2 = newUuid();
   const r2 = await a.mutate({ type: 'create_document', document: { id: id2, content: { title: 'Real' }, title: 'Fake' } });
   t.equal(r2.type, 'document_created_response');
-  t.equal((await docRow(id2))!.title, 'Real', 'content.title wins over a side title');
+  t.equal((await docRow(id2))!.title, 'Real', 'content.title wins over a given title');
+
+  const id3 = newUuid();
+  await a.mutate({ type: 'create_document', document: { id: id3, content: {}, title: '😀'.repeat(200) } });
+  t.equal((await docRow(id3))!.title, '😀'.repeat(128), 'a given title is cut like every title');
+  const bad = await a.mutate(JSON.parse(`{"type":"create_document","document":{"id":"${newUuid()}","content":{},"title":"a\\u0000b"}}`));
+  t.match(bad, { type: 'error', code: 'invalid_message' }, 'and refused when it holds U+0000');
 });
 
 t.test('sequences are 1, 2, 3 … per user and independent between users', async (t) => {

@@ -10,7 +10,7 @@ export function pushFor(userId: string, e: ChangeEvent, row: DocumentRow | undef
         type: 'document_created',
         document: {
           ...(row ? toWireDocument(row) : { id: e.document_id, user_id: userId, created_at: e.created_at, deleted_at: null }),
-          title: titleOf(content),
+          title: titleOf(content) ?? row?.given_title ?? null,
           content,
           sync_revision: e.sync_revision,
           content_hash: e.content_hash!,

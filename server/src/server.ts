@@ -275,7 +275,8 @@ export class SyncServer {
       case 'create_document':
       case 'update_document':
       case 'delete_document':
-        return this.submitMutation(conn, m);
+        // A mutation sent without an id gets one here, so its reply and pushes carry it like any other.
+        return this.submitMutation(conn, { ...m, mutation_id: m.mutation_id ?? newUuid() } as MutationMessage);
       case 'get_changes_since': {
         const limit = Math.min(m.limit ?? this.limits.max_changes_page, this.limits.max_changes_page);
         return conn.send(await changesSince(this.db, session.userId, m.last_sequence, limit));

@@ -108,6 +108,15 @@ CREATE TABLE auth_replays (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'title given at create',
+    sql: `
+-- The title a create carried beside its content (the original protocol's document.title): the
+-- document's title whenever its content has no string title of its own.
+ALTER TABLE documents ADD COLUMN given_title text;
+`,
+  },
 ];
 
 /** Applies every step not yet applied, each in its own transaction, serialised across processes. */

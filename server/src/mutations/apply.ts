@@ -2,15 +2,16 @@ import {
   anyOverlap,
   applyPatch,
   assertDocumentContent,
+  assertJsonValue,
   canonicalJson,
   parsePatch,
   contentHash,
+  cutTitle,
   ProtocolError,
   reversePatch,
   ROOT_PATH,
   titleOf,
   touchedPaths,
-  type ClientMessageOf,
   type JsonObject,
   type Limits,
   type MutationMessage,
@@ -35,9 +36,9 @@ export type MutationOutcome =
   | { kind: 'conflict'; reply: ServerMessageOf<'conflict_detected'> }
   | { kind: 'replay'; reply: ServerMessage };
 
-type Create = ClientMessageOf<'create_document'>;
-type Update = ClientMessageOf<'update_document'>;
-type Delete = ClientMessageOf<'delete_document'>;
+type Create = Extract<MutationMessage, { type: 'create_document' }>;
+type Update = Extract<MutationMessage, { type: 'update_document' }>;
+type Delete = Extract<MutationMessage, { type: 'delete_document' }>;
 
 /**
  * Applies one mutation to the batch's store. Pure computation over rows the store loaded; writes
@@ -49,7 +50,10 @@ export function applyMutation(store: BatchStore, ctx: MutationContext, received:
   // A patch is rebuilt from its operations' known members: only those are hashed, stored and pushed.
   const m: MutationMessage =
     received.type === 'update_document' ? { ...received, patch: { ...received.patch, patch: parsePatch(received.patch.patch, ctx.limits) } } : received;
-  if (m.type === 'create_document') assertDocumentContent(m.document.content, ctx.limits);
+  if (m.type === 'create_document') {
+    assertDocumentContent(m.document.content, ctx.limits);
+    if (typeof m.document.title === 'string') assertJsonValue(m.document.title);
+  }
   const payloadHash = createHash('sha256').update(canonicalJson(m)).digest('hex');
   const previous = store.replay(ctx.userId, m.mutation_id);
   if (previous) {
@@ -154,13 +158,15 @@ function create(store: BatchStore, ctx: MutationContext, m: Create): MutationOut
     return conflict(store, ctx, m, existing, [{ op: 'add', path: '', value: content }]);
   }
   const now = store.now;
+  const given = m.document.title ? cutTitle(m.document.title) : null;
   const row: DocumentRow = {
     id,
     user_id: ctx.userId,
     content,
     sync_revision: existing ? existing.sync_revision + 1 : 1,
     content_hash: contentHash(content),
-    title: titleOf(content),
+    title: titleOf(content) ?? given,
+    given_title: given,
     created_at: existing ? existing.created_at : now,
     updated_at: now,
     deleted_at: null,
@@ -211,7 +217,7 @@ function update(store: BatchStore, ctx: MutationContext, m: Update): MutationOut
     content: next,
     sync_revision: row.sync_revision + 1,
     content_hash: contentHash(next),
-    title: titleOf(next),
+    title: titleOf(next) ?? row.given_title,
     updated_at: store.now,
   };
   const sequence = recordEvent(store, ctx, m, updated, 'update', ops, reversePatch(row.content, next));

@@ -185,7 +185,7 @@ export class BatchStore {
          INSERT INTO documents (${DOCUMENT_COLUMNS}) SELECT ${DOCUMENT_COLUMNS} FROM jsonb_populate_recordset(NULL::documents, $1::jsonb)
          ON CONFLICT (id) DO NOTHING RETURNING 1
        ), upd AS (
-         UPDATE documents d SET content = x.content, sync_revision = x.sync_revision, content_hash = x.content_hash, title = x.title,
+         UPDATE documents d SET content = x.content, sync_revision = x.sync_revision, content_hash = x.content_hash, title = x.title, given_title = x.given_title,
            updated_at = x.updated_at, deleted_at = x.deleted_at
          FROM jsonb_populate_recordset(NULL::documents, $2::jsonb) AS x WHERE d.id = x.id RETURNING 1
        ), ev AS (

@@ -7,13 +7,16 @@ export interface DocumentRow {
   content: JsonObject;
   sync_revision: number;
   content_hash: string;
+  /** The document's title: its content's, else `given_title`. */
   title: string | null;
+  /** The title its create carried beside the content, cut like every title; null when none. */
+  given_title: string | null;
   created_at: Date;
   updated_at: Date;
   deleted_at: Date | null;
 }
 
-export const DOCUMENT_COLUMNS = 'id, user_id, content, sync_revision, content_hash, title, created_at, updated_at, deleted_at';
+export const DOCUMENT_COLUMNS = 'id, user_id, content, sync_revision, content_hash, title, given_title, created_at, updated_at, deleted_at';
 
 export function toWireDocument(row: DocumentRow): WireDocument {
   return {
