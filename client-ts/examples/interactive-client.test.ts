@@ -1,66 +1,8 @@
 import t, { type Test } from 'tap';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { harness } from '../src/test-support/harness.js';
-
-// The compiled example, exactly what `npm run client` runs; `npm run build` must have run first.
-const EXAMPLE = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'examples', 'interactive-client.js');
-if (!existsSync(EXAMPLE)) throw new Error(`${EXAMPLE} is missing: run \`npm run build\` first`);
-
-const TASK_LINE = /^[0-9a-f]{8} (?:\[[ x]\] |deleted$)/;
-const LIST_END = /^(?:no tasks|\d+ tasks?)$/m;
-const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-/** A regular expression matching exactly one whole line of output. */
-const line = (text: string) => new RegExp(`^${esc(text)}$`, 'm');
-
-class Client {
-  readonly child: ChildProcessWithoutNullStreams;
-  out = '';
-  err = '';
-  readonly exited: Promise<number | null>;
-
-  constructor(args: string[], cwd?: string) {
-    this.child = spawn(process.execPath, [EXAMPLE, ...args], { cwd, stdio: 'pipe' });
-    this.child.stdout.setEncoding('utf8').on('data', (d: string) => (this.out += d));
-    this.child.stderr.setEncoding('utf8').on('data', (d: string) => (this.err += d));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  /** Polls what was printed since offset `from` until `pattern` matches. */
-  async waitFor(pattern: RegExp, from = 0, timeoutMs = 10_000): Promise<RegExpExecArray> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const m = pattern.exec(this.out.slice(from));
-      if (m) return m;
-      if (this.child.exitCode !== null || Date.now() > deadline) {
-        const why = this.child.exitCode !== null ? `exited with ${this.child.exitCode}` : 'timed out';
-        throw new Error(`${why} waiting for ${pattern}; printed since:\n${this.out.slice(from)}\nstderr:\n${this.err}`);
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  /** Sends one command; resolves with what was printed after it, up to the end of `expect`'s match. */
-  async run(command: string, expect: RegExp, timeoutMs?: number): Promise<string> {
-    const from = this.out.length;
-    this.child.stdin.write(`${command}\n`);
-    const m = await this.waitFor(expect, from, timeoutMs);
-    return this.out.slice(from, from + m.index + m[0].length);
-  }
-
-  async add(command: string): Promise<string> {
-    const text = await this.run(command, /^added ([0-9a-f]{8}) .*$/m);
-    return /^added ([0-9a-f]{8}) /m.exec(text)![1]!;
-  }
-
-  /** The task lines of one `list`, leaving out notices that may arrive meanwhile. */
-  async list(): Promise<string[]> {
-    const text = await this.run('list', LIST_END);
-    return text.split('\n').filter((l) => TASK_LINE.test(l));
-  }
-}
+import { Client, line } from '../src/test-support/interactive-client.js';
 
 const h = await harness();
 t.teardown(() => h.teardown());
@@ -78,23 +20,28 @@ function start(t: Test, database: string, email: string, cwd?: string): Client {
 t.test('flags are parsed strictly: usage on stderr and exit 2, --help exits 0', async (t) => {
   // The first three messages are node:util parseArgs's own; only the flag they name is asserted.
   const cases: [string, string[], RegExp][] = [
-    ['unknown flag', ['--database', 'x', '--bogus'], /^error: .*'--bogus'/],
+    ['unknown flag', ['--api-key', 'x', '--bogus'], /^error: .*'--bogus'/],
     ['flag without its value', ['--server', 'ws://127.0.0.1:1/ws', '--database'], /^error: .*'--database\b.*missing/],
-    ['missing flags', ['--database', 'x', '--server', 'ws://127.0.0.1:1/ws', '--email', 'a@example.com', '--api-key', 'k'], /^error: missing --api-secret\n/],
-    ['no flags', [], /^error: missing --database, --server, --email, --api-key, --api-secret\n/],
+    ['no flags', [], /^error: missing --api-key\n/],
+    ['no key', ['--database', 'x', '--user-id', 'a@example.com'], /^error: missing --api-key\n/],
     ['stray argument', ['bob'], /^error: .*'bob'/],
+    ['two different users', ['--api-key', 'k', '--user-id', 'a@example.com', '--email', 'b@example.com'], /^error: --user-id and --email name two different users\n/],
+    // stdin is a pipe here: the secret cannot be asked for without echo.
+    ['no secret and no terminal', ['--api-key', h.apiKey], /^error: no API secret: set SYNC_API_SECRET \(stdin is not a terminal, so it cannot be asked for\)\n/],
   ];
   for (const [what, args, message] of cases) {
     const c = new Client(args);
     t.equal(await c.exited, 2, `${what}: exit code`);
     t.equal(c.out, '', `${what}: nothing on stdout`);
     t.match(c.err, message, `${what}: says what is wrong`);
-    t.match(c.err, /\n\nusage: npm run client -- --database NAME --server URL --email EMAIL --api-key KEY --api-secret SECRET\n/, `${what}: usage`);
+    t.match(c.err, /\n\nusage: npm run client -- --api-key KEY \[--database NAME\] \[--server URL\] \[--user-id EMAIL\]\n/, `${what}: usage`);
   }
   const help = new Client(['--help']);
   t.equal(await help.exited, 0);
-  t.match(help.out, /^usage: npm run client -- --database NAME /);
-  t.match(help.out, /--api-secret/);
+  t.match(help.out, /^usage: npm run client -- --api-key KEY /);
+  for (const part of ['SYNC_API_SECRET', 'without echo', '--database NAME', 'default client', '--server URL', 'default ws://localhost:8080/ws', '--user-id EMAIL', '--email', '--api-secret']) {
+    t.match(help.out, part, `--help mentions ${part}`);
+  }
   t.equal(help.err, '');
 });
 

@@ -3,8 +3,8 @@
  * changes made by other clients are printed as they arrive. Commands are read line by line from
  * stdin, so it can be driven by a pipe as well as typed at.
  *
- *   npm run client -- --database bob --server ws://localhost:8080/ws --email bob@example.com \
- *     --api-key rpa_… --api-secret rps_…
+ *   SYNC_API_SECRET=rps_… npm run client -- --api-key rpa_…
+ *   npm run client -- --database bob --api-key rpa_… --user-id bob@example.com   (asks for the secret)
  */
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -22,14 +22,16 @@ interface Task extends JsonObject {
 
 const PRIORITIES: readonly string[] = ['low', 'medium', 'high'];
 const FIELDS = ['title', 'description', 'status', 'priority', 'tags'] as const;
-const USAGE = `usage: npm run client -- --database NAME --server URL --email EMAIL --api-key KEY --api-secret SECRET
+const DEFAULTS = { database: 'client', server: 'ws://localhost:8080/ws', email: 'user@example.com' };
+const USAGE = `usage: npm run client -- --api-key KEY [--database NAME] [--server URL] [--user-id EMAIL]
 
-  --database NAME    the SQLite file NAME.db in the current directory (used as a path when NAME contains "/" or ends in .db)
-  --server URL       the sync server's WebSocket URL, e.g. ws://localhost:8080/ws
-  --email EMAIL      whose tasks to sync
-  --api-key KEY      API key (rpa_...)
-  --api-secret KEY   API secret (rps_...)
-  --help             print this help
+  --api-key KEY       API key (rpa_...); the secret comes from SYNC_API_SECRET, or is asked for without echo
+  --database NAME     the SQLite file NAME.db in the current directory (used as a path when NAME
+                      contains "/" or ends in .db); default ${DEFAULTS.database}
+  --server URL        the sync server's WebSocket URL; default ${DEFAULTS.server}
+  --user-id EMAIL     whose tasks to sync (--email is the same); default ${DEFAULTS.email}
+  --api-secret KEY    the secret on the command line instead (other users of this machine can see it)
+  --help              print this help
 `;
 const HELP = `commands (<id> is any unique prefix of a task id):
   add <title> [--desc TEXT] [--priority low|medium|high] [--tags a,b]
@@ -50,14 +52,14 @@ function usageError(message: string): never {
 }
 
 function parseFlags(argv: string[]) {
-  const required = ['database', 'server', 'email', 'api-key', 'api-secret'] as const;
-  let values: Partial<Record<(typeof required)[number], string>> & { help?: boolean };
+  const names = ['database', 'server', 'user-id', 'email', 'api-key', 'api-secret'] as const;
+  let values: Partial<Record<(typeof names)[number], string>> & { help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
       strict: true,
       allowPositionals: false,
-      options: { ...Object.fromEntries(required.map((k) => [k, { type: 'string' as const }])), help: { type: 'boolean' } },
+      options: { ...Object.fromEntries(names.map((k) => [k, { type: 'string' as const }])), help: { type: 'boolean' } },
     }));
   } catch (err) {
     usageError((err as Error).message);
@@ -66,10 +68,45 @@ function parseFlags(argv: string[]) {
     process.stdout.write(USAGE);
     process.exit(0);
   }
-  const missing = required.filter((k) => !values[k]);
-  if (missing.length > 0) usageError(`missing ${missing.map((k) => `--${k}`).join(', ')}`);
-  const { database: name, ...rest } = values as Record<(typeof required)[number], string>;
-  return { ...rest, database: /[\\/]/.test(name) || name.endsWith('.db') ? name : `${name}.db` };
+  if (!values['api-key']) usageError('missing --api-key');
+  if (values['user-id'] && values.email && values['user-id'] !== values.email) usageError('--user-id and --email name two different users');
+  const name = values.database ?? DEFAULTS.database;
+  return {
+    database: /[\\/]/.test(name) || name.endsWith('.db') ? name : `${name}.db`,
+    server: values.server ?? DEFAULTS.server,
+    email: values['user-id'] ?? values.email ?? DEFAULTS.email,
+    apiKey: values['api-key'],
+    apiSecret: values['api-secret'] ?? process.env.SYNC_API_SECRET,
+  };
+}
+
+/** Reads the secret from the terminal without showing it. */
+function promptSecret(): Promise<string> {
+  return new Promise((resolve) => {
+    const stdin = process.stdin;
+    process.stdout.write('API secret (rps_...): ');
+    stdin.setRawMode(true);
+    stdin.resume();
+    let secret = '';
+    const onData = (chunk: Buffer) => {
+      for (const ch of chunk.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') {
+          stdin.off('data', onData);
+          stdin.setRawMode(false);
+          stdin.pause();
+          process.stdout.write('\n');
+          return resolve(secret);
+        }
+        if (ch === '\u0003') {
+          process.stdout.write('\n');
+          process.exit(130);
+        }
+        if (ch === '\u007f' || ch === '\b') secret = secret.slice(0, -1);
+        else secret += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
 }
 
 /** Content written by other programs may be anything; show it as a task with defaults. */
@@ -97,14 +134,20 @@ function checkPriority(value: string): Priority {
 }
 
 const opts = parseFlags(process.argv.slice(2));
+if (!opts.apiSecret) {
+  // Commands come from stdin too: without a terminal there is no way to ask for the secret privately.
+  if (process.stdin.isTTY !== true) usageError('no API secret: set SYNC_API_SECRET (stdin is not a terminal, so it cannot be asked for)');
+  opts.apiSecret = await promptSecret();
+  if (!opts.apiSecret) usageError('no API secret given');
+}
 let engine: SyncEngine;
 try {
   engine = SyncEngine.open({
     databasePath: opts.database,
     serverUrl: opts.server,
     email: opts.email,
-    apiKey: opts['api-key'],
-    apiSecret: opts['api-secret'],
+    apiKey: opts.apiKey,
+    apiSecret: opts.apiSecret,
     // Someone is waiting at the keyboard: retry soon after an outage rather than after the default 30 s.
     reconnect: { minMs: 250, maxMs: 5000 },
     heartbeat: { intervalMs: 10_000, timeoutMs: 5000 },
