@@ -228,7 +228,11 @@ class Runtime {
 std::string LibraryDirectory() {
   Dl_info info;
   if (dladdr(reinterpret_cast<void *>(&LibraryDirectory), &info) == 0 || !info.dli_fname) return ".";
-  std::string path = info.dli_fname;
+  // dli_fname is the name the library was found under, relative when LD_LIBRARY_PATH or dlopen()
+  // named it so; the engine's module loader takes absolute paths only.
+  char *absolute = realpath(info.dli_fname, nullptr);
+  std::string path = absolute ? absolute : info.dli_fname;
+  std::free(absolute);
   auto slash = path.rfind('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }

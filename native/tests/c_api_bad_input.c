@@ -2,8 +2,9 @@
  * is not an object, invalid UTF-8 (overlong, lone continuation byte, encoded surrogate, truncated
  * sequence), non-UUID ids and unknown ids. Each call runs on a fresh thread (whose last error is ""),
  * must return its code and leave a non-empty sync_last_error_message(), and must write nothing.
- * Also: the last error is per thread; NULL-safe destroy/free; sync_engine_create refusing NULL
- * arguments and a database file another engine holds. */
+ * Also: the last error is per thread; NULL-safe destroy/free/remove; sync_engine_create and
+ * sync_engine_open refusing their arguments (open with the code of each reason) and a database file
+ * another engine holds, in this process or another. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <pthread.h>
@@ -28,6 +29,7 @@ static char out_id[37];
 static char *out_json;
 static uint64_t out_count;
 static bool out_flag;
+static SyncListener *out_listener;
 
 static void noop_event(const SyncEventData *e, void *context) {
   (void)e;
@@ -44,7 +46,7 @@ static void noop_notify(void *context) { (void)context; }
 #define TOO_BIG "\xF4\x90\x80\x80"       /* U+110000 */
 
 /* Results of pointer- or int-returning functions are mapped onto these. */
-enum { RETURNED_NULL = 100, RETURNED_ENGINE = 101, RETURNED_MINUS_ONE = 102, RETURNED_FD = 103 };
+enum { RETURNED_NULL = 100, RETURNED_ENGINE = 101, RETURNED_MINUS_ONE = 102, RETURNED_FD = 103, OUT_NOT_CLEARED = 104 };
 
 static int created_engine(struct CSyncEngine *e) {
   if (!e) return RETURNED_NULL;
@@ -70,6 +72,42 @@ static int create_with_options_case(int which) {
     case 10: o.durability = (SyncDurability)7; break;
   }
   return created_engine(sync_engine_create_with_options(test_db_path("opts"), env.server_url, "bad-opts@example.com", env.api_key, env.api_secret, &o));
+}
+
+/* sync_engine_open with one thing wrong in an otherwise good offline config; a refused open must set *out to NULL. */
+static int open_case(int which) {
+  SyncEngineConfig c;
+  sync_engine_config_init(&c);
+  c.database_url = test_db_path("open-refused");
+  c.server_url = env.server_url;
+  c.email = "bad-open@example.com";
+  c.api_key = env.api_key;
+  c.api_secret = env.api_secret;
+  c.start_offline = true;
+  switch (which) {
+    case 0: return sync_engine_open(NULL, &(struct CSyncEngine *){NULL});
+    case 1: return sync_engine_open(&c, NULL);
+    case 2: c.struct_size = 0; break;
+    case 3: c.struct_size = sizeof c + 8; break;
+    case 4: sync_engine_config_init(&c); break; /* the five strings NULL */
+    case 5: c.server_url = "http://127.0.0.1:1/ws"; break;
+    case 6: c.server_url = "not a url"; break;
+    case 7: c.database_url = "sqlite:?mode=rwc"; break;
+    case 8: c.api_key = "rpa_your_api_key_here"; break;
+    case 9: c.api_secret = "rps_your_secret_here"; break;
+    case 10: c.database_url = test_db_path("bad"); break; /* E holds it */
+    case 11: c.database_url = "/nonexistent-dir-for-sync-tests/x/y.db"; break;
+    case 12: c.call_timeout_ms = 0; break;
+    case 13: c.reconnect_min_ms = 5000; c.reconnect_max_ms = 1000; break;
+    case 14: c.client_id = "not-a-uuid"; break;
+    case 15: c.email = "bad" OVERLONG "@example.com"; break;
+    case 16: c.durability = (SyncDurability)7; break;
+  }
+  struct CSyncEngine *engine = (struct CSyncEngine *)&c; /* any non-NULL value */
+  CSyncResult r = sync_engine_open(&c, &engine);
+  if (r == SYNC_RESULT_SUCCESS) sync_engine_destroy(engine);
+  else if (engine != NULL) return OUT_NOT_CLEARED;
+  return r;
 }
 
 /* ---- the cases ------------------------------------------------------------------------------ */
@@ -221,6 +259,29 @@ static const Case cases[] = {
     {"create_with_options(reconnect min > max)", RETURNED_NULL},
     {"create_with_options(heartbeat_interval_ms 0)", RETURNED_NULL},
     {"create_with_options(durability 7)", RETURNED_NULL},
+    /* 132: sync_engine_open: each refusal with its own code */
+    {"open(config NULL)", SYNC_RESULT_INVALID_INPUT},
+    {"open(out NULL)", SYNC_RESULT_INVALID_INPUT},
+    {"open(struct_size 0)", SYNC_RESULT_INVALID_INPUT},
+    {"open(struct_size too big)", SYNC_RESULT_INVALID_INPUT},
+    {"open(the five strings NULL)", SYNC_RESULT_INVALID_INPUT},
+    {"open(server_url http://)", SYNC_RESULT_INVALID_URL},
+    {"open(server_url not a URL)", SYNC_RESULT_INVALID_URL},
+    {"open(database_url names no file)", SYNC_RESULT_INVALID_URL},
+    {"open(api_key malformed)", SYNC_RESULT_INVALID_CREDENTIALS},
+    {"open(api_secret malformed)", SYNC_RESULT_INVALID_CREDENTIALS},
+    {"open(database held by another engine)", SYNC_RESULT_LOCKED},
+    {"open(database in a directory that does not exist)", SYNC_RESULT_DATABASE},
+    {"open(call_timeout_ms 0)", SYNC_RESULT_INVALID_INPUT},
+    {"open(reconnect min > max)", SYNC_RESULT_INVALID_INPUT},
+    {"open(client_id not a UUID)", SYNC_RESULT_INVALID_INPUT},
+    {"open(email with invalid UTF-8)", SYNC_RESULT_INVALID_INPUT},
+    {"open(durability 7)", SYNC_RESULT_INVALID_INPUT},
+    /* 149: sync_engine_add_listener */
+    {"add_listener(NULL engine)", SYNC_RESULT_NOT_INITIALIZED},
+    {"add_listener(callback NULL)", SYNC_RESULT_INVALID_INPUT},
+    {"add_listener(filter -2)", SYNC_RESULT_INVALID_INPUT},
+    {"add_listener(filter 10)", SYNC_RESULT_INVALID_INPUT},
 };
 #define CASE_COUNT ((int)(sizeof cases / sizeof cases[0]))
 
@@ -357,7 +418,11 @@ static int run_case(int i) {
     case 118: return created_engine(sync_engine_create(db, "ws://127.0.0.1" SURROGATE, "bad@example.com", key, secret));
     case 119: return created_engine(sync_engine_create(db, url, "", key, secret));
     case 120: return created_engine(sync_engine_create("/nonexistent-dir-for-sync-tests/x/y.db", url, "bad@example.com", key, secret));
-    default: return create_with_options_case(i - 121);
+    case 149: return sync_engine_add_listener(NULL, SYNC_EVENT_ALL, noop_event, NULL, &out_listener);
+    case 150: return sync_engine_add_listener(e, SYNC_EVENT_ALL, NULL, NULL, &out_listener);
+    case 151: return sync_engine_add_listener(e, -2, noop_event, NULL, &out_listener);
+    case 152: return sync_engine_add_listener(e, 10, noop_event, NULL, &out_listener);
+    default: return i < 132 ? create_with_options_case(i - 121) : open_case(i - 132);
   }
 }
 
@@ -482,7 +547,16 @@ static void held_by_another_process(void) {
   CHECK(e == NULL);
   CHECK(sync_last_error_message()[0] != '\0');
   printf("engine on a file another process holds: %s\n", sync_last_error_message());
-  sync_engine_destroy(e);
+  SyncEngineConfig c;
+  sync_engine_config_init(&c);
+  c.database_url = path;
+  c.server_url = env.server_url;
+  c.email = "held@example.com";
+  c.api_key = env.api_key;
+  c.api_secret = env.api_secret;
+  c.start_offline = true;
+  CHECK(sync_engine_open(&c, &e) == SYNC_RESULT_LOCKED);
+  CHECK(e == NULL);
   close(to_child[1]); /* the holder destroys its engine and exits */
   int status = 0;
   waitpid(pid, &status, 0);
@@ -504,6 +578,8 @@ int main(int argc, char **argv) {
   /* NULL-safe helpers, before any engine exists. */
   sync_engine_destroy(NULL);
   sync_string_free(NULL);
+  sync_listener_remove(NULL);
+  sync_engine_config_init(NULL);
   sync_engine_options_init(NULL);
   sync_set_log_callback(NULL, NULL);
   CHECK(sync_last_error_message() != NULL);
@@ -531,6 +607,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < CASE_COUNT; i++) {
     Outcome out = {.index = i};
     out_json = (char *)"sentinel"; /* must be set to NULL, or left untouched when the pointer is NULL-checked first */
+    out_listener = (SyncListener *)&out_count; /* likewise */
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, case_thread, &out) == 0);
     pthread_join(t, NULL);
@@ -545,6 +622,10 @@ int main(int argc, char **argv) {
     bool uses_out_json = strncmp(cases[i].name, "get_", 4) == 0 && strstr(cases[i].name, "out NULL") == NULL;
     if (uses_out_json && out.result != SYNC_RESULT_SUCCESS && out_json != NULL) {
       fprintf(stderr, "case %d %s: *out_json not NULL after failure\n", i, cases[i].name);
+      test_failures++;
+    }
+    if (strncmp(cases[i].name, "add_listener", 12) == 0 && out_listener != NULL) {
+      fprintf(stderr, "case %d %s: *out not NULL after failure\n", i, cases[i].name);
       test_failures++;
     }
   }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ctest dist_package: the binary package works on its own.
-#   1. Builds dist/ with scripts/build_dist.sh, unless its tarball is newer than every input.
+#   1. Builds dist/ with scripts/build_dist.sh, unless its tarball is newer than every input (ensure_dist.sh).
 #   2. Extracts the tarball into a fresh temp directory and checks its layout.
 #   3. Hides the build trees' lib directories, the local libnode prefix (third_party/libnode) and the
 #      unpacked dist/ from the consumer (and checks they are gone).
@@ -203,29 +203,8 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 # ---- 1. the package -----------------------------------------------------------------------------------
-inputs=(CMakeLists.txt package-lock.json native/src native/include native/js native/cmake native/examples native/dist native/addon
-  scripts/build_dist.sh scripts/build-embedded-sqlite.sh client-ts/src core/src)
-stale=""
-if [ "${SYNC_DIST_REBUILD:-0}" = 1 ] || [ ! -f "$tarball" ]; then
-  stale="forced or no tarball yet"
-else
-  present=()
-  for i in "${inputs[@]}"; do [ ! -e "$root/$i" ] || present+=("$i"); done
-  stale=$(cd "$root" && find "${present[@]}" -newer "$tarball" ! -name '*.test.ts' ! -path '*test-support*' -print -quit)
-  [ -z "$stale" ] || stale="$stale is newer than the tarball"
-fi
-if [ -n "$stale" ]; then
-  say "building the package ($stale)"
-  start=$(date +%s)
-  built=$(timeout "$(limit 480)" bash "$root/scripts/build_dist.sh" 2>"$tmp/build_dist.log" | tail -n 1) || {
-    tail -n 40 "$tmp/build_dist.log" >&2
-    fail "scripts/build_dist.sh failed"
-  }
-  [ "$built" = "$tarball" ] || fail "build_dist.sh printed '$built' last, expected $tarball"
-  say "build_dist.sh took $(($(date +%s) - start)) s"
-else
-  say "reusing $tarball (newer than its inputs)"
-fi
+built=$(bash "$root/native/tests/ensure_dist.sh" "$(limit 480)") || fail "dist/ could not be built"
+[ "$built" = "$tarball" ] || fail "ensure_dist.sh printed '$built', expected $tarball"
 
 # ---- 2. extract into an unrelated directory ---------------------------------------------------------------
 mkdir -p "$tmp/pkg"

@@ -94,3 +94,19 @@ add_test(NAME rt_sanitize_lsan_live COMMAND rt_sanitize)
 set_tests_properties(rt_sanitize_lsan_live PROPERTIES FIXTURES_REQUIRED sync_server TIMEOUT 180
   ENVIRONMENT "${SYNC_SANITIZE_ENV};RT_SANITIZE_PLANT_LEAK=1"
   PASS_REGULAR_EXPRESSION "Direct leak of [0-9]+ byte\\(s\\) in [0-9]+ object\\(s\\) allocated from:[^D]*leaky_log")
+
+# A missing Debian runtime package and a missing engine bundle: sync_engine_open answers
+# SYNC_RESULT_RUNTIME_UNAVAILABLE naming it, and succeeds once it is back. Does not link the library
+# for the bundle case (dlopens a copy); see rt_runtime_missing.sh for how the package is hidden.
+add_executable(rt_runtime_missing rt_runtime_missing.c)
+target_link_libraries(rt_runtime_missing PRIVATE sync_client::sync_client ${CMAKE_DL_LIBS})
+target_include_directories(rt_runtime_missing PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}")
+target_compile_definitions(rt_runtime_missing PRIVATE "SYNC_RUNTIME_DIR=\"${SYNC_RUNTIME_OUT}\"")
+add_test(NAME rt_runtime_missing COMMAND sh "${CMAKE_CURRENT_SOURCE_DIR}/rt_runtime_missing.sh" "$<TARGET_FILE:rt_runtime_missing>"
+  "$<TARGET_SONAME_FILE:sync_client>")
+set_tests_properties(rt_runtime_missing PROPERTIES TIMEOUT 60)
+
+# The shipped library's exported functions are exactly those sync_client.h declares.
+add_test(NAME rt_exports COMMAND sh "${CMAKE_CURRENT_SOURCE_DIR}/exports_test.sh" "$<TARGET_FILE:sync_client>"
+  "${PROJECT_SOURCE_DIR}/native/include/sync_client.h")
+set_tests_properties(rt_exports PROPERTIES TIMEOUT 30)
