@@ -84,7 +84,9 @@ export const clientMessages = {
     limit: s.optional(s.count({ min: 1 })),
   }),
   ack_changes: s.object({ type: s.literal('ack_changes'), up_to_sequence: s.count() }),
-  request_full_sync: s.object({ type: s.literal('request_full_sync') }),
+  // With since_sequence: only the documents (deleted ones too) changed after that sequence — a
+  // compacted catch-up that costs one entry per document, not one per change.
+  request_full_sync: s.object({ type: s.literal('request_full_sync'), since_sequence: s.optional(s.count()) }),
   ping: s.object({ type: s.literal('ping') }),
 } as const;
 
@@ -193,7 +195,7 @@ export const serverMessages = {
   }),
   changes_acknowledged: s.object({ type: s.literal('changes_acknowledged'), sequence: s.count() }),
   sync_document: s.object({ type: s.literal('sync_document'), document: wireDocument }),
-  sync_complete: s.object({ type: s.literal('sync_complete'), synced_count: s.count(), latest_sequence: s.count() }),
+  sync_complete: s.object({ type: s.literal('sync_complete'), synced_count: s.count(), latest_sequence: s.count(), since_sequence: s.optional(s.count()) }),
   pong: s.object({ type: s.literal('pong') }),
   error: s.object({
     type: s.literal('error'),
