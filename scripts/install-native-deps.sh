@@ -13,6 +13,8 @@ set -euo pipefail
 declare -A groups=(
   # compilers and build tools; x11proto-dev for the <X11/X.h> compatibility test
   [build]="cmake g++ pkg-config x11proto-dev"
+  # clang++: the C++ wrapper is also compiled by clang at C++11/14/17/20 (cpp_standard_clang_* tests)
+  [clang]="clang"
   # glib_example.c: GMainLoop, g_timeout_add, g_unix_fd_add
   [glib]="libglib2.0-dev"
   # qt_example.cpp: Qt 6 Core (QCoreApplication, QSocketNotifier, QTimer)
@@ -25,7 +27,7 @@ declare -A groups=(
   # memory checks of the C tests beside V8
   [tools]="valgrind"
 )
-order=(build glib qt juce tools)
+order=(build clang glib qt juce tools)
 [ $# -gt 0 ] && order=("$@")
 
 updated=0

@@ -14,3 +14,10 @@ foreach(t IN LISTS _c_api_tests)
   set_target_properties(${t} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)
   target_compile_options(${t} PRIVATE -Wall -Wextra)
 endforeach()
+
+# Every C and C++ block of the SDK's documentation compiles (C99, C++11, warnings as errors) and, when
+# it is a program, runs against the fixture's server: doc_blocks_test.sh.
+add_test(NAME doc_blocks COMMAND bash "${CMAKE_CURRENT_SOURCE_DIR}/doc_blocks_test.sh" "${CMAKE_C_COMPILER}" "${CMAKE_CXX_COMPILER}"
+  "${PROJECT_SOURCE_DIR}/native/include" "$<TARGET_FILE_DIR:sync_client>"
+  "${PROJECT_SOURCE_DIR}/README.md" "${PROJECT_SOURCE_DIR}/EVENT_CALLBACKS.md" "${PROJECT_SOURCE_DIR}/EXAMPLES.md" "${PROJECT_SOURCE_DIR}/TESTING.md")
+set_tests_properties(doc_blocks PROPERTIES FIXTURES_REQUIRED sync_server ENVIRONMENT "SYNC_TEST_ENV=${FIXTURE_ENV}" TIMEOUT 600)
