@@ -162,9 +162,9 @@ t.test('engine process SIGKILLed at random points: every returned change is loca
     // document, and the log's changes of every document still in the file are exactly its local history.
     const log = await checkDense(t, h.tdb.db, label);
     const perDoc = new Map<string, string[]>();
-    for (const row of log.values()) perDoc.set(row.document_id, [...(perDoc.get(row.document_id) ?? []), row.mutation_id]);
+    for (const row of log) perDoc.set(row.document_id, [...(perDoc.get(row.document_id) ?? []), row.mutation_id]);
     const revisionMismatch = [...server].filter(([id, s]) => (perDoc.get(id)?.length ?? 0) !== s.syncRevision).map(([id]) => id);
-    t.same(revisionMismatch, [], `${label}: each server document's revision counts its change events (${log.size} events)`);
+    t.same(revisionMismatch, [], `${label}: each server document's revision counts its change events (${log.length} events)`);
     const historyMismatch = [...after.keys()].filter((id) => {
       const local = e.history(id).filter((x) => x.origin === 'local' && x.mutationId).map((x) => x.mutationId!).sort();
       return JSON.stringify(local) !== JSON.stringify([...(perDoc.get(id) ?? [])].sort());

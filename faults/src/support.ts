@@ -372,7 +372,9 @@ export interface LogRow {
  * Returns the log rows by mutation id for further checks.
  */
 export async function checkLog(t: Test, db: Queryable, mutationIds: readonly string[], label = 'log'): Promise<Map<string, LogRow>> {
-  const log = await checkDense(t, db, label);
+  const rows = await checkDense(t, db, label);
+  const log = new Map(rows.map((r) => [r.mutation_id, r]));
+  t.equal(log.size, rows.length, `${label}: no mutation_id in the log twice, even for different users`);
   const expected = new Set(mutationIds);
   t.equal(expected.size, mutationIds.length, `${label}: the test sent ${mutationIds.length} distinct mutation ids`);
   const missing = [...expected].filter((m) => !log.has(m));
@@ -382,13 +384,15 @@ export async function checkLog(t: Test, db: Queryable, mutationIds: readonly str
 }
 
 /**
- * The change log on its own: no mutation_id twice, every user's sequences 1..n without holes, and
- * `users.last_sequence` = n. Returns the rows by mutation id.
+ * The change log on its own: no (user, mutation_id) twice, every user's sequences 1..n without
+ * holes, and `users.last_sequence` = n. Returns its rows, ordered by user and sequence.
  */
-export async function checkDense(t: Test, db: Queryable, label = 'log'): Promise<Map<string, LogRow>> {
-  const counts = await db.query<{ mutation_id: string; n: number }>('SELECT mutation_id::text AS mutation_id, count(*)::int AS n FROM change_events GROUP BY 1');
+export async function checkDense(t: Test, db: Queryable, label = 'log'): Promise<LogRow[]> {
+  const counts = await db.query<{ user_id: string; mutation_id: string; n: number }>(
+    'SELECT user_id::text AS user_id, mutation_id::text AS mutation_id, count(*)::int AS n FROM change_events GROUP BY 1, 2',
+  );
   const dupes = counts.rows.filter((r) => r.n !== 1);
-  t.same(dupes, [], `${label}: no mutation_id in change_events more than once (${counts.rows.length} distinct)`);
+  t.same(dupes, [], `${label}: no mutation applied twice: each (user, mutation_id) once in change_events (${counts.rows.length} changes)`);
   const rows = await db.query<LogRow>(
     'SELECT user_id::text AS user_id, sequence::int AS sequence, mutation_id::text AS mutation_id, document_id::text AS document_id, sync_revision FROM change_events ORDER BY user_id, sequence',
   );
@@ -403,7 +407,7 @@ export async function checkDense(t: Test, db: Queryable, label = 'log'): Promise
     })
     .filter((u) => !u.dense || u.events !== u.last_sequence);
   t.same(holes, [], `${label}: every user's sequences are 1..n without holes and users.last_sequence = n (${users.rows.length} users)`);
-  return new Map(rows.rows.map((r) => [r.mutation_id, r]));
+  return rows.rows;
 }
 
 /** The documents table against what the workloads must have produced. */
