@@ -14,8 +14,34 @@ using sync_client::Run;
 using sync_client::RunText;
 
 namespace {
+
 /** JS timers hold at most 2^31-1 ms. */
 constexpr uint32_t kMaxTimerMs = 2147483647u;
+
+/** An operation on document `id`, with a JSON argument named `what` when there is one: both checked, then run. */
+CSyncResult RunOnDocument(CSyncEngine *engine, const char *op, const char *id, const char *what = nullptr, const char *json = nullptr) {
+  if (!CheckId(id) || (what && !CheckStrings({{what, json}}))) return SYNC_RESULT_INVALID_INPUT;
+  return what ? Run(engine, op, {id, json}) : Run(engine, op, {id});
+}
+
+/** An operation answering JSON text into *out_json (NULL on failure), about document `*id` when `id` is given. */
+CSyncResult Query(CSyncEngine *engine, const char *op, char **out_json, const char *const *id = nullptr) {
+  if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
+  *out_json = nullptr;
+  if (id && !CheckId(*id)) return SYNC_RESULT_INVALID_INPUT;
+  return RunText(engine, op, id ? std::vector<std::string>{*id} : std::vector<std::string>{}, out_json);
+}
+
+/** An operation answering a count into *out_count (0 on failure). */
+CSyncResult Count(CSyncEngine *engine, const char *op, uint64_t *out_count) {
+  if (!out_count) return Fail(SYNC_RESULT_INVALID_INPUT, "out_count is NULL");
+  *out_count = 0;
+  return Run(engine, op, {}, [out_count](const Reply &r) {
+    *out_count = static_cast<uint64_t>(r.number);
+    return Ok();
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -34,77 +60,39 @@ SYNC_API enum CSyncResult sync_engine_create_document(struct CSyncEngine *engine
 }
 
 SYNC_API enum CSyncResult sync_engine_create_document_with_id(struct CSyncEngine *engine, const char *id, const char *json) {
-  return Guard([&]() -> CSyncResult {
-    if (!CheckId(id) || !CheckStrings({{"json", json}})) return SYNC_RESULT_INVALID_INPUT;
-    return Run(engine, "create_document_with_id", {id, json});
-  });
+  return Guard([&]() -> CSyncResult { return RunOnDocument(engine, "create_document_with_id", id, "json", json); });
 }
 
 SYNC_API enum CSyncResult sync_engine_update_document(struct CSyncEngine *engine, const char *id, const char *json) {
-  return Guard([&]() -> CSyncResult {
-    if (!CheckId(id) || !CheckStrings({{"json", json}})) return SYNC_RESULT_INVALID_INPUT;
-    return Run(engine, "update_document", {id, json});
-  });
+  return Guard([&]() -> CSyncResult { return RunOnDocument(engine, "update_document", id, "json", json); });
 }
 
 SYNC_API enum CSyncResult sync_engine_patch_document(struct CSyncEngine *engine, const char *id, const char *patch_json) {
-  return Guard([&]() -> CSyncResult {
-    if (!CheckId(id) || !CheckStrings({{"patch_json", patch_json}})) return SYNC_RESULT_INVALID_INPUT;
-    return Run(engine, "patch_document", {id, patch_json});
-  });
+  return Guard([&]() -> CSyncResult { return RunOnDocument(engine, "patch_document", id, "patch_json", patch_json); });
 }
 
 SYNC_API enum CSyncResult sync_engine_merge_document(struct CSyncEngine *engine, const char *id, const char *merge_json) {
-  return Guard([&]() -> CSyncResult {
-    if (!CheckId(id) || !CheckStrings({{"merge_json", merge_json}})) return SYNC_RESULT_INVALID_INPUT;
-    return Run(engine, "merge_document", {id, merge_json});
-  });
+  return Guard([&]() -> CSyncResult { return RunOnDocument(engine, "merge_document", id, "merge_json", merge_json); });
 }
 
 SYNC_API enum CSyncResult sync_engine_delete_document(struct CSyncEngine *engine, const char *id) {
-  return Guard([&]() -> CSyncResult {
-    if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
-    return Run(engine, "delete_document", {id});
-  });
+  return Guard([&]() -> CSyncResult { return RunOnDocument(engine, "delete_document", id); });
 }
 
 SYNC_API enum CSyncResult sync_engine_get_document(struct CSyncEngine *engine, const char *id, char **out_json) {
-  return Guard([&]() -> CSyncResult {
-    if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
-    *out_json = nullptr;
-    if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
-    return RunText(engine, "get_document", {id}, out_json);
-  });
+  return Guard([&]() -> CSyncResult { return Query(engine, "get_document", out_json, &id); });
 }
 
 SYNC_API enum CSyncResult sync_engine_get_all_documents(struct CSyncEngine *engine, char **out_json) {
-  return Guard([&]() -> CSyncResult {
-    if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
-    *out_json = nullptr;
-    return RunText(engine, "get_all_documents", {}, out_json);
-  });
+  return Guard([&]() -> CSyncResult { return Query(engine, "get_all_documents", out_json); });
 }
 
 SYNC_API enum CSyncResult sync_engine_count_documents(struct CSyncEngine *engine, uint64_t *out_count) {
-  return Guard([&]() -> CSyncResult {
-    if (!out_count) return Fail(SYNC_RESULT_INVALID_INPUT, "out_count is NULL");
-    *out_count = 0;
-    return Run(engine, "count_documents", {}, [out_count](const Reply &r) {
-      *out_count = static_cast<uint64_t>(r.number);
-      return Ok();
-    });
-  });
+  return Guard([&]() -> CSyncResult { return Count(engine, "count_documents", out_count); });
 }
 
 SYNC_API enum CSyncResult sync_engine_count_pending(struct CSyncEngine *engine, uint64_t *out_count) {
-  return Guard([&]() -> CSyncResult {
-    if (!out_count) return Fail(SYNC_RESULT_INVALID_INPUT, "out_count is NULL");
-    *out_count = 0;
-    return Run(engine, "count_pending", {}, [out_count](const Reply &r) {
-      *out_count = static_cast<uint64_t>(r.number);
-      return Ok();
-    });
-  });
+  return Guard([&]() -> CSyncResult { return Count(engine, "count_pending", out_count); });
 }
 
 SYNC_API enum CSyncResult sync_engine_is_connected(struct CSyncEngine *engine, bool *out_connected) {
@@ -136,34 +124,19 @@ SYNC_API enum CSyncResult sync_engine_set_online(struct CSyncEngine *engine, boo
 }
 
 SYNC_API enum CSyncResult sync_engine_undo(struct CSyncEngine *engine, const char *id) {
-  return Guard([&]() -> CSyncResult {
-    if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
-    return Run(engine, "undo", {id});
-  });
+  return Guard([&]() -> CSyncResult { return RunOnDocument(engine, "undo", id); });
 }
 
 SYNC_API enum CSyncResult sync_engine_redo(struct CSyncEngine *engine, const char *id) {
-  return Guard([&]() -> CSyncResult {
-    if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
-    return Run(engine, "redo", {id});
-  });
+  return Guard([&]() -> CSyncResult { return RunOnDocument(engine, "redo", id); });
 }
 
 SYNC_API enum CSyncResult sync_engine_get_history(struct CSyncEngine *engine, const char *id, char **out_json) {
-  return Guard([&]() -> CSyncResult {
-    if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
-    *out_json = nullptr;
-    if (!CheckId(id)) return SYNC_RESULT_INVALID_INPUT;
-    return RunText(engine, "get_history", {id}, out_json);
-  });
+  return Guard([&]() -> CSyncResult { return Query(engine, "get_history", out_json, &id); });
 }
 
 SYNC_API enum CSyncResult sync_engine_get_conflicts(struct CSyncEngine *engine, char **out_json) {
-  return Guard([&]() -> CSyncResult {
-    if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
-    *out_json = nullptr;
-    return RunText(engine, "get_conflicts", {}, out_json);
-  });
+  return Guard([&]() -> CSyncResult { return Query(engine, "get_conflicts", out_json); });
 }
 
 }  // extern "C"

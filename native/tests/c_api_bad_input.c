@@ -77,12 +77,7 @@ static int create_with_options_case(int which) {
 /* sync_engine_open with one thing wrong in an otherwise good offline config; a refused open must set *out to NULL. */
 static int open_case(int which) {
   SyncEngineConfig c;
-  sync_engine_config_init(&c);
-  c.database_url = test_db_path("open-refused");
-  c.server_url = env.server_url;
-  c.email = "bad-open@example.com";
-  c.api_key = env.api_key;
-  c.api_secret = env.api_secret;
+  test_config(&c, &env, "open-refused", "bad-open@example.com");
   c.start_offline = true;
   switch (which) {
     case 0: return sync_engine_open(NULL, &(struct CSyncEngine *){NULL});
@@ -548,12 +543,7 @@ static void held_by_another_process(void) {
   CHECK(sync_last_error_message()[0] != '\0');
   printf("engine on a file another process holds: %s\n", sync_last_error_message());
   SyncEngineConfig c;
-  sync_engine_config_init(&c);
-  c.database_url = path;
-  c.server_url = env.server_url;
-  c.email = "held@example.com";
-  c.api_key = env.api_key;
-  c.api_secret = env.api_secret;
+  test_config(&c, &env, "held", "held@example.com");
   c.start_offline = true;
   CHECK(sync_engine_open(&c, &e) == SYNC_RESULT_LOCKED);
   CHECK(e == NULL);
@@ -573,7 +563,7 @@ int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "hold") == 0) return hold_main(argv[2]);
   test_env_load(&env);
   char email[128];
-  snprintf(email, sizeof email, "bad-%ld-%ld@example.com", (long)getpid(), (long)time(NULL));
+  test_unique_email(email, sizeof email, "bad");
 
   /* NULL-safe helpers, before any engine exists. */
   sync_engine_destroy(NULL);

@@ -56,9 +56,9 @@ int main(void) {
   TestEnv env;
   test_env_load(&env);
   char email[128];
-  snprintf(email, sizeof email, "conflicts-%ld-%ld@example.com", (long)getpid(), (long)time(NULL));
-  struct CSyncEngine *a = sync_engine_create(test_db_path("conflict_a"), env.server_url, email, env.api_key, env.api_secret);
-  struct CSyncEngine *b = sync_engine_create(test_db_path("conflict_b"), env.server_url, email, env.api_key, env.api_secret);
+  test_unique_email(email, sizeof email, "conflicts");
+  struct CSyncEngine *a = test_engine(&env, "conflict_a", email);
+  struct CSyncEngine *b = test_engine(&env, "conflict_b", email);
   REQUIRE(a != NULL && b != NULL);
   static Seen seen_a, seen_b;
   CHECK(sync_engine_add_listener(a, SYNC_EVENT_ALL, record, &seen_a, NULL) == SYNC_RESULT_SUCCESS);

@@ -96,9 +96,9 @@ int main(void) {
   TestEnv env;
   test_env_load(&env);
   char email[128];
-  snprintf(email, sizeof email, "docs-%ld-%ld@example.com", (long)getpid(), (long)time(NULL));
+  test_unique_email(email, sizeof email, "docs");
 
-  struct CSyncEngine *a = sync_engine_create(test_db_path("docs_a"), env.server_url, email, env.api_key, env.api_secret);
+  struct CSyncEngine *a = test_engine(&env, "docs_a", email);
   REQUIRE(a != NULL);
 
   /* Connected once the first flush is through. */

@@ -154,12 +154,12 @@ int main(void) {
   test_env_load(&env);
   main_thread = pthread_self();
   char email[128], other_email[128];
-  snprintf(email, sizeof email, "events-%ld-%ld@example.com", (long)getpid(), (long)time(NULL));
-  snprintf(other_email, sizeof other_email, "events-other-%ld-%ld@example.com", (long)getpid(), (long)time(NULL));
+  test_unique_email(email, sizeof email, "events");
+  test_unique_email(other_email, sizeof other_email, "events-other");
 
   /* Connection events, in order, from the engine's first moments (the callback is registered
    * after create returns: those events wait in the queue). */
-  struct CSyncEngine *a = sync_engine_create(test_db_path("ev_a"), env.server_url, email, env.api_key, env.api_secret);
+  struct CSyncEngine *a = test_engine(&env, "ev_a", email);
   REQUIRE(a != NULL);
   static Recorder ra;
   ra.engine = a;
@@ -184,7 +184,7 @@ int main(void) {
   }
 
   /* A second engine of the same user. */
-  struct CSyncEngine *b = sync_engine_create(test_db_path("ev_b"), env.server_url, email, env.api_key, env.api_secret);
+  struct CSyncEngine *b = test_engine(&env, "ev_b", email);
   REQUIRE(b != NULL);
   static Recorder rb;
   rb.engine = b;
@@ -348,7 +348,7 @@ int main(void) {
   /* Engines of one process keep their events apart: a third engine (another user) sees its own
    * local change; a and b never see it. */
   {
-    struct CSyncEngine *c = sync_engine_create(test_db_path("ev_c"), env.server_url, other_email, env.api_key, env.api_secret);
+    struct CSyncEngine *c = test_engine(&env, "ev_c", other_email);
     REQUIRE(c != NULL);
     static Recorder rc;
     CHECK(sync_engine_register_event_callback(c, record, &rc, -1) == SYNC_RESULT_SUCCESS);
@@ -373,7 +373,7 @@ int main(void) {
 
   /* Destroy with events queued: no crash, no callback and no notify after destroy. */
   {
-    struct CSyncEngine *d = sync_engine_create(test_db_path("ev_d"), env.server_url, email, env.api_key, env.api_secret);
+    struct CSyncEngine *d = test_engine(&env, "ev_d", email);
     REQUIRE(d != NULL);
     static Counter never;
     static Notified d_notified;

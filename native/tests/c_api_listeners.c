@@ -106,12 +106,7 @@ int main(void) {
   TestEnv env;
   test_env_load(&env);
   SyncEngineConfig config;
-  sync_engine_config_init(&config);
-  config.database_url = test_db_path("listeners");
-  config.server_url = env.server_url;
-  config.email = "listeners@example.com";
-  config.api_key = env.api_key;
-  config.api_secret = env.api_secret;
+  test_config(&config, &env, "listeners", "listeners@example.com");
   config.start_offline = true;
   struct CSyncEngine *e = NULL;
   REQUIRE(sync_engine_open(&config, &e) == SYNC_RESULT_SUCCESS && e != NULL);

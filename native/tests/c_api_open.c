@@ -11,15 +11,6 @@
 
 static TestEnv env;
 
-static void base_config(SyncEngineConfig *c, const char *name, const char *email) {
-  sync_engine_config_init(c);
-  c->database_url = test_db_path(name);
-  c->server_url = env.server_url;
-  c->email = email;
-  c->api_key = env.api_key;
-  c->api_secret = env.api_secret;
-}
-
 int main(void) {
   test_env_load(&env);
 
@@ -33,7 +24,7 @@ int main(void) {
 
   /* Every option set. */
   SyncEngineConfig c;
-  base_config(&c, "open-options", "open@example.com");
+  test_config(&c, &env, "open-options", "open@example.com");
   CHECK(c.struct_size == sizeof c);
   CHECK(c.call_timeout_ms == 10000 && c.event_queue_limit == 10000 && c.reconnect_min_ms == 250 && !c.start_offline);
   c.reconnect_min_ms = 100;
@@ -66,12 +57,12 @@ int main(void) {
   sync_engine_destroy(e);
 
   /* The create functions are open() underneath: same engine, same refusals with open()'s message. */
-  struct CSyncEngine *created = sync_engine_create(test_db_path("open-create"), env.server_url, "open@example.com", env.api_key, env.api_secret);
+  struct CSyncEngine *created = test_engine(&env, "open-create", "open@example.com");
   CHECK(created != NULL);
   CHECK(created && sync_engine_count_documents(created, &n) == SYNC_RESULT_SUCCESS);
   sync_engine_destroy(created);
 
-  base_config(&c, "open-refused", "open@example.com");
+  test_config(&c, &env, "open-refused", "open@example.com");
   c.server_url = "http://127.0.0.1:1/ws";
   CHECK(sync_engine_open(&c, &e) == SYNC_RESULT_INVALID_URL);
   char open_message[512];

@@ -8,7 +8,7 @@ int main(void) {
   TestEnv env;
   test_env_load(&env);
   CHECK(strcmp(sync_get_version(), SYNC_CLIENT_VERSION) == 0);
-  struct CSyncEngine *a = sync_engine_create(test_db_path("a"), env.server_url, "smoke@example.com", env.api_key, env.api_secret);
+  struct CSyncEngine *a = test_engine(&env, "a", "smoke@example.com");
   REQUIRE(a != NULL);
   char sqlite_url[600];
   snprintf(sqlite_url, sizeof sqlite_url, "sqlite:%s?mode=rwc", test_db_path("b"));

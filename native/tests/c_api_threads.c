@@ -53,8 +53,8 @@ int main(void) {
   TestEnv env;
   test_env_load(&env);
   char email[128];
-  snprintf(email, sizeof email, "threads-%ld-%ld@example.com", (long)getpid(), (long)time(NULL));
-  engine = sync_engine_create(test_db_path("threads"), env.server_url, email, env.api_key, env.api_secret);
+  test_unique_email(email, sizeof email, "threads");
+  engine = test_engine(&env, "threads", email);
   REQUIRE(engine != NULL);
   CHECK(sync_engine_flush(engine, 20000) == SYNC_RESULT_SUCCESS);
 

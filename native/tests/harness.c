@@ -61,6 +61,23 @@ const char *test_db_path(const char *name) {
   return path;
 }
 
+void test_unique_email(char *out, size_t size, const char *tag) {
+  snprintf(out, size, "%s-%ld-%ld@example.com", tag, (long)getpid(), (long)time(NULL));
+}
+
+void test_config(SyncEngineConfig *config, const TestEnv *env, const char *db_name, const char *email) {
+  sync_engine_config_init(config);
+  config->database_url = test_db_path(db_name);
+  config->server_url = env->server_url;
+  config->email = email;
+  config->api_key = env->api_key;
+  config->api_secret = env->api_secret;
+}
+
+struct CSyncEngine *test_engine(const TestEnv *env, const char *db_name, const char *email) {
+  return sync_engine_create(test_db_path(db_name), env->server_url, email, env->api_key, env->api_secret);
+}
+
 double test_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

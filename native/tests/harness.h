@@ -29,6 +29,18 @@ void test_env_load(TestEnv *env);
 /** A fresh file path for a database, in a per-process temp directory. */
 const char *test_db_path(const char *name);
 
+/** "<tag>-<pid>-<time>@example.com": a user no other test run shares. */
+void test_unique_email(char *out, size_t size, const char *tag);
+
+/**
+ * A config for the fixture's server and credentials (every other field at its default), on
+ * test_db_path(db_name) as `email`. The strings it points to live until the next test_db_path().
+ */
+void test_config(SyncEngineConfig *config, const TestEnv *env, const char *db_name, const char *email);
+
+/** sync_engine_create on test_db_path(db_name) with the fixture's server and credentials; NULL on failure. */
+struct CSyncEngine *test_engine(const TestEnv *env, const char *db_name, const char *email);
+
 /** Calls sync_engine_process_events until `done(context)` or the timeout; returns done's last value. */
 bool test_pump_until(struct CSyncEngine *engine, bool (*done)(void *), void *context, int timeout_ms);
 

@@ -19,7 +19,7 @@ int main(void) {
   TestEnv env;
   test_env_load(&env);
   sync_set_log_callback(on_log, NULL);
-  struct CSyncEngine *a = sync_engine_create(test_db_path("a"), env.server_url, "exit@example.com", env.api_key, env.api_secret);
+  struct CSyncEngine *a = test_engine(&env, "a", "exit@example.com");
   REQUIRE(a != NULL);
   char id[37];
   CHECK(sync_engine_create_document(a, "{\"title\":\"before\"}", id) == SYNC_RESULT_SUCCESS);
@@ -38,7 +38,7 @@ int main(void) {
   CHECK(sync_engine_count_documents(a, &count) == SYNC_RESULT_SUCCESS && count == 2);
 
   /* A new engine starts, and the runtime's loop still does network I/O: a's documents arrive on b. */
-  struct CSyncEngine *b = sync_engine_create(test_db_path("b"), env.server_url, "exit@example.com", env.api_key, env.api_secret);
+  struct CSyncEngine *b = test_engine(&env, "b", "exit@example.com");
   REQUIRE(b != NULL);
   TestCreated seen = {0};
   CHECK(sync_engine_register_event_callback(b, test_record_created, &seen, -1) == SYNC_RESULT_SUCCESS);

@@ -16,21 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sync_client.h"
-#include "test_credentials.h"
+#include "harness.h"
 
 #ifndef SYNC_RUNTIME_DIR
 #error "SYNC_RUNTIME_DIR must name the built sync_client/ directory (engine bundle and SQLite module)"
 #endif
-
-static int failures = 0;
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    if (!(cond)) {                                                           \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                            \
-    }                                                                        \
-  } while (0)
 
 typedef struct Api {
   void (*config_init)(SyncEngineConfig *);
@@ -39,15 +29,11 @@ typedef struct Api {
   const char *(*last_error)(void);
 } Api;
 
-static char dir[] = "/tmp/sync-rt-missing-XXXXXX";
-
 /* Opens an offline engine on a fresh file; returns the code, the message in `message`. */
 static CSyncResult try_open(const Api *api, const char *name, char *message, size_t size) {
-  char path[256];
-  snprintf(path, sizeof path, "%s/%s.db", dir, name);
   SyncEngineConfig c;
   api->config_init(&c);
-  c.database_url = path;
+  c.database_url = test_db_path(name);
   c.server_url = "ws://127.0.0.1:1/ws";
   c.email = "missing@example.com";
   c.api_key = TEST_OFFLINE_API_KEY;
@@ -116,12 +102,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s package HIDDEN_DIR | bundle LIBRARY_COPY\n", argv[0]);
     return 2;
   }
-  if (!mkdtemp(dir)) return 2;
   if (strcmp(argv[1], "package") == 0) package_missing(argv[2]);
   else bundle_missing(argv[2]);
-  char command[64];
-  snprintf(command, sizeof command, "rm -rf '%s'", dir);
-  if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
-  printf("rt_runtime_missing %s: %d failed\n", argv[1], failures);
-  return failures == 0 ? 0 : 1;
+  return test_finish(argv[1]);
 }

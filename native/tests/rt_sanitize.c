@@ -66,8 +66,8 @@ int main(void) {
   REQUIRE(dladdr((void *)sync_get_version, &info) != 0 && info.dli_fname);
   printf("rt_sanitize: library %s\n", info.dli_fname);
   REQUIRE(strncmp(info.dli_fname, SYNC_ASAN_LIB_DIR "/", strlen(SYNC_ASAN_LIB_DIR) + 1) == 0);
-  a = sync_engine_create(test_db_path("a"), env.server_url, "asan@example.com", env.api_key, env.api_secret);
-  struct CSyncEngine *b = sync_engine_create(test_db_path("b"), env.server_url, "asan@example.com", env.api_key, env.api_secret);
+  a = test_engine(&env, "a", "asan@example.com");
+  struct CSyncEngine *b = test_engine(&env, "b", "asan@example.com");
   REQUIRE(a && b);
   Seen seen = {0};
   CHECK(sync_engine_register_event_callback(b, on_event, &seen, -1) == SYNC_RESULT_SUCCESS);

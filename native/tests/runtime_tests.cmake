@@ -98,7 +98,7 @@ set_tests_properties(rt_sanitize_lsan_live PROPERTIES FIXTURES_REQUIRED sync_ser
 # A missing Debian runtime package and a missing engine bundle: sync_engine_open answers
 # SYNC_RESULT_RUNTIME_UNAVAILABLE naming it, and succeeds once it is back. Does not link the library
 # for the bundle case (dlopens a copy); see rt_runtime_missing.sh for how the package is hidden.
-add_executable(rt_runtime_missing rt_runtime_missing.c)
+add_executable(rt_runtime_missing rt_runtime_missing.c harness.c)
 target_link_libraries(rt_runtime_missing PRIVATE sync_client::sync_client ${CMAKE_DL_LIBS})
 target_include_directories(rt_runtime_missing PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}")
 target_compile_definitions(rt_runtime_missing PRIVATE "SYNC_RUNTIME_DIR=\"${SYNC_RUNTIME_OUT}\"")
