@@ -4,7 +4,7 @@ import type { JsonObject, PatchOp } from '@json-sync/core';
 import { SyncEngine, type EngineOptions } from './engine.js';
 import { ENGINE_ERROR_CODES, SyncError, type EngineErrorCode } from './errors.js';
 import { EventType, type SyncEvent } from './events.js';
-import { harness, nextEvent, record, type Harness } from './test-support/harness.js';
+import { harness, localEngines, nextEvent, record } from './test-support/harness.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
@@ -63,17 +63,9 @@ function nest(levels: number): JsonObject {
   return v;
 }
 
-let h: Harness;
-t.before(async () => {
-  h = await harness();
-});
-t.teardown(() => h.teardown());
-
-/** An engine that never connects: bad input must be refused locally. */
-function offline(name: string): SyncEngine {
-  const e = h.engine(name, `${name}@example.com`, { online: false });
-  return e;
-}
+// Bad input must be refused locally: these engines never connect, and no server runs.
+const local = localEngines(t);
+const offline = (name: string) => local.engine(name);
 
 t.test('content that is not a JSON object is refused', async (t) => {
   const e = offline('shape');
@@ -243,7 +235,7 @@ t.test('patches that do not apply are refused', async (t) => {
 });
 
 t.test('after close() every call fails with code closed; close() twice is fine', async (t) => {
-  const e = SyncEngine.open({ ...h.options('closed', 'closed@example.com'), online: false });
+  const e = SyncEngine.open({ ...local.options('closed'), online: false });
   const id = e.createDocument({ title: 'before close' });
   await e.close();
   await e.close();
@@ -279,13 +271,13 @@ t.test('after close() every call fails with code closed; close() twice is fine',
   t.equal(e.isConnected(), false);
   await e.close();
 
-  const reopened = SyncEngine.open({ ...h.options('closed', 'closed@example.com'), online: false });
+  const reopened = SyncEngine.open({ ...local.options('closed'), online: false });
   t.teardown(() => reopened.close(100));
   t.same(reopened.getDocument(id)?.content, { title: 'before close' }, 'the file was closed cleanly');
 });
 
 t.test('SyncEngine.open refuses bad options before touching the file', async (t) => {
-  const good = h.options('opts', 'opts@example.com');
+  const good = local.options('opts');
   const bad: [string, unknown][] = [
     ['no options', undefined],
     ['null', null],
@@ -327,7 +319,7 @@ t.test('SyncEngine.open refuses bad options before touching the file', async (t)
   }
   t.equal(existsSync(good.databasePath), false, 'no database file was created');
 
-  const fresh = h.options('opts-ok', 'opts@example.com');
+  const fresh = local.options('opts-ok');
   const ok = SyncEngine.open({ ...fresh, clientId: UNKNOWN_ID, online: false });
   t.equal(ok.clientId, UNKNOWN_ID, 'a valid clientId is used');
   await ok.close();
@@ -335,7 +327,7 @@ t.test('SyncEngine.open refuses bad options before touching the file', async (t)
   t.equal(kept.clientId, UNKNOWN_ID, 'the clientId is kept per file');
   await kept.close();
 
-  const events = SyncEngine.open({ ...h.options('opts2', 'o@example.com'), online: false });
+  const events = SyncEngine.open({ ...local.options('opts2'), online: false });
   t.teardown(() => events.close(50));
   let err: unknown;
   try {
@@ -347,6 +339,8 @@ t.test('SyncEngine.open refuses bad options before touching the file', async (t)
 });
 
 t.test('listDocuments, countDocuments, history and conflicts report what happened', async (t) => {
+  const h = await harness();
+  t.teardown(() => h.teardown());
   const email = 'reports@example.com';
   const a = h.engine('ra', email);
   const b = h.engine('rb', email);

@@ -1,43 +1,49 @@
+import { statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { SyncError } from '../errors.js';
 import { migrate } from './schema.js';
 
 export type MutationKind = 'create' | 'update' | 'delete';
-export type HistoryOrigin = 'local' | 'undo' | 'redo' | 'remote';
+export type ChangeOrigin = 'local' | 'undo' | 'redo' | 'remote';
 
-export interface DocumentRecord {
+/** The local view of a document: what the API returns. */
+export interface ViewRow {
   id: string;
-  base_content: string | null;
-  base_revision: number | null;
-  base_deleted: number;
-  known_revision: number | null;
   content: string;
   deleted: number;
   title: string | null;
+  revision: number | null;
+  pending: number;
   created_at: string;
   updated_at: string;
   deleted_at: string | null;
 }
 
-export interface OutboxEntry {
-  seq: number;
-  mutation_id: string;
-  document_id: string;
-  kind: MutationKind;
-  payload: string | null;
-  sent_message: string | null;
-  acked_sequence: number | null;
-  created_at: string;
+/** The server's version of a document, as far as the applied stream shows it. */
+export interface BaseRow {
+  id: string;
+  content: string | null;
+  revision: number;
+  deleted: number;
+  given_title: string | null;
 }
 
-export interface HistoryRecord {
-  id: number;
+/** Change states: in the outbox waiting for an answer, answered but not yet in the stream, history only. */
+export const QUEUED = 0;
+export const ANSWERED = 1;
+export const SETTLED = 2;
+
+export interface ChangeRow {
+  seq: number;
   document_id: string;
-  origin: HistoryOrigin;
+  origin: ChangeOrigin;
   kind: MutationKind;
   forward: string | null;
   reverse: string | null;
   mutation_id: string | null;
+  state: number;
+  sent_base: number | null;
+  acked_sequence: number | null;
   sequence: number | null;
   sync_revision: number | null;
   undone: number;
@@ -45,7 +51,9 @@ export interface HistoryRecord {
   created_at: string;
 }
 
-export interface ConflictRecordRow {
+export type NewChange = Pick<ChangeRow, 'document_id' | 'origin' | 'kind' | 'forward' | 'reverse' | 'mutation_id' | 'state' | 'sequence' | 'sync_revision' | 'created_at'>;
+
+export interface ConflictRow {
   id: number;
   document_id: string;
   mutation_id: string;
@@ -63,64 +71,78 @@ export interface StoreOptions {
   nativeBinding?: string;
 }
 
-/** Paths opened by an engine in this process: SQLite's exclusive lock covers other processes. */
-const openInProcess = new Set<string>();
+/** Past this WAL size a checkpoint runs between writes even while they go on; below it, only when they pause. */
+const WAL_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
+/** How long writes must pause before the WAL is checkpointed. */
+const IDLE_CHECKPOINT_MS = 250;
 
 /**
- * The engine's SQLite file: documents (server base and local view), the outbox, history, conflicts
- * and sync state, behind prepared statements. Every method is synchronous and short.
+ * The engine's SQLite file: document views and bases, changes (outbox and history in one row),
+ * conflicts and sync state, behind prepared statements. Every method is synchronous and short.
+ *
+ * One engine per file: a second connection holding `<file>-lock` exclusively (released by the OS
+ * if the process dies) keeps other engines out, while the data file itself stays readable by
+ * other connections (the C SDK answers reads on its own connection). WAL checkpoints never run
+ * inside a write: they wait until writes pause.
  */
 export class LocalStore {
   readonly db: Database.Database;
+  private readonly lock: Database.Database;
   private readonly s;
   private readonly runInTransaction: (fn: () => unknown) => unknown;
+  /** Undo steps for in-memory state changed inside the current transaction (see onRollback). */
+  private readonly undo: (() => void)[] = [];
+  private checkpointTimer: NodeJS.Timeout | null = null;
+  private closed = false;
 
   private constructor(
     readonly path: string,
     db: Database.Database,
+    lock: Database.Database,
   ) {
     this.db = db;
+    this.lock = lock;
     this.runInTransaction = db.transaction((fn: () => unknown) => fn());
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       getState: p('SELECT value FROM sync_state WHERE key = ?').pluck(),
       setState: p('INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-      getDoc: p('SELECT * FROM documents WHERE id = ?'),
-      listLive: p('SELECT * FROM documents WHERE deleted = 0 ORDER BY created_at, id'),
-      listAll: p('SELECT * FROM documents ORDER BY created_at, id'),
-      countLive: p('SELECT count(*) FROM documents WHERE deleted = 0').pluck(),
-      allIds: p('SELECT id FROM documents').pluck(),
-      putDoc: p(`INSERT INTO documents (id, base_content, base_revision, base_deleted, known_revision, content, deleted, title, created_at, updated_at, deleted_at)
-                 VALUES (@id, @base_content, @base_revision, @base_deleted, @known_revision, @content, @deleted, @title, @created_at, @updated_at, @deleted_at)
-                 ON CONFLICT (id) DO UPDATE SET base_content = excluded.base_content, base_revision = excluded.base_revision, base_deleted = excluded.base_deleted,
-                   known_revision = excluded.known_revision, content = excluded.content, deleted = excluded.deleted, title = excluded.title,
-                   created_at = excluded.created_at, updated_at = excluded.updated_at, deleted_at = excluded.deleted_at`),
-      deleteDoc: p('DELETE FROM documents WHERE id = ?'),
-      addOutbox: p('INSERT INTO outbox (mutation_id, document_id, kind, payload, created_at) VALUES (?, ?, ?, ?, ?)'),
-      outboxForDoc: p('SELECT * FROM outbox WHERE document_id = ? ORDER BY seq'),
-      outboxByMutation: p('SELECT * FROM outbox WHERE mutation_id = ?'),
-      outboxHeads: p(`SELECT o.* FROM outbox o WHERE o.acked_sequence IS NULL AND o.seq = (
-                        SELECT min(seq) FROM outbox i WHERE i.document_id = o.document_id AND i.acked_sequence IS NULL)
-                      ORDER BY o.seq LIMIT ?`),
-      removeOutbox: p('DELETE FROM outbox WHERE mutation_id = ?'),
-      ackOutbox: p('UPDATE outbox SET acked_sequence = ? WHERE mutation_id = ?'),
-      ackedUpTo: p('SELECT * FROM outbox WHERE acked_sequence IS NOT NULL AND acked_sequence <= ?'),
-      setSent: p('UPDATE outbox SET sent_message = ? WHERE mutation_id = ? AND sent_message IS NULL'),
-      pendingCount: p('SELECT count(*) FROM outbox WHERE acked_sequence IS NULL').pluck(),
-      outboxCount: p('SELECT count(*) FROM outbox').pluck(),
-      pendingForDoc: p('SELECT count(*) FROM outbox WHERE document_id = ? AND acked_sequence IS NULL').pluck(),
-      addHistory: p(`INSERT INTO history (document_id, origin, kind, forward, reverse, mutation_id, sequence, sync_revision, undone, redoable, created_at)
-                     VALUES (@document_id, @origin, @kind, @forward, @reverse, @mutation_id, @sequence, @sync_revision, 0, 0, @created_at)`),
-      historyFor: p('SELECT * FROM history WHERE document_id = ? ORDER BY id'),
-      historyAfter: p('SELECT * FROM history WHERE document_id = ? AND id > ? ORDER BY id'),
-      latestUndoable: p(`SELECT * FROM history WHERE document_id = ? AND origin IN ('local', 'redo') AND undone = 0 ORDER BY id DESC LIMIT 1`),
+      getView: p('SELECT * FROM views WHERE id = ?'),
+      listLive: p('SELECT * FROM views WHERE deleted = 0 ORDER BY created_at, id'),
+      listAll: p('SELECT * FROM views ORDER BY created_at, id'),
+      countLive: p('SELECT count(*) FROM views WHERE deleted = 0').pluck(),
+      viewIds: p('SELECT id FROM views').pluck(),
+      insertView: p(`INSERT INTO views (id, content, deleted, title, revision, pending, created_at, updated_at, deleted_at)
+                     VALUES (@id, @content, @deleted, @title, @revision, @pending, @created_at, @updated_at, @deleted_at)`),
+      putView: p(`INSERT INTO views (id, content, deleted, title, revision, pending, created_at, updated_at, deleted_at)
+                  VALUES (@id, @content, @deleted, @title, @revision, @pending, @created_at, @updated_at, @deleted_at)
+                  ON CONFLICT (id) DO UPDATE SET content = excluded.content, deleted = excluded.deleted, title = excluded.title,
+                    revision = excluded.revision, pending = excluded.pending, created_at = excluded.created_at,
+                    updated_at = excluded.updated_at, deleted_at = excluded.deleted_at`),
+      deleteView: p('DELETE FROM views WHERE id = ?'),
+      getBase: p('SELECT * FROM bases WHERE id = ?'),
+      putBase: p(`INSERT INTO bases (id, content, revision, deleted, given_title) VALUES (@id, @content, @revision, @deleted, @given_title)
+                  ON CONFLICT (id) DO UPDATE SET content = excluded.content, revision = excluded.revision, deleted = excluded.deleted,
+                    given_title = excluded.given_title`),
+      deleteBase: p('DELETE FROM bases WHERE id = ?'),
+      addChange: p(`INSERT INTO changes (document_id, origin, kind, forward, reverse, mutation_id, state, sequence, sync_revision, created_at)
+                    VALUES (@document_id, @origin, @kind, @forward, @reverse, @mutation_id, @state, @sequence, @sync_revision, @created_at)`),
+      getChange: p('SELECT * FROM changes WHERE seq = ?'),
+      outbox: p(`SELECT seq, document_id, kind, mutation_id, state, sent_base, acked_sequence FROM changes WHERE state < ${SETTLED} ORDER BY seq`),
+      outboxOf: p(`SELECT * FROM changes WHERE document_id = ? AND state < ${SETTLED} ORDER BY seq`),
+      setSent: p('UPDATE changes SET sent_base = ? WHERE seq = ?'),
+      answer: p(`UPDATE changes SET state = ${ANSWERED}, acked_sequence = ? WHERE seq = ?`),
+      settle: p(`UPDATE changes SET state = ${SETTLED}, sequence = coalesce(?, sequence), sync_revision = coalesce(?, sync_revision) WHERE seq = ?`),
+      historyOf: p('SELECT * FROM changes WHERE document_id = ? ORDER BY seq'),
+      historyAfter: p('SELECT * FROM changes WHERE document_id = ? AND seq > ? ORDER BY seq'),
+      latestUndoable: p(`SELECT * FROM changes WHERE document_id = ? AND origin IN ('local', 'redo') AND undone = 0 ORDER BY seq DESC LIMIT 1`),
       // redoable > 0 orders the redo stack: the change undone last is redone first.
-      latestRedoable: p('SELECT * FROM history WHERE document_id = ? AND redoable > 0 ORDER BY redoable DESC LIMIT 1'),
-      markUndone: p(`UPDATE history SET undone = 1,
-                       redoable = (SELECT coalesce(max(redoable), 0) + 1 FROM history WHERE document_id = (SELECT document_id FROM history WHERE id = @id))
-                     WHERE id = @id`),
-      markRedone: p('UPDATE history SET redoable = 0 WHERE id = ?'),
-      clearRedo: p('UPDATE history SET redoable = 0 WHERE document_id = ? AND redoable > 0'),
+      latestRedoable: p('SELECT * FROM changes WHERE document_id = ? AND redoable > 0 ORDER BY redoable DESC LIMIT 1'),
+      markUndone: p(`UPDATE changes SET undone = 1,
+                       redoable = (SELECT coalesce(max(redoable), 0) + 1 FROM changes WHERE document_id = (SELECT document_id FROM changes WHERE seq = @seq))
+                     WHERE seq = @seq`),
+      markRedone: p('UPDATE changes SET redoable = 0 WHERE seq = ?'),
+      clearRedo: p('UPDATE changes SET redoable = 0 WHERE document_id = ? AND redoable > 0'),
       addConflict: p(`INSERT INTO conflicts (document_id, mutation_id, kind, reason, message, rejected, server_document, created_at)
                       VALUES (@document_id, @mutation_id, @kind, @reason, @message, @rejected, @server_document, @created_at)`),
       listConflicts: p('SELECT * FROM conflicts ORDER BY id'),
@@ -128,42 +150,91 @@ export class LocalStore {
   }
 
   static open(path: string, opts: StoreOptions): LocalStore {
-    const key = path === ':memory:' ? `:memory:${Math.random()}` : path;
-    if (openInProcess.has(key)) throw new SyncError('locked', `${path} is already open by another engine in this process`);
+    const binding = opts.nativeBinding ? { nativeBinding: opts.nativeBinding } : {};
+    const lock = lockFile(path, binding);
     let db: Database.Database;
     try {
-      db = new Database(path, { timeout: 0, ...(opts.nativeBinding ? { nativeBinding: opts.nativeBinding } : {}) });
+      db = new Database(path, { timeout: 1000, ...binding });
     } catch (err) {
+      lock.close();
       throw new SyncError('database', `cannot open ${path}: ${(err as Error).message}`, { cause: err });
     }
     try {
-      // Exclusive locking: a second engine, in this process or another, is refused rather than
-      // interleaving its writes; the OS releases the lock if this process dies.
-      db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${opts.durability === 'full' ? 'FULL' : 'NORMAL'}`);
       db.pragma('foreign_keys = ON');
-      db.exec('BEGIN IMMEDIATE; COMMIT;');
+      // Checkpoints (an fsync with synchronous=NORMAL) are run by the engine when writes pause.
+      db.pragma('wal_autocheckpoint = 0');
       migrate(db);
     } catch (err) {
       db.close();
-      const busy = /locked|busy/i.test((err as Error).message);
-      throw new SyncError(busy ? 'locked' : 'database', busy ? `${path} is in use by another engine (another process holds it)` : `cannot open ${path}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      lock.close();
+      throw new SyncError('database', `cannot open ${path}: ${(err as Error).message}`, { cause: err });
     }
-    openInProcess.add(key);
-    const store = new LocalStore(key, db);
-    return store;
+    return new LocalStore(path, db, lock);
   }
 
   close(): void {
-    openInProcess.delete(this.path);
+    if (this.closed) return;
+    this.closed = true;
+    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
+    this.lock.close();
   }
 
+  /**
+   * Runs `fn` in a transaction (a savepoint when nested). If it throws, the database changes are
+   * rolled back, and so is in-memory state that registered its undo with `onRollback`.
+   */
   transaction<T>(fn: () => T): T {
-    return this.runInTransaction(fn) as T;
+    const mark = this.undo.length;
+    try {
+      return this.runInTransaction(fn) as T;
+    } catch (err) {
+      for (const step of this.undo.splice(mark).reverse()) step();
+      throw err;
+    } finally {
+      if (!this.db.inTransaction) {
+        this.undo.length = 0;
+        this.wrote();
+      }
+    }
+  }
+
+  /** In-memory state just changed inside the current transaction: `revert` undoes it if the transaction rolls back. */
+  onRollback(revert: () => void): void {
+    if (this.db.inTransaction) this.undo.push(revert);
+  }
+
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
+  }
+
+  /** A write committed: checkpoint once writes pause, or now if the WAL has grown past its limit. */
+  private wrote(): void {
+    if (this.closed) return;
+    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = setTimeout(() => this.checkpoint(), IDLE_CHECKPOINT_MS);
+    this.checkpointTimer.unref();
+  }
+
+  private checkpoint(): void {
+    this.checkpointTimer = null;
+    if (this.closed || this.db.inTransaction) return;
+    this.db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
+  /** Checkpoints now when the WAL is past its hard limit (called between groups of writes, never inside one). */
+  checkpointIfLarge(): void {
+    if (this.closed || this.db.inTransaction || this.path === ':memory:') return;
+    let size = 0;
+    try {
+      size = statSync(`${this.path}-wal`).size;
+    } catch {
+      return;
+    }
+    if (size > WAL_HARD_LIMIT_BYTES) this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
   getState(key: string): string | undefined {
@@ -174,112 +245,134 @@ export class LocalStore {
     this.s.setState.run(key, value);
   }
 
-  getDocument(id: string): DocumentRecord | undefined {
-    return this.s.getDoc.get(id) as DocumentRecord | undefined;
+  getView(id: string): ViewRow | undefined {
+    return this.s.getView.get(id) as ViewRow | undefined;
   }
 
-  listDocuments(includeDeleted: boolean): DocumentRecord[] {
-    return (includeDeleted ? this.s.listAll : this.s.listLive).all() as DocumentRecord[];
+  listViews(includeDeleted: boolean): ViewRow[] {
+    return (includeDeleted ? this.s.listAll : this.s.listLive).all() as ViewRow[];
   }
 
-  countDocuments(): number {
+  countLive(): number {
     return this.s.countLive.get() as number;
   }
 
-  documentIds(): string[] {
-    return this.s.allIds.all() as string[];
+  viewIds(): string[] {
+    return this.s.viewIds.all() as string[];
   }
 
-  putDocument(d: DocumentRecord): void {
-    this.s.putDoc.run(d);
+  /** A view of a document that has none yet (cheaper than an upsert). */
+  insertView(v: ViewRow): void {
+    this.s.insertView.run(v);
   }
 
-  removeDocument(id: string): void {
-    this.s.deleteDoc.run(id);
+  putView(v: ViewRow): void {
+    this.s.putView.run(v);
   }
 
-  addOutbox(mutationId: string, documentId: string, kind: MutationKind, payload: string | null, at: string): void {
-    this.s.addOutbox.run(mutationId, documentId, kind, payload, at);
+  deleteView(id: string): void {
+    this.s.deleteView.run(id);
   }
 
-  outboxFor(documentId: string): OutboxEntry[] {
-    return this.s.outboxForDoc.all(documentId) as OutboxEntry[];
+  getBase(id: string): BaseRow | undefined {
+    return this.s.getBase.get(id) as BaseRow | undefined;
   }
 
-  outboxEntry(mutationId: string): OutboxEntry | undefined {
-    return this.s.outboxByMutation.get(mutationId) as OutboxEntry | undefined;
+  putBase(b: BaseRow): void {
+    this.s.putBase.run(b);
   }
 
-  /** The oldest unanswered entry of each document, oldest first: what may be sent next. */
-  outboxHeads(limit: number): OutboxEntry[] {
-    return this.s.outboxHeads.all(limit) as OutboxEntry[];
+  deleteBase(id: string): void {
+    this.s.deleteBase.run(id);
   }
 
-  removeOutbox(mutationId: string): void {
-    this.s.removeOutbox.run(mutationId);
+  addChange(c: NewChange): number {
+    return Number(this.s.addChange.run(c).lastInsertRowid);
   }
 
-  ackOutbox(mutationId: string, sequence: number): void {
-    this.s.ackOutbox.run(sequence, mutationId);
+  getChange(seq: number): ChangeRow | undefined {
+    return this.s.getChange.get(seq) as ChangeRow | undefined;
   }
 
-  ackedUpTo(sequence: number): OutboxEntry[] {
-    return this.s.ackedUpTo.all(sequence) as OutboxEntry[];
+  /** Every change still in the outbox, oldest first, without payloads. */
+  outbox(): Pick<ChangeRow, 'seq' | 'document_id' | 'kind' | 'mutation_id' | 'state' | 'sent_base' | 'acked_sequence'>[] {
+    return this.s.outbox.all() as ChangeRow[];
   }
 
-  setSentMessage(mutationId: string, message: string): void {
-    this.s.setSent.run(message, mutationId);
+  /** One document's changes still in the outbox, oldest first, with payloads. */
+  outboxOf(documentId: string): ChangeRow[] {
+    return this.s.outboxOf.all(documentId) as ChangeRow[];
   }
 
-  pendingCount(): number {
-    return this.s.pendingCount.get() as number;
+  setSent(seq: number, base: number): void {
+    this.s.setSent.run(base, seq);
   }
 
-  outboxCount(): number {
-    return this.s.outboxCount.get() as number;
+  answer(seq: number, sequence: number): void {
+    this.s.answer.run(sequence, seq);
   }
 
-  pendingFor(documentId: string): number {
-    return this.s.pendingForDoc.get(documentId) as number;
+  /** The change left the outbox; a sequence and revision, when known, go into its history entry. */
+  settle(seq: number, sequence: number | null = null, syncRevision: number | null = null): void {
+    this.s.settle.run(sequence, syncRevision, seq);
   }
 
-  addHistory(h: Omit<HistoryRecord, 'id' | 'undone' | 'redoable'>): number {
-    return Number(this.s.addHistory.run(h).lastInsertRowid);
+  history(documentId: string): ChangeRow[] {
+    return this.s.historyOf.all(documentId) as ChangeRow[];
   }
 
-  history(documentId: string): HistoryRecord[] {
-    return this.s.historyFor.all(documentId) as HistoryRecord[];
+  historyAfter(documentId: string, seq: number): ChangeRow[] {
+    return this.s.historyAfter.all(documentId, seq) as ChangeRow[];
   }
 
-  historyAfter(documentId: string, id: number): HistoryRecord[] {
-    return this.s.historyAfter.all(documentId, id) as HistoryRecord[];
+  latestUndoable(documentId: string): ChangeRow | undefined {
+    return this.s.latestUndoable.get(documentId) as ChangeRow | undefined;
   }
 
-  latestUndoable(documentId: string): HistoryRecord | undefined {
-    return this.s.latestUndoable.get(documentId) as HistoryRecord | undefined;
+  latestRedoable(documentId: string): ChangeRow | undefined {
+    return this.s.latestRedoable.get(documentId) as ChangeRow | undefined;
   }
 
-  latestRedoable(documentId: string): HistoryRecord | undefined {
-    return this.s.latestRedoable.get(documentId) as HistoryRecord | undefined;
+  markUndone(seq: number): void {
+    this.s.markUndone.run({ seq });
   }
 
-  markUndone(id: number): void {
-    this.s.markUndone.run({ id });
-  }
-
-  markRedone(id: number): void {
-    this.s.markRedone.run(id);
+  markRedone(seq: number): void {
+    this.s.markRedone.run(seq);
   }
 
   clearRedo(documentId: string): void {
     this.s.clearRedo.run(documentId);
   }
 
-  addConflict(c: Omit<ConflictRecordRow, 'id'>): void {
+  addConflict(c: Omit<ConflictRow, 'id'>): void {
     this.s.addConflict.run(c);
   }
 
-  conflicts(): ConflictRecordRow[] {
-    return this.s.listConflicts.all() as ConflictRecordRow[];
+  conflicts(): ConflictRow[] {
+    return this.s.listConflicts.all() as ConflictRow[];
   }
+}
+
+/**
+ * Takes `<path>-lock`, an SQLite file held with an exclusive lock for the engine's lifetime: a
+ * second engine on `path`, in this process or another, is refused with `locked`.
+ */
+function lockFile(path: string, binding: { nativeBinding?: string }): Database.Database {
+  const lockPath = path === ':memory:' ? ':memory:' : `${path}-lock`;
+  let lock: Database.Database;
+  try {
+    lock = new Database(lockPath, { timeout: 0, ...binding });
+  } catch (err) {
+    throw new SyncError('database', `cannot open ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    lock.pragma('locking_mode = EXCLUSIVE');
+    lock.exec('BEGIN EXCLUSIVE; COMMIT;');
+  } catch (err) {
+    lock.close();
+    const busy = /locked|busy/i.test((err as Error).message);
+    throw new SyncError(busy ? 'locked' : 'database', busy ? `${path} is in use by another engine` : `cannot open ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  return lock;
 }

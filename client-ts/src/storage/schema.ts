@@ -70,16 +70,88 @@ const STEPS: readonly string[] = [
     created_at TEXT NOT NULL
   );
   `,
+  // Version 2: one row per change, both outbox entry and history entry; the local view and the
+  // server's version of a document in separate rows, so a local change writes one document row
+  // and one change row (and readers of the view — the C SDK's read connection — need one table).
+  `
+  CREATE TABLE views (
+    id TEXT PRIMARY KEY,
+    content TEXT NOT NULL,
+    deleted INTEGER NOT NULL,
+    title TEXT,
+    -- The newest server revision known (replies arrive before the stream); NULL: never on the server.
+    revision INTEGER,
+    -- Local changes of this document the server has not answered yet.
+    pending INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+  ) WITHOUT ROWID;
+
+  -- The server's version, as far as the applied change stream shows it. No row: the server has never had the document.
+  CREATE TABLE bases (
+    id TEXT PRIMARY KEY,
+    content TEXT,
+    revision INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    -- The title the server gave the document beside its content (null: its content's title rules).
+    given_title TEXT
+  ) WITHOUT ROWID;
+
+  -- Every change of every document: local ones (origin local/undo/redo) are the outbox while state < 2
+  -- (0: waiting for an answer, 1: answered with acked_sequence, not yet reached by the stream);
+  -- remote ones are history only. sent_base: the base_revision the first send carried (-1: none;
+  -- NULL: never sent), so a resend is the same message.
+  CREATE TABLE changes (
+    seq INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL,
+    origin TEXT NOT NULL CHECK (origin IN ('local', 'undo', 'redo', 'remote')),
+    kind TEXT NOT NULL CHECK (kind IN ('create', 'update', 'delete')),
+    forward TEXT,
+    reverse TEXT,
+    mutation_id TEXT,
+    state INTEGER NOT NULL,
+    sent_base INTEGER,
+    acked_sequence INTEGER,
+    sequence INTEGER,
+    sync_revision INTEGER,
+    undone INTEGER NOT NULL DEFAULT 0,
+    redoable INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX changes_document ON changes (document_id, seq);
+  CREATE INDEX changes_outbox ON changes (seq) WHERE state < 2;
+
+  INSERT INTO views (id, content, deleted, title, revision, pending, created_at, updated_at, deleted_at)
+    SELECT d.id, d.content, d.deleted, d.title, coalesce(d.known_revision, d.base_revision),
+           (SELECT count(*) FROM outbox o WHERE o.document_id = d.id AND o.acked_sequence IS NULL),
+           d.created_at, d.updated_at, d.deleted_at
+    FROM documents d;
+  INSERT INTO bases (id, content, revision, deleted)
+    SELECT id, base_content, base_revision, base_deleted FROM documents WHERE base_revision IS NOT NULL;
+  INSERT INTO changes (seq, document_id, origin, kind, forward, reverse, mutation_id, state, sent_base, acked_sequence,
+                       sequence, sync_revision, undone, redoable, created_at)
+    SELECT h.id, h.document_id, h.origin, h.kind, h.forward, h.reverse, h.mutation_id,
+           CASE WHEN o.mutation_id IS NULL THEN 2 WHEN o.acked_sequence IS NULL THEN 0 ELSE 1 END,
+           CASE WHEN o.sent_message IS NULL THEN NULL ELSE coalesce(json_extract(o.sent_message, '$.base_revision'), -1) END,
+           o.acked_sequence, h.sequence, h.sync_revision, h.undone, h.redoable, h.created_at
+    FROM history h LEFT JOIN outbox o ON o.mutation_id = h.mutation_id
+    ORDER BY h.id;
+  DROP TABLE history;
+  DROP TABLE outbox;
+  DROP TABLE documents;
+  `,
 ];
 
 export const SCHEMA_VERSION = STEPS.length;
 
-export function migrate(db: Database.Database): void {
+/** Brings the schema to `target` (default: the newest), one step per transaction. */
+export function migrate(db: Database.Database, target = STEPS.length): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > STEPS.length) {
     throw new Error(`database schema version ${current} is newer than this engine understands (${STEPS.length})`);
   }
-  for (let v = current; v < STEPS.length; v++) {
+  for (let v = current; v < target; v++) {
     db.transaction(() => {
       db.exec(STEPS[v]!);
       db.pragma(`user_version = ${v + 1}`);

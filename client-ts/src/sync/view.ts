@@ -1,18 +1,18 @@
 import { applyPatch, type JsonObject, type PatchOp } from '@json-sync/core';
-import type { DocumentRecord, OutboxEntry } from '../storage/local-store.js';
+import type { BaseRow, ChangeRow } from '../storage/local-store.js';
 
-export interface View {
+export interface View<E> {
   content: JsonObject | null;
   deleted: boolean;
-  /** Outbox entries that no longer apply on top of the new base: they become conflicts. */
-  failed: OutboxEntry[];
+  /** Outbox entries that no longer apply on top of the base: they become conflicts. */
+  failed: E[];
 }
 
 /** The local view of a document: the server's version with every outbox entry re-applied in order. */
-export function computeView(doc: Pick<DocumentRecord, 'base_content' | 'base_deleted'> | undefined, entries: OutboxEntry[]): View {
-  let content: JsonObject | null = doc?.base_content ? (JSON.parse(doc.base_content) as JsonObject) : null;
-  let deleted = !doc || doc.base_content === null || doc.base_deleted === 1;
-  const failed: OutboxEntry[] = [];
+export function computeView<E extends Pick<ChangeRow, 'kind' | 'forward'>>(base: Pick<BaseRow, 'content' | 'deleted'> | undefined, entries: readonly E[]): View<E> {
+  let content: JsonObject | null = base?.content ? (JSON.parse(base.content) as JsonObject) : null;
+  let deleted = !base || base.content === null || base.deleted === 1;
+  const failed: E[] = [];
   for (const e of entries) {
     switch (e.kind) {
       case 'create':
@@ -20,7 +20,7 @@ export function computeView(doc: Pick<DocumentRecord, 'base_content' | 'base_del
           failed.push(e);
           break;
         }
-        content = JSON.parse(e.payload!) as JsonObject;
+        content = JSON.parse(e.forward!) as JsonObject;
         deleted = false;
         break;
       case 'update':
@@ -29,7 +29,7 @@ export function computeView(doc: Pick<DocumentRecord, 'base_content' | 'base_del
           break;
         }
         try {
-          content = applyPatch(content, JSON.parse(e.payload!) as PatchOp[]);
+          content = applyPatch(content, JSON.parse(e.forward!) as PatchOp[]);
         } catch {
           failed.push(e);
         }

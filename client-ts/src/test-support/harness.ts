@@ -61,6 +61,41 @@ export async function harness(): Promise<Harness> {
   return h;
 }
 
+export interface LocalEngines {
+  dir: string;
+  options(name: string, extra?: Partial<EngineOptions>): EngineOptions;
+  /** An engine on a fresh database file that stays offline; closed at teardown. */
+  engine(name: string, extra?: Partial<EngineOptions>): SyncEngine;
+}
+
+/** Engines that never reach a server (none is started): for behaviour that is purely local. */
+export function localEngines(t: { teardown(fn: () => unknown): void }): LocalEngines {
+  const dir = mkdtempSync(join(tmpdir(), 'json-sync-local-'));
+  const engines: SyncEngine[] = [];
+  t.teardown(async () => {
+    for (const e of engines) await e.close(50).catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const local: LocalEngines = {
+    dir,
+    options: (name, extra = {}) => ({
+      databasePath: join(dir, `${name}.db`),
+      // Nothing listens on the discard port: an engine told to go online finds no server.
+      serverUrl: 'ws://127.0.0.1:9/ws',
+      email: `${name}@example.com`,
+      apiKey: `rpa_${'0'.repeat(64)}`,
+      apiSecret: `rps_${'0'.repeat(64)}`,
+      ...extra,
+    }),
+    engine(name, extra = {}) {
+      const e = SyncEngine.open({ ...local.options(name, extra), online: false });
+      engines.push(e);
+      return e;
+    },
+  };
+  return local;
+}
+
 /** A document as the server stores it. */
 export interface ServerDoc {
   id: string;

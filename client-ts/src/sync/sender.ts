@@ -1,0 +1,122 @@
+import type { ClientMessage } from '@json-sync/core';
+import type { EngineContext } from './context.js';
+import type { OutboxEntry } from './outbox.js';
+
+/**
+ * Unanswered mutations on the connection at once. One per document (a document's changes apply
+ * in order); many documents at once, so a backlog uploads at the server's pace. The server
+ * refuses more than 1024 unanswered per connection.
+ */
+const MAX_IN_FLIGHT = 512;
+
+/**
+ * Sends the outbox: each document's oldest unanswered change, many documents at once. The first
+ * send of a change fixes its message (its base revision is stored first), so every resend is the
+ * same mutation to the server's idempotency check.
+ */
+export class Sender {
+  private readonly inFlight = new Map<string, OutboxEntry>(); // mutation_id →
+  private readonly inFlightDocs = new Set<string>();
+  private readonly coolingDown = new Map<string, number>(); // mutation_id → earliest resend time
+  private retryTimer: NodeJS.Timeout | null = null;
+  private scheduled = false;
+
+  constructor(private readonly ctx: EngineContext) {}
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  isInFlight(mutationId: string): boolean {
+    return this.inFlight.has(mutationId);
+  }
+
+  /** Pumps on the next turn (never inside a transaction: a send must follow the commit of what it sends). */
+  schedule(): void {
+    if (this.scheduled || this.ctx.isClosed()) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  pump(): void {
+    const { ctx } = this;
+    if (ctx.isClosed() || !ctx.transport.live || ctx.catchUp.snapshotActive) return;
+    if (ctx.store.inTransaction) return this.schedule();
+    ctx.catchUp.maybeStartSnapshot();
+    if (ctx.catchUp.snapshotActive) return;
+    const now = Date.now();
+    let nextRetry = Infinity;
+    const batch: OutboxEntry[] = [];
+    for (const entry of ctx.outbox.heads()) {
+      if (this.inFlight.size + batch.length >= MAX_IN_FLIGHT) break;
+      if (this.inFlight.has(entry.mutationId) || this.inFlightDocs.has(entry.documentId)) continue;
+      const notBefore = this.coolingDown.get(entry.mutationId);
+      if (notBefore !== undefined && notBefore > now) {
+        nextRetry = Math.min(nextRetry, notBefore);
+        continue;
+      }
+      batch.push(entry);
+    }
+    if (batch.length > 0) {
+      const messages = ctx.store.transaction(() => batch.map((e) => this.message(e)));
+      for (let i = 0; i < batch.length; i++) {
+        if (!ctx.transport.send(messages[i]!)) break;
+        this.inFlight.set(batch[i]!.mutationId, batch[i]!);
+        this.inFlightDocs.add(batch[i]!.documentId);
+      }
+    }
+    if (nextRetry !== Infinity && !this.retryTimer) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.pump();
+      }, nextRetry - now);
+    }
+  }
+
+  /** An answer for `mutationId` arrived (or will never come): its slot is free, so the pump runs again. */
+  settle(mutationId: string): void {
+    const entry = this.inFlight.get(mutationId);
+    this.coolingDown.delete(mutationId);
+    if (!entry) return;
+    this.inFlight.delete(mutationId);
+    this.inFlightDocs.delete(entry.documentId);
+    this.schedule();
+  }
+
+  /** The same message again, after `delayMs` (rate_limited, server_error, an answer that was junk). */
+  retryLater(mutationId: string, delayMs: number): void {
+    this.settle(mutationId);
+    this.coolingDown.set(mutationId, Date.now() + delayMs);
+  }
+
+  /** The connection ended: nothing is in flight any more. */
+  reset(): void {
+    this.inFlight.clear();
+    this.inFlightDocs.clear();
+  }
+
+  close(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+  }
+
+  /** The entry's message: built on its first send (storing the base it carries), rebuilt the same on resends. */
+  private message(entry: OutboxEntry): ClientMessage {
+    const { store, outbox } = this.ctx;
+    if (entry.sentBase === null) outbox.markSent(entry, store.getView(entry.documentId)?.revision ?? -1);
+    const base = entry.sentBase! >= 0 ? { base_revision: entry.sentBase! } : {};
+    const forward = store.getChange(entry.seq)!.forward;
+    const payload = forward === null ? null : JSON.parse(forward);
+    switch (entry.kind) {
+      case 'create':
+        return { type: 'create_document', document: { id: entry.documentId, content: payload }, ...base, mutation_id: entry.mutationId };
+      case 'update':
+        return { type: 'update_document', patch: { document_id: entry.documentId, patch: payload }, ...base, mutation_id: entry.mutationId };
+      case 'delete':
+        return { type: 'delete_document', document_id: entry.documentId, ...base, mutation_id: entry.mutationId };
+    }
+  }
+}
