@@ -108,7 +108,7 @@ static const char *config(int argc, char **argv, int index, const char *env_name
 }
 
 static void remove_database(const char *dir, const char *name) {
-    static const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
+    static const char *suffixes[] = {"", "-wal", "-shm", "-journal", "-lock"}; /* SQLite's and the engine's */
     for (gsize i = 0; i < G_N_ELEMENTS(suffixes); i++) {
         char *path = g_strdup_printf("%s/%s%s", dir, name, suffixes[i]);
         g_remove(path);

@@ -79,7 +79,7 @@ static void on_event_b(const SyncEventData *event, void *context) {
 }
 
 static void remove_database(const char *dir, const char *name) {
-    static const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
+    static const char *suffixes[] = {"", "-wal", "-shm", "-journal", "-lock"}; /* SQLite's and the engine's */
     char path[1100];
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
         snprintf(path, sizeof path, "%s/%s%s", dir, name, suffixes[i]);

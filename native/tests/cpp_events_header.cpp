@@ -60,7 +60,7 @@ int main() {
     std::string db = test_db_path("events-header");
     std::string dir = db.substr(0, db.rfind('/'));
     std::remove(db.c_str());
-    for (const char *suffix : {"-wal", "-shm", "-journal"}) std::remove((db + suffix).c_str());
+    for (const char *suffix : {"-wal", "-shm", "-journal", "-lock"}) std::remove((db + suffix).c_str());
     rmdir(dir.c_str());
   }
   return test_finish("cpp_events_header");

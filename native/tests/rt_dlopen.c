@@ -80,15 +80,14 @@ static void load(Api *api) {
   CHECK(dlsym(api->handle, "_ZN11sync_client6Bridge8instanceEv") == NULL);
 }
 
+/* The database and the files SQLite and the engine keep beside it. */
 static void remove_db(const char *path) {
-  char extra[600];
-  unlink(path);
-  snprintf(extra, sizeof extra, "%s-wal", path);
-  unlink(extra);
-  snprintf(extra, sizeof extra, "%s-shm", path);
-  unlink(extra);
-  snprintf(extra, sizeof extra, "%s-journal", path);
-  unlink(extra);
+  static const char *suffixes[] = {"", "-wal", "-shm", "-journal", "-lock"};
+  char file[600];
+  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    snprintf(file, sizeof file, "%s%s", path, suffixes[i]);
+    unlink(file);
+  }
 }
 
 static void count_created(const SyncEventData *e, void *context) {

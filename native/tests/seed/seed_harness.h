@@ -65,9 +65,15 @@ static inline void seed_setup(const char *name) {
   snprintf(seed.api_secret, sizeof seed.api_secret, "%s", secret);
   snprintf(seed.email, sizeof seed.email, "%s-%ld-%ld@example.com", name, (long)getpid(), (long)time(NULL));
   /* The snippets use relative database files: start from none (ctest gives each test its own directory). */
-  const char *files[] = {"client.db", "client.db-wal", "client.db-shm", "seed-peer.db", "seed-peer.db-wal", "seed-peer.db-shm",
-                         "seed-check.db", "seed-check.db-wal", "seed-check.db-shm"};
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) unlink(files[i]);
+  const char *databases[] = {"client.db", "seed-peer.db", "seed-check.db"};
+  const char *suffixes[] = {"", "-wal", "-shm", "-journal", "-lock"};
+  char file[64];
+  for (size_t d = 0; d < sizeof databases / sizeof databases[0]; d++) {
+    for (size_t s = 0; s < sizeof suffixes / sizeof suffixes[0]; s++) {
+      snprintf(file, sizeof file, "%s%s", databases[d], suffixes[s]);
+      unlink(file);
+    }
+  }
 }
 
 /** The fixture's value for one of the snippets' placeholders; anything else unchanged. */
