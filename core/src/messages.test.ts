@@ -60,7 +60,7 @@ const clientExamples: Record<string, Record<string, unknown>[]> = {
     { type: 'get_changes_since', last_sequence: 41, limit: 100 },
   ],
   ack_changes: [{ type: 'ack_changes', up_to_sequence: 42 }],
-  request_full_sync: [{ type: 'request_full_sync' }],
+  request_full_sync: [{ type: 'request_full_sync' }, { type: 'request_full_sync', since_sequence: 40 }],
   ping: [{ type: 'ping' }],
 };
 
@@ -108,7 +108,10 @@ const serverExamples: Record<string, Record<string, unknown>[]> = {
     { type: 'sync_document', document: wireDoc(v3, 3, UPDATED) },
     { type: 'sync_document', document: { ...wireDoc({ items: [] }, 1, CREATED), id: DOC2 } },
   ],
-  sync_complete: [{ type: 'sync_complete', synced_count: 2, latest_sequence: 45 }],
+  sync_complete: [
+    { type: 'sync_complete', synced_count: 2, latest_sequence: 45 },
+    { type: 'sync_complete', synced_count: 1, latest_sequence: 45, since_sequence: 40 },
+  ],
   pong: [{ type: 'pong' }],
   error: [
     { type: 'error', code: 'invalid_patch', message: 'patch does not apply: path /items/7 does not exist', mutation_id: M_UPDATE },
@@ -176,6 +179,7 @@ t.test('wrongly typed or missing fields are refused', async (t) => {
   const [del] = clientExamples.delete_document!;
   const [since] = clientExamples.get_changes_since!;
   const [ack] = clientExamples.ack_changes!;
+  const [, fullSince] = clientExamples.request_full_sync!;
   for (const field of ['email', 'client_id', 'api_key', 'signature', 'timestamp']) {
     refuses(t, auth!, (m) => delete m[field], `authenticate without ${field}`, new RegExp(field));
     refuses(t, auth!, (m) => (m[field] = null), `authenticate with null ${field}`, new RegExp(field));
@@ -204,6 +208,8 @@ t.test('wrongly typed or missing fields are refused', async (t) => {
   refuses(t, since!, (m) => (m.last_sequence = '0'), 'last_sequence as a string', /last_sequence/);
   refuses(t, since!, (m) => delete m.last_sequence, 'get_changes_since without last_sequence', /last_sequence/);
   refuses(t, ack!, (m) => (m.up_to_sequence = null), 'ack without a sequence', /up_to_sequence/);
+  refuses(t, fullSince!, (m) => (m.since_sequence = -1), 'a negative since_sequence', /since_sequence/);
+  refuses(t, fullSince!, (m) => (m.since_sequence = '40'), 'since_sequence as a string', /since_sequence/);
 });
 
 t.test('ids must be lowercase canonical UUIDs', async (t) => {

@@ -11,7 +11,7 @@ import {
   type ClientMessageOf,
 } from '@json-sync/core';
 import type { Database } from './db/database.js';
-import { lookupKey } from './store/credentials.js';
+import { lookupKey, type KeyLookup } from './store/credentials.js';
 
 export interface AuthenticatedSession {
   userId: string;
@@ -54,43 +54,161 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+interface PendingCheck {
+  signature: string;
+  apiKey: string;
+  applicationId: string;
+  email: string;
+  emailNormalized: string;
+  resolve(outcome: AuthOutcome): void;
+  reject(err: unknown): void;
+}
+
+interface CheckedRow {
+  i: number;
+  active: boolean;
+  fresh: boolean;
+  user_id: string | null;
+  last_sequence: number | null;
+}
+
+/** Authentications checked against the database together, in one statement. */
+const MAX_AUTH_BATCH = 1000;
+const MAX_CONCURRENT_AUTH_BATCHES = 2;
+
 /**
- * Checks an `authenticate` message in the order that reveals least: protocol, rate limit, clock,
+ * Checks `authenticate` messages in the order that reveals least: protocol, rate limit, clock,
  * key, signature, then the shared replay store. The user is created on first success, inside the
  * key's application only.
+ *
+ * A key's secret and application never change, so they are kept after the first lookup; whether
+ * the key is still active is read again with every check. What only the database can answer —
+ * active key, replay store (shared by every process), the user row — is asked for many
+ * authentications at once, in one statement, so a reconnect storm costs a few round trips, not
+ * five per client.
  */
-export async function authenticate(db: Database, limiter: AuthRateLimiter, address: string, m: ClientMessageOf<'authenticate'>): Promise<AuthOutcome> {
-  const failed = (reason: AuthErrorReason): AuthOutcome => {
-    if (reason !== 'rate_limited') limiter.fail(address);
-    return { ok: false, reason };
-  };
-  if (m.protocol_version !== undefined && m.protocol_version !== PROTOCOL_VERSION) return failed('unsupported_protocol');
-  if (limiter.blocked(address)) return failed('rate_limited');
-  if (Math.abs(unixSeconds() - m.timestamp) > AUTH_MAX_SKEW_SECONDS) return failed('timestamp_skew');
-  const key = await lookupKey(db, m.api_key);
-  if (!key) return failed('unknown_key');
-  if (!key.active) return failed('revoked_key');
-  const expected = sign({ secret: key.secret, timestamp: m.timestamp, email: m.email, apiKey: m.api_key, body: authenticateBody(m.client_id, m.nonce) });
-  if (!signaturesEqual(expected, m.signature)) return failed('bad_signature');
-  const fresh = await db.query(
-    `INSERT INTO auth_replays (signature, expires_at) VALUES ($1, now() + make_interval(secs => $2))
-     ON CONFLICT (signature) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE auth_replays.expires_at < now()`,
-    [m.signature, AUTH_REPLAY_WINDOW_SECONDS],
-  );
-  if (fresh.rowCount === 0) return failed('replayed');
-  const email = normalizeEmail(m.email);
-  await db.query('INSERT INTO users (id, application_id, email, email_normalized) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [
-    newUuid(),
-    key.application_id,
-    m.email,
-    email,
-  ]);
-  const user = await db.query<{ id: string; last_sequence: number }>('SELECT id, last_sequence FROM users WHERE application_id = $1 AND email_normalized = $2', [
-    key.application_id,
-    email,
-  ]);
-  const row = user.rows[0]!;
-  return { ok: true, session: { userId: row.id, applicationId: key.application_id, apiKey: m.api_key, latestSequence: row.last_sequence } };
+export class Authenticator {
+  private readonly keys = new Map<string, KeyLookup>();
+  private pending: PendingCheck[] = [];
+  private running = 0;
+
+  constructor(
+    private readonly db: Database,
+    private readonly limiter: AuthRateLimiter,
+  ) {}
+
+  async authenticate(address: string, m: ClientMessageOf<'authenticate'>): Promise<AuthOutcome> {
+    const failed = (reason: AuthErrorReason): AuthOutcome => {
+      if (reason !== 'rate_limited') this.limiter.fail(address);
+      return { ok: false, reason };
+    };
+    if (m.protocol_version !== undefined && m.protocol_version !== PROTOCOL_VERSION) return failed('unsupported_protocol');
+    if (this.limiter.blocked(address)) return failed('rate_limited');
+    if (Math.abs(unixSeconds() - m.timestamp) > AUTH_MAX_SKEW_SECONDS) return failed('timestamp_skew');
+    const key = await this.lookup(m.api_key);
+    if (!key) return failed('unknown_key');
+    if (!key.active) return failed('revoked_key');
+    const expected = sign({ secret: key.secret, timestamp: m.timestamp, email: m.email, apiKey: m.api_key, body: authenticateBody(m.client_id, m.nonce) });
+    if (!signaturesEqual(expected, m.signature)) return failed('bad_signature');
+    const outcome = await new Promise<AuthOutcome>((resolve, reject) => {
+      this.pending.push({
+        signature: m.signature,
+        apiKey: m.api_key,
+        applicationId: key.application_id,
+        email: m.email,
+        emailNormalized: normalizeEmail(m.email),
+        resolve,
+        reject,
+      });
+      this.startChecks();
+    });
+    if (!outcome.ok) {
+      // Revocation is for good: later attempts with this key are refused without asking the database.
+      if (outcome.reason === 'revoked_key') key.active = false;
+      return failed(outcome.reason);
+    }
+    return outcome;
+  }
+
+  private async lookup(apiKey: string): Promise<KeyLookup | null> {
+    const known = this.keys.get(apiKey);
+    if (known) return known;
+    const found = await lookupKey(this.db, apiKey);
+    if (found) this.keys.set(apiKey, found);
+    return found;
+  }
+
+  private startChecks(): void {
+    while (this.running < MAX_CONCURRENT_AUTH_BATCHES && this.pending.length > 0) {
+      const batch = this.pending.splice(0, MAX_AUTH_BATCH);
+      this.running++;
+      void this.check(batch)
+        .catch((err) => {
+          for (const p of batch) p.reject(err);
+        })
+        .finally(() => {
+          this.running--;
+          this.startChecks();
+        });
+    }
+  }
+
+  /**
+   * One statement for a batch: keys still active, signatures never seen (recorded in the shared
+   * replay store), users created on their first success and read with their latest sequence.
+   */
+  private async check(batch: PendingCheck[]): Promise<void> {
+    const input = batch.map((p, i) => ({ i, sig: p.signature, key: p.apiKey, app: p.applicationId, email: p.email, norm: p.emailNormalized, uid: newUuid() }));
+    const r = await this.db.query<CheckedRow>(
+      `WITH input AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, sig text, key text, app uuid, email text, norm text, uid uuid)
+       ), active AS (
+         SELECT input.* FROM input JOIN api_credentials k ON k.api_key = input.key AND k.active
+       ), fresh AS (
+         INSERT INTO auth_replays (signature, expires_at)
+         SELECT DISTINCT sig, now() + make_interval(secs => $2) FROM active
+         ON CONFLICT (signature) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE auth_replays.expires_at < now()
+         RETURNING signature
+       ), first AS (
+         -- One row per signature: a signature sent twice in one batch is fresh once.
+         SELECT DISTINCT ON (a.sig) a.* FROM active a JOIN fresh f ON f.signature = a.sig ORDER BY a.sig, a.i
+       ), created AS (
+         INSERT INTO users (id, application_id, email, email_normalized)
+         SELECT DISTINCT ON (app, norm) uid, app, email, norm FROM first ORDER BY app, norm, i
+         ON CONFLICT DO NOTHING
+         RETURNING id, application_id, email_normalized, last_sequence
+       ), known AS (
+         SELECT u.id, u.application_id, u.email_normalized, u.last_sequence FROM users u JOIN first ON u.application_id = first.app AND u.email_normalized = first.norm
+         UNION ALL SELECT * FROM created
+       )
+       SELECT input.i, a.i IS NOT NULL AS active, f.i IS NOT NULL AS fresh, u.id AS user_id, u.last_sequence
+       FROM input LEFT JOIN active a ON a.i = input.i LEFT JOIN first f ON f.i = input.i
+       LEFT JOIN LATERAL (SELECT id, last_sequence FROM known WHERE known.application_id = input.app AND known.email_normalized = input.norm LIMIT 1) u ON f.i IS NOT NULL`,
+      [JSON.stringify(input), AUTH_REPLAY_WINDOW_SECONDS],
+    );
+    const missing: PendingCheck[] = [];
+    for (const row of r.rows) {
+      const p = batch[row.i]!;
+      if (!row.active) p.resolve({ ok: false, reason: 'revoked_key' });
+      else if (!row.fresh) p.resolve({ ok: false, reason: 'replayed' });
+      else if (row.user_id === null) missing.push(p);
+      else p.resolve(success(p, row.user_id, row.last_sequence!));
+    }
+    // A user created by another process after this statement's snapshot was taken: visible now.
+    for (const p of missing) {
+      const u = await this.db.query<{ id: string; last_sequence: number }>('SELECT id, last_sequence FROM users WHERE application_id = $1 AND email_normalized = $2', [
+        p.applicationId,
+        p.emailNormalized,
+      ]);
+      const row = u.rows[0];
+      if (row) p.resolve(success(p, row.id, row.last_sequence));
+      else p.reject(new Error(`user ${p.emailNormalized} vanished`));
+    }
+  }
+}
+
+function success(p: PendingCheck, userId: string, latestSequence: number): AuthOutcome {
+  return { ok: true, session: { userId, applicationId: p.applicationId, apiKey: p.apiKey, latestSequence } };
 }
 
 /** Forgets replay entries past their window; run periodically by one of the server's timers. */
@@ -98,6 +216,8 @@ export async function purgeExpiredReplays(db: Database): Promise<void> {
   await db.query('DELETE FROM auth_replays WHERE expires_at < now()');
 }
 
-export async function touchKey(db: Database, apiKey: string): Promise<void> {
-  await db.query('UPDATE api_credentials SET last_used_at = now() WHERE api_key = $1', [apiKey]);
+/** Records that these keys were used; called now and then with the keys used since, not once per authentication. */
+export async function touchKeys(db: Database, apiKeys: string[]): Promise<void> {
+  if (apiKeys.length === 0) return;
+  await db.query('UPDATE api_credentials SET last_used_at = now() WHERE api_key IN (SELECT jsonb_array_elements_text($1::jsonb))', [JSON.stringify(apiKeys)]);
 }

@@ -29,17 +29,21 @@ async function userSequences(db: Queryable, userId: string): Promise<{ last_sequ
   return r.rows[0] ?? { last_sequence: 0, pruned_through: 0 };
 }
 
+/** A cursor the log no longer reaches back to, or one ahead of the log (a client carrying state from another database). */
+function assertCursor(cursor: number, seqs: { last_sequence: number; pruned_through: number }): void {
+  if (cursor < seqs.pruned_through || cursor > seqs.last_sequence) {
+    throw new ProtocolError('cursor_expired', `sequence ${cursor} is outside the kept log (${seqs.pruned_through}..${seqs.last_sequence}); request a full sync`);
+  }
+}
+
 /**
- * One page of a user's change log after `lastSequence`. A cursor the log no longer reaches back
- * to, or one ahead of the log (a client carrying state from another database), is `cursor_expired`:
- * the client must full-sync.
+ * One page of a user's change log after `lastSequence`. A cursor outside the kept log is
+ * `cursor_expired`: the client must full-sync.
  */
 export async function changesSince(db: Database, userId: string, lastSequence: number, limit: number): Promise<ServerMessageOf<'changes'>> {
   return db.transaction(async (tx) => {
     const seqs = await userSequences(tx, userId);
-    if (lastSequence < seqs.pruned_through || lastSequence > seqs.last_sequence) {
-      throw new ProtocolError('cursor_expired', `sequence ${lastSequence} is outside the kept log (${seqs.pruned_through}..${seqs.last_sequence}); request a full sync`);
-    }
+    assertCursor(lastSequence, seqs);
     const r = await tx.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM change_events WHERE user_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3`, [
       userId,
       lastSequence,
@@ -59,11 +63,23 @@ export async function changesSince(db: Database, userId: string, lastSequence: n
   }, 'repeatable read');
 }
 
-/** Every live document and the sequence they reflect, read in one snapshot. */
-export async function fullSync(db: Database, userId: string): Promise<{ documents: WireDocument[]; latestSequence: number }> {
+/**
+ * A full sync, read in one snapshot: every live document, or — with `since` — every document
+ * (deleted ones too) that has a change-log entry after `since`, and the sequence they reflect.
+ * A `since` the kept log no longer reaches, or ahead of the log, is `cursor_expired`.
+ */
+export async function fullSync(db: Database, userId: string, since?: number): Promise<{ documents: WireDocument[]; latestSequence: number }> {
   return db.transaction(async (tx) => {
     const seqs = await userSequences(tx, userId);
-    const r = await tx.query<DocumentRow>(`SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE user_id = $1 AND deleted_at IS NULL ORDER BY id`, [userId]);
+    if (since !== undefined) assertCursor(since, seqs);
+    const r =
+      since === undefined
+        ? await tx.query<DocumentRow>(`SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE user_id = $1 AND deleted_at IS NULL ORDER BY id`, [userId])
+        : await tx.query<DocumentRow>(
+            `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE id IN (SELECT DISTINCT document_id FROM change_events WHERE user_id = $1 AND sequence > $2)
+             AND user_id = $1 ORDER BY id`,
+            [userId, since],
+          );
     return { documents: r.rows.map(toWireDocument), latestSequence: seqs.last_sequence };
   }, 'repeatable read');
 }

@@ -7,30 +7,52 @@ import type { OutboundBudget, QueueHolder } from './outbound-budget.js';
  * Above this many bytes buffered in uWS (native memory, per connection), sends wait in our own
  * queue, which the process-wide budget counts, until uWS reports `drain`.
  */
-const HIGH_WATER_BYTES = 256 * 1024;
+export const HIGH_WATER_BYTES = 256 * 1024;
 /** A client that lets this much pile up (it stopped reading) is disconnected rather than kept in memory. */
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 
-export interface Session extends AuthenticatedSession {
-  sessionId: string;
+export interface Session extends Omit<AuthenticatedSession, 'latestSequence'> {
   clientId: string;
 }
 
+/** A frame waiting its turn: its text, or what made it unreadable. */
+export type Frame = string | typeof BINARY_FRAME | typeof OVERSIZED_FRAME;
+export const BINARY_FRAME = 0;
+export const OVERSIZED_FRAME = 1;
+
+/** What a connection tells its user's push feed about its own queue. */
+export interface QueueWatcher {
+  /** The connection started queueing: pushes must now go through its queue, behind what waits there. */
+  queueing(conn: Connection): void;
+  /** Its queue is empty again. */
+  drained(conn: Connection): void;
+}
+
 /**
- * Per-socket state. Incoming frames are handled one after another through `chain`, so a
+ * Per-socket state, kept small: an idle connection costs little more than this object and uWS's
+ * own socket. Incoming frames are handled one after another (`busy` and `backlog`), so a
  * connection's messages are processed (and its mutations queued) in arrival order.
+ *
+ * Every message to the client leaves in order, either straight into uWS or, while uWS holds more
+ * than the high-water mark, through our queue. Pushes published through uWS's pub/sub bypass that
+ * queue, so the push feed stops publishing to a connection (unsubscribes it) the moment it starts
+ * queueing, and publishes to it again once the queue is empty (`watcher`).
  */
 export class Connection implements QueueHolder {
   session: Session | null = null;
   closed = false;
-  chain: Promise<void> = Promise.resolve();
+  /** A frame's handling is in progress (waiting on the database); later frames wait in `backlog`. */
+  busy: Promise<void> | null = null;
+  backlog: Frame[] | null = null;
   /** Mutations received and not yet answered. */
   inFlight = 0;
-  /** Frames received and not yet processed. */
-  pendingFrames = 0;
   /** Closes the connection if it has not authenticated in time. */
   authDeadline: NodeJS.Timeout | undefined;
-  private queue: string[] = [];
+  /** Set while the connection is in a push feed. */
+  watcher: QueueWatcher | null = null;
+  /** Subscribed to its user's topic: pushes reach it through uWS's publish. */
+  subscribed = false;
+  private queue: string[] | null = null;
   queuedBytes = 0;
   ws: WebSocket<{ conn: Connection }> | null = null;
 
@@ -46,8 +68,9 @@ export class Connection implements QueueHolder {
   sendText(text: string): void {
     const ws = this.ws;
     if (this.closed || !ws) return;
-    if (this.queue.length > 0 || ws.getBufferedAmount() > HIGH_WATER_BYTES) {
-      this.queue.push(text);
+    if (this.queue !== null || ws.getBufferedAmount() > HIGH_WATER_BYTES) {
+      this.startQueueing();
+      this.queue!.push(text);
       this.account(text.length);
       if (this.queuedBytes > MAX_QUEUED_BYTES) this.end(1008, 'client too slow');
       return;
@@ -55,19 +78,41 @@ export class Connection implements QueueHolder {
     ws.cork(() => ws.send(text, false, false));
   }
 
+  /** uWS holds more than the high-water mark: later messages must queue (called by the feed for pushes it published). */
+  overHighWater(): boolean {
+    return this.ws !== null && this.ws.getBufferedAmount() > HIGH_WATER_BYTES;
+  }
+
+  /** From now on every message waits in our queue, until a drain empties it. */
+  startQueueing(): void {
+    if (this.queue !== null || this.closed) return;
+    this.queue = [];
+    this.watcher?.queueing(this);
+  }
+
+  get queueing(): boolean {
+    return this.queue !== null;
+  }
+
   /** uWS drained its buffer: move our queue into it until it fills again. */
   drain(): void {
     const ws = this.ws;
-    if (!ws || this.closed) return;
+    const queue = this.queue;
+    if (!ws || this.closed || queue === null) return;
     let sent = 0;
+    let i = 0;
     ws.cork(() => {
-      while (this.queue.length > 0 && ws.getBufferedAmount() <= HIGH_WATER_BYTES) {
-        const text = this.queue.shift()!;
-        sent += text.length;
-        ws.send(text, false, false);
+      for (; i < queue.length && ws.getBufferedAmount() <= HIGH_WATER_BYTES; i++) {
+        sent += queue[i]!.length;
+        ws.send(queue[i]!, false, false);
       }
     });
+    queue.splice(0, i);
     this.account(-sent);
+    if (queue.length === 0) {
+      this.queue = null;
+      this.watcher?.drained(this);
+    }
   }
 
   private account(bytes: number): void {
@@ -78,7 +123,7 @@ export class Connection implements QueueHolder {
 
   /** Nothing left to write: our queue is empty and uWS has sent its buffer. */
   flushed(): boolean {
-    return this.closed || !this.ws || (this.queue.length === 0 && this.ws.getBufferedAmount() === 0);
+    return this.closed || !this.ws || (this.queue === null && this.ws.getBufferedAmount() === 0);
   }
 
   end(code: number, reason: string): void {
@@ -96,7 +141,7 @@ export class Connection implements QueueHolder {
   }
 
   private dropQueue(): void {
-    this.queue = [];
+    this.queue = null;
     this.account(-this.queuedBytes);
   }
 }

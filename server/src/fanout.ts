@@ -1,59 +1,184 @@
 import type { ServerMessage } from '@json-sync/core';
+import type uWS from 'uWebSockets.js';
 import { eventsInRange } from './changes.js';
-import type { Connection } from './connection.js';
+import type { Connection, QueueWatcher } from './connection.js';
 import type { Database } from './db/database.js';
 import type { Logger } from './logger.js';
 import { pushFor } from './pushes.js';
 
-interface UserFeed {
-  connections: Set<Connection>;
+/**
+ * One user's connections on this process. Most are subscribed to the user's uWS topic and get
+ * each push from one native publish; the rest (`direct`) get it written one by one: connections
+ * whose own queue is in use (a publish would overtake what waits there) and connections sharing
+ * a client_id with another (the publisher can skip only itself).
+ */
+class UserFeed implements QueueWatcher {
+  readonly connections = new Set<Connection>();
+  readonly direct = new Set<Connection>();
+  private readonly byClient = new Map<string, Connection[]>();
   /** Every sequence up to here has been pushed to this user's connections (or predates them). */
   through: number;
-  /** Pushes for one user go out strictly in sequence order, one step at a time. */
-  chain: Promise<void>;
+  /** Pushes read from the log, in progress: later pushes wait behind it, so sequence order holds. */
+  chain: Promise<void> | null = null;
+  private subscribed = 0;
+
+  constructor(
+    readonly topic: string,
+    latestSequence: number,
+    private readonly app: uWS.TemplatedApp,
+    private readonly watchSlow: (feed: UserFeed) => void,
+  ) {
+    this.through = latestSequence;
+  }
+
+  add(conn: Connection): void {
+    const clientId = conn.session!.clientId;
+    this.connections.add(conn);
+    conn.watcher = this;
+    const same = this.byClient.get(clientId);
+    if (!same) {
+      this.byClient.set(clientId, [conn]);
+      if (conn.queueing) this.direct.add(conn);
+      else this.subscribe(conn);
+      return;
+    }
+    same.push(conn);
+    for (const c of same) this.makeDirect(c);
+  }
+
+  remove(conn: Connection): void {
+    if (!this.connections.delete(conn)) return;
+    conn.watcher = null;
+    this.direct.delete(conn);
+    this.unsubscribe(conn);
+    const clientId = conn.session!.clientId;
+    const same = this.byClient.get(clientId)!.filter((c) => c !== conn);
+    if (same.length === 0) this.byClient.delete(clientId);
+    else {
+      this.byClient.set(clientId, same);
+      if (same.length === 1 && !same[0]!.queueing) this.makeSubscribed(same[0]!);
+    }
+  }
+
+  /**
+   * One push to every connection of the user but those of the client that made the change: one
+   * publish from that client's connection (uWS skips the publisher itself), or from the app when
+   * it is not on this process, then the direct ones.
+   */
+  push(text: string, fromClientId: string | null): void {
+    if (this.subscribed > 0) {
+      // Only a subscriber can publish in uWS; a publisher that is not one receives nothing anyway.
+      const from = fromClientId === null ? undefined : this.byClient.get(fromClientId)?.[0];
+      if (from?.subscribed) from.ws!.publish(this.topic, text, false, false);
+      else this.app.publish(this.topic, text, false, false);
+      this.watchSlow(this);
+    }
+    for (const c of this.direct) if (c.session!.clientId !== fromClientId) c.sendText(text);
+  }
+
+  /** Subscribed connections whose uWS buffer went over the high-water mark stop taking publishes. */
+  demoteSlow(): void {
+    if (this.subscribed === 0) return;
+    for (const c of this.connections) if (!this.direct.has(c) && c.overHighWater()) c.startQueueing();
+  }
+
+  queueing(conn: Connection): void {
+    this.makeDirect(conn);
+  }
+
+  drained(conn: Connection): void {
+    if (this.byClient.get(conn.session!.clientId)!.length === 1) this.makeSubscribed(conn);
+  }
+
+  private makeDirect(conn: Connection): void {
+    if (this.direct.has(conn)) return;
+    this.unsubscribe(conn);
+    this.direct.add(conn);
+  }
+
+  private makeSubscribed(conn: Connection): void {
+    if (!this.direct.delete(conn)) return;
+    this.subscribe(conn);
+  }
+
+  // A subscribe only takes publishes made after it, and a ping sent before an unsubscribe makes uWS
+  // write the publishes still pending for that socket (it drains them before any send, and would
+  // drop them on unsubscribe): so switching at a moment our own queue is empty keeps the order.
+  private subscribe(conn: Connection): void {
+    if (!conn.ws) {
+      this.direct.add(conn);
+      return;
+    }
+    conn.ws.subscribe(this.topic);
+    conn.subscribed = true;
+    this.subscribed++;
+  }
+
+  private unsubscribe(conn: Connection): void {
+    if (!conn.subscribed) return;
+    conn.subscribed = false;
+    this.subscribed--;
+    if (!conn.ws) return;
+    conn.ws.ping();
+    conn.ws.unsubscribe(this.topic);
+  }
 }
 
 /**
  * Pushes each user's committed changes to that user's connections on this process, in sequence
- * order, each exactly once: changes committed here are pushed from memory, changes committed by
- * other processes (or missed while LISTEN was down) are read from the log. A push never goes to
- * the client that made the change.
+ * order, each exactly once, serialised once and fanned out natively by uWS's pub/sub (one topic
+ * per user): changes committed here are pushed from memory, changes committed by other processes
+ * (or missed while LISTEN was down) are read from the log. A push never goes to the client that
+ * made the change.
  */
 export class Fanout {
   private readonly feeds = new Map<string, UserFeed>();
+  private readonly pendingCatchUp = new Set<string>();
+  private catchUpScheduled = false;
+  private readonly published = new Set<UserFeed>();
+  private sweepScheduled = false;
 
   constructor(
     private readonly db: Database,
     private readonly log: Logger,
+    private readonly app: uWS.TemplatedApp,
   ) {}
 
   add(userId: string, conn: Connection, latestSequence: number): void {
     let feed = this.feeds.get(userId);
-    if (!feed) this.feeds.set(userId, (feed = { connections: new Set(), through: latestSequence, chain: Promise.resolve() }));
-    feed.connections.add(conn);
+    if (!feed) this.feeds.set(userId, (feed = new UserFeed(`u/${userId}`, latestSequence, this.app, (f) => this.watchSlow(f))));
+    feed.add(conn);
   }
 
   remove(userId: string, conn: Connection): void {
     const feed = this.feeds.get(userId);
     if (!feed) return;
-    feed.connections.delete(conn);
+    feed.remove(conn);
     if (feed.connections.size === 0) this.feeds.delete(userId);
   }
 
   /** A change committed by this process: its push is at hand. */
   local(userId: string, sequence: number, push: ServerMessage, fromClientId: string): void {
-    this.step(userId, async (feed) => {
+    const feed = this.feeds.get(userId);
+    if (!feed) return;
+    if (feed.chain === null && sequence === feed.through + 1) {
+      feed.push(JSON.stringify(push), fromClientId);
+      feed.through = sequence;
+      return;
+    }
+    this.step(feed, async () => {
       if (sequence <= feed.through) return;
       if (sequence > feed.through + 1) await this.fromLog(userId, feed, sequence - 1);
-      const text = JSON.stringify(push);
-      for (const c of feed.connections) if (c.session?.clientId !== fromClientId) c.sendText(text);
+      feed.push(JSON.stringify(push), fromClientId);
       feed.through = sequence;
     });
   }
 
   /** Another process announced (or a gap may hide) changes up to `to`: read them from the log. */
   remote(userId: string, to: number): void {
-    this.step(userId, async (feed) => {
+    const feed = this.feeds.get(userId);
+    if (!feed || (feed.chain === null && to <= feed.through)) return;
+    this.step(feed, async () => {
       if (to > feed.through) await this.fromLog(userId, feed, to);
     });
   }
@@ -63,13 +188,29 @@ export class Fanout {
     for (const userId of this.feeds.keys()) this.catchUp(userId);
   }
 
-  /** Pushes whatever the log holds beyond what this user's connections have seen. */
+  /**
+   * Pushes whatever the log holds beyond what this user's connections have seen. Users asked for
+   * in the same turn are looked up together, in one query.
+   */
   catchUp(userId: string): void {
-    this.step(userId, async (feed) => {
-      const r = await this.db.query<{ last_sequence: number }>('SELECT last_sequence FROM users WHERE id = $1', [userId]);
-      const latest = r.rows[0]?.last_sequence ?? 0;
-      if (latest > feed.through) await this.fromLog(userId, feed, latest);
-    });
+    this.pendingCatchUp.add(userId);
+    if (this.catchUpScheduled) return;
+    this.catchUpScheduled = true;
+    setImmediate(() => void this.runCatchUp());
+  }
+
+  private async runCatchUp(): Promise<void> {
+    this.catchUpScheduled = false;
+    const users = [...this.pendingCatchUp];
+    this.pendingCatchUp.clear();
+    try {
+      const r = await this.db.query<{ id: string; last_sequence: number }>('SELECT id, last_sequence FROM users WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)', [
+        JSON.stringify(users),
+      ]);
+      for (const row of r.rows) this.remote(row.id, row.last_sequence);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'catching up connected clients failed; they will catch up on their next gap');
+    }
   }
 
   /** Resolves when every push queued so far has been handed to its connections. */
@@ -77,20 +218,31 @@ export class Fanout {
     await Promise.all([...this.feeds.values()].map((f) => f.chain));
   }
 
-  private step(userId: string, fn: (feed: UserFeed) => Promise<void>): void {
-    const feed = this.feeds.get(userId);
-    if (!feed) return;
-    feed.chain = feed.chain
-      .then(() => fn(feed))
-      .catch((err) => this.log.warn({ err: (err as Error).message, userId }, 'pushing changes failed; clients will catch up on their next gap'));
+  /** After this turn's publishes reached the sockets, connections that fell behind start queueing. */
+  private watchSlow(feed: UserFeed): void {
+    this.published.add(feed);
+    if (this.sweepScheduled) return;
+    this.sweepScheduled = true;
+    setImmediate(() => {
+      this.sweepScheduled = false;
+      for (const f of this.published) f.demoteSlow();
+      this.published.clear();
+    });
+  }
+
+  private step(feed: UserFeed, fn: () => Promise<void>): void {
+    const run = (feed.chain ?? Promise.resolve())
+      .then(fn)
+      .catch((err) => this.log.warn({ err: (err as Error).message, topic: feed.topic }, 'pushing changes failed; clients will catch up on their next gap'))
+      .finally(() => {
+        if (feed.chain === run) feed.chain = null;
+      });
+    feed.chain = run;
   }
 
   private async fromLog(userId: string, feed: UserFeed, to: number): Promise<void> {
     const { events, created } = await eventsInRange(this.db, userId, feed.through + 1, to);
-    for (const e of events) {
-      const text = JSON.stringify(pushFor(userId, e, created.get(e.document_id)));
-      for (const c of feed.connections) if (c.session?.clientId !== e.client_id) c.sendText(text);
-    }
+    for (const e of events) feed.push(JSON.stringify(pushFor(userId, e, created.get(e.document_id))), e.client_id);
     feed.through = to;
   }
 }

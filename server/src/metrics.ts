@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import type { Database } from './db/database.js';
 
 /** Every Prometheus series the server exports on GET /metrics. */
 export function createMetrics() {
@@ -7,6 +8,18 @@ export function createMetrics() {
   const r = [registry];
   return {
     registry,
+    /** Reports the database's round trips (queries and multi-statement scripts) with every scrape. */
+    observeDatabase(db: Database) {
+      new client.Counter({
+        name: 'sync_db_round_trips_total',
+        help: 'Round trips to the database: queries and multi-statement scripts',
+        registers: r,
+        collect() {
+          this.reset();
+          this.inc(db.roundTrips);
+        },
+      });
+    },
     connections: new client.Gauge({ name: 'sync_connections', help: 'Open WebSocket connections', registers: r }),
     authenticatedConnections: new client.Gauge({ name: 'sync_authenticated_connections', help: 'Authenticated WebSocket connections', registers: r }),
     messages: new client.Counter({ name: 'sync_messages_total', help: 'Client messages received, by type', labelNames: ['type'] as const, registers: r }),

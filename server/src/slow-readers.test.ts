@@ -22,7 +22,7 @@ function rssMb(pid: number): number {
   return kb / 1024;
 }
 
-/** Updates of about 4 KiB each, 4 in flight, for `ms`: committed updates per second and the highest RSS seen. */
+/** Updates of about 16 KiB each (enough that stalled readers overflow the kernel’s socket buffers even on a busy machine), 4 in flight, for `ms`: committed updates per second and the highest RSS seen. */
 async function write(writer: TestClient, id: string, ms: number): Promise<{ rate: number; maxRss: number }> {
   let done = 0;
   let maxRss = 0;
@@ -32,7 +32,7 @@ async function write(writer: TestClient, id: string, ms: number): Promise<{ rate
   await Promise.all(
     Array.from({ length: 4 }, async (_, lane) => {
       for (let i = 0; Date.now() < deadline; i++) {
-        const blob = `${lane}:${i}:`.padEnd(4096, 'x');
+        const blob = `${lane}:${i}:`.padEnd(16384, 'x');
         const r = await writer.mutate({ type: 'update_document', patch: { document_id: id, patch: [{ op: 'replace', path: `/lane${lane}`, value: blob }] } }, 30_000);
         if (r.type !== 'document_updated_response') throw new Error(`update failed: ${JSON.stringify(r)}`);
         done++;

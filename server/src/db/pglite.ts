@@ -1,7 +1,7 @@
 import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import type { Database, Isolation, ListenHandlers, Queryable, QueryResult } from './database.js';
+import type { Database, Isolation, ListenHandlers, Queryable, QueryResult, Session } from './database.js';
 
 /** Raised when another process already has the embedded database directory open. */
 export class DataDirLockedError extends Error {
@@ -56,6 +56,7 @@ function lockDataDir(dataDir: string): () => void {
 export class PGliteDatabase implements Database {
   readonly kind = 'pglite' as const;
   private tail: Promise<unknown> = Promise.resolve();
+  roundTrips = 0;
 
   private constructor(
     private readonly db: PGlite,
@@ -80,6 +81,7 @@ export class PGliteDatabase implements Database {
   }
 
   private async raw<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    this.roundTrips++;
     const r = await this.db.query<R>(sql, params);
     // PGlite reports affectedRows = 0 for a SELECT; pg reports the rows returned.
     return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
@@ -96,6 +98,22 @@ export class PGliteDatabase implements Database {
         const result = await fn({ query: (sql, params) => this.raw(sql, params) });
         await this.db.exec('COMMIT');
         return result;
+      } catch (err) {
+        await this.db.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  session<T>(fn: (s: Session) => Promise<T>): Promise<T> {
+    return this.exclusive(async () => {
+      try {
+        return await fn({
+          script: async (sql) => {
+            this.roundTrips++;
+            return (await this.db.exec(sql)).map((r) => ({ rows: r.rows, rowCount: r.affectedRows || r.rows.length }));
+          },
+        });
       } catch (err) {
         await this.db.exec('ROLLBACK');
         throw err;

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Database, Isolation, ListenHandlers, Queryable, QueryResult } from './database.js';
+import type { Database, Isolation, ListenHandlers, Queryable, QueryResult, Session } from './database.js';
 import type { Logger } from '../logger.js';
 
 // Sequences and counts are BIGINT; they stay far below 2^53, so read them as numbers.
@@ -14,6 +14,7 @@ export class PostgresDatabase implements Database {
   private readonly pool: pg.Pool;
   private listener: pg.Client | null = null;
   private closed = false;
+  roundTrips = 0;
 
   constructor(
     private readonly url: string,
@@ -26,11 +27,21 @@ export class PostgresDatabase implements Database {
   }
 
   async query<R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> {
+    this.roundTrips++;
     const r = await this.pool.query(sql, params as unknown[]);
     return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>, isolation: Isolation = 'read committed'): Promise<T> {
+    return this.session(async (s) => {
+      await s.script(`BEGIN ISOLATION LEVEL ${isolation === 'repeatable read' ? 'REPEATABLE READ' : 'READ COMMITTED'}`);
+      const result = await fn(s);
+      await s.script('COMMIT');
+      return result;
+    });
+  }
+
+  async session<T>(fn: (s: Session & Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     // pg-pool drops its own 'error' listener while a client is checked out: without one, a backend
@@ -41,19 +52,24 @@ export class PostgresDatabase implements Database {
       this.log.warn({ err: err.message }, 'database connection lost during a transaction');
     };
     client.on('error', onError);
+    const session: Session & Queryable = {
+      query: async <R>(sql: string, params?: unknown[]) => {
+        this.roundTrips++;
+        const r = await client.query(sql, params as unknown[]);
+        return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+      },
+      script: async (sql: string) => {
+        this.roundTrips++;
+        // Without parameters pg uses the simple query protocol, which takes many statements at once.
+        const r = (await client.query(sql)) as unknown as pg.QueryResult | pg.QueryResult[];
+        return (Array.isArray(r) ? r : [r]).map((x) => ({ rows: x.rows, rowCount: x.rowCount ?? 0 }));
+      },
+    };
     try {
-      await client.query(`BEGIN ISOLATION LEVEL ${isolation === 'repeatable read' ? 'REPEATABLE READ' : 'READ COMMITTED'}`);
-      const tx: Queryable = {
-        query: async <R>(sql: string, params?: unknown[]) => {
-          const r = await client.query(sql, params as unknown[]);
-          return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
-        },
-      };
-      const result = await fn(tx);
-      await client.query('COMMIT');
-      return result;
+      return await fn(session);
     } catch (err) {
       try {
+        // Outside a transaction this is only a warning, so it is safe whatever fn got to.
         await client.query('ROLLBACK');
       } catch (rollbackErr) {
         broken = rollbackErr as Error;

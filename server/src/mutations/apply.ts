@@ -26,15 +26,22 @@ export interface MutationContext {
   userId: string;
   clientId: string;
   limits: Limits;
-  /** Hands out the user's next sequence number inside the current transaction. */
-  nextSequence(): number;
+  /** Each user's last sequence so far in this transaction: the next change takes the one after. */
+  sequences: Map<string, number>;
 }
 
-/** What committing one mutation produced: the reply for the sender and, for a new change, the push for the user's other connections. */
+/**
+ * What committing one mutation produced: the reply for the sender (and its JSON text, made once
+ * for the log of replies and the socket) and, for a new change, the push for the user's other
+ * connections.
+ */
 export type MutationOutcome =
-  | { kind: 'applied'; reply: ServerMessage; push: ServerMessage; sequence: number }
-  | { kind: 'conflict'; reply: ServerMessageOf<'conflict_detected'> }
-  | { kind: 'replay'; reply: ServerMessage };
+  | { kind: 'applied'; reply: ServerMessage; replyText: string; push: ServerMessage; sequence: number; merged: boolean }
+  | { kind: 'conflict'; reply: ServerMessageOf<'conflict_detected'>; replyText: string }
+  | { kind: 'replay'; reply: ServerMessage; replyText: string };
+
+type Computed = DistributiveOmit<MutationOutcome, 'replyText'>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 type Create = Extract<MutationMessage, { type: 'create_document' }>;
 type Update = Extract<MutationMessage, { type: 'update_document' }>;
@@ -58,9 +65,9 @@ export function applyMutation(store: BatchStore, ctx: MutationContext, received:
   const previous = store.replay(ctx.userId, m.mutation_id);
   if (previous) {
     if (previous.payload_hash !== payloadHash) throw new ProtocolError('invalid_message', 'mutation_id was already used for a different mutation');
-    return { kind: 'replay', reply: previous.reply };
+    return { kind: 'replay', reply: previous.reply, replyText: JSON.stringify(previous.reply) };
   }
-  let outcome: MutationOutcome;
+  let outcome: Computed;
   switch (m.type) {
     case 'create_document':
       outcome = create(store, ctx, m);
@@ -72,8 +79,9 @@ export function applyMutation(store: BatchStore, ctx: MutationContext, received:
       outcome = remove(store, ctx, m);
       break;
   }
-  store.recordReply(ctx.userId, m.mutation_id, payloadHash, outcome.reply);
-  return outcome;
+  const replyText = JSON.stringify(outcome.reply);
+  store.recordReply(ctx.userId, m.mutation_id, payloadHash, outcome.reply, replyText);
+  return { ...outcome, replyText } as MutationOutcome;
 }
 
 /** The user's own document, or document_not_found: another user's id reveals nothing. */
@@ -92,7 +100,8 @@ function recordEvent(
   forward: unknown,
   reverse: unknown,
 ): number {
-  const sequence = ctx.nextSequence();
+  const sequence = ctx.sequences.get(ctx.userId)! + 1;
+  ctx.sequences.set(ctx.userId, sequence);
   store.putDocument(row);
   store.addEvent({
     user_id: ctx.userId,
@@ -109,7 +118,7 @@ function recordEvent(
   return sequence;
 }
 
-function conflict(store: BatchStore, ctx: MutationContext, m: MutationMessage, row: DocumentRow, rejected: unknown): MutationOutcome {
+function conflict(store: BatchStore, ctx: MutationContext, m: MutationMessage, row: DocumentRow, rejected: unknown): Computed {
   store.addConflict({
     user_id: ctx.userId,
     document_id: row.id,
@@ -149,7 +158,7 @@ function pathsChangedByOthers(store: BatchStore, ctx: MutationContext, row: Docu
   return paths;
 }
 
-function create(store: BatchStore, ctx: MutationContext, m: Create): MutationOutcome {
+function create(store: BatchStore, ctx: MutationContext, m: Create): Computed {
   const content = m.document.content;
   const id = m.document.id;
   const existing = store.document(id);
@@ -175,6 +184,7 @@ function create(store: BatchStore, ctx: MutationContext, m: Create): MutationOut
   return {
     kind: 'applied',
     sequence,
+    merged: false,
     reply: {
       type: 'document_created_response',
       document_id: id,
@@ -188,7 +198,7 @@ function create(store: BatchStore, ctx: MutationContext, m: Create): MutationOut
   };
 }
 
-function update(store: BatchStore, ctx: MutationContext, m: Update): MutationOutcome {
+function update(store: BatchStore, ctx: MutationContext, m: Update): Computed {
   const ops = m.patch.patch;
   const row = ownDocument(store, ctx, m.patch.document_id);
   const base = m.base_revision;
@@ -224,6 +234,7 @@ function update(store: BatchStore, ctx: MutationContext, m: Update): MutationOut
   return {
     kind: 'applied',
     sequence,
+    merged,
     reply: {
       type: 'document_updated_response',
       document_id: row.id,
@@ -248,7 +259,7 @@ function update(store: BatchStore, ctx: MutationContext, m: Update): MutationOut
   };
 }
 
-function remove(store: BatchStore, ctx: MutationContext, m: Delete): MutationOutcome {
+function remove(store: BatchStore, ctx: MutationContext, m: Delete): Computed {
   const row = ownDocument(store, ctx, m.document_id);
   const base = m.base_revision;
   if (row.deleted_at !== null) return conflict(store, ctx, m, row, null);
@@ -264,6 +275,7 @@ function remove(store: BatchStore, ctx: MutationContext, m: Delete): MutationOut
   return {
     kind: 'applied',
     sequence,
+    merged: false,
     reply: {
       type: 'document_deleted_response',
       document_id: row.id,

@@ -1,41 +1,41 @@
 import { ProtocolError, type Limits, type MutationMessage, type ServerMessageOf } from '@json-sync/core';
 import type { Database, Queryable } from '../db/database.js';
+import { jsonLiteral } from '../db/sql.js';
+import { encodeNotifications, NOTIFY_CHANNEL, type CommittedRange } from '../notify.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { applyMutation, type MutationOutcome } from './apply.js';
-import { BatchRaceError, BatchStore } from './store.js';
+import { BatchRaceError, BatchStore, isIdTaken, type BatchFinish } from './store.js';
 
 export type BatchResult = MutationOutcome | { kind: 'error'; reply: ServerMessageOf<'error'> };
 
-export interface PendingMutation {
+export interface PendingMutation<O = unknown> {
   userId: string;
   clientId: string;
   message: MutationMessage;
-  /** Called once, after the batch committed (or failed as a whole). */
-  done(result: BatchResult): void;
+  /** Length of the frame it arrived in: batches are bounded by bytes as well as by count. */
+  bytes: number;
+  /** Whoever submitted it, handed back with its result. */
+  owner: O;
 }
 
-/** A user's sequences committed by one batch: pushed to the user's connections on other processes. */
-export interface CommittedRange {
-  userId: string;
-  from: number;
-  to: number;
-}
+/** Called once per mutation, after its batch committed (or failed as a whole). */
+export type Answer<O> = (item: PendingMutation<O>, result: BatchResult) => void;
 
-export const NOTIFY_CHANNEL = 'sync_changes';
-/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
-export const MAX_NOTIFY_BYTES = 7900;
-const MAX_BATCH = 512;
+const MAX_BATCH = 1024;
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** Batches committing at once, on different pool connections, over disjoint sets of users. */
 const MAX_CONCURRENT_FLUSHES = 4;
 
 /**
- * Commits mutations from every connection in batches: one transaction per flush, and a flush
- * starts as soon as a slot is free (no timer). Concurrent flushes never share a user, and a user's
- * mutations are taken in arrival order, so one connection's mutations apply in the order sent.
+ * Commits mutations from every connection in batches: one transaction per flush, in two round
+ * trips (BEGIN + lock + read, then write + NOTIFY + COMMIT), and a flush starts as soon as a slot
+ * is free (no timer) with everything queued, so batches grow with load. Concurrent flushes never
+ * share a user, and a user's mutations are taken in arrival order, so one connection's mutations
+ * apply in the order sent.
  */
-export class MutationBatcher {
-  private queue: PendingMutation[] = [];
+export class MutationBatcher<O = unknown> {
+  private queue: PendingMutation<O>[] = [];
   private readonly busyUsers = new Set<string>();
   private flushing = 0;
   private idle: (() => void)[] = [];
@@ -46,9 +46,10 @@ export class MutationBatcher {
     private readonly serverId: string,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly answer: Answer<O>,
   ) {}
 
-  submit(item: PendingMutation): void {
+  submit(item: PendingMutation<O>): void {
     this.queue.push(item);
     this.startFlushes();
   }
@@ -63,7 +64,8 @@ export class MutationBatcher {
     while (this.flushing < MAX_CONCURRENT_FLUSHES && this.queue.length > 0) {
       const batch = this.takeBatch();
       if (batch.length === 0) return;
-      const users = new Set(batch.map((b) => b.userId));
+      const users = new Set<string>();
+      for (const b of batch) users.add(b.userId);
       for (const u of users) this.busyUsers.add(u);
       this.flushing++;
       void this.flush(batch).finally(() => {
@@ -76,18 +78,27 @@ export class MutationBatcher {
   }
 
   /** Oldest-first items of users no other flush holds; a user's later items never pass its earlier ones. */
-  private takeBatch(): PendingMutation[] {
-    const batch: PendingMutation[] = [];
-    const rest: PendingMutation[] = [];
+  private takeBatch(): PendingMutation<O>[] {
+    const batch: PendingMutation<O>[] = [];
+    const rest: PendingMutation<O>[] = [];
+    // A user left out (busy, or the batch full) keeps all its later items out too, preserving their order.
+    const held = new Set<string>();
+    let bytes = 0;
     for (const item of this.queue) {
-      if (batch.length < MAX_BATCH && !this.busyUsers.has(item.userId)) batch.push(item);
-      else rest.push(item);
+      const fits = batch.length < MAX_BATCH && (batch.length === 0 || bytes + item.bytes <= MAX_BATCH_BYTES);
+      if (fits && !this.busyUsers.has(item.userId) && !held.has(item.userId)) {
+        batch.push(item);
+        bytes += item.bytes;
+      } else {
+        held.add(item.userId);
+        rest.push(item);
+      }
     }
     this.queue = rest;
     return batch;
   }
 
-  private async flush(batch: PendingMutation[]): Promise<void> {
+  private async flush(batch: PendingMutation<O>[]): Promise<void> {
     const started = process.hrtime.bigint();
     let results: BatchResult[];
     try {
@@ -101,37 +112,45 @@ export class MutationBatcher {
         reply: { type: 'error', code: 'server_error', message: 'the change could not be committed; retry it', mutation_id: item.message.mutation_id },
       }));
     }
-    for (const r of results) {
-      if (r.kind === 'applied') this.metrics.changesCommitted.inc();
-      else if (r.kind === 'conflict') this.metrics.conflicts.inc();
-      if (r.kind === 'applied' && r.reply.type === 'document_updated_response' && r.reply.merged) this.metrics.merges.inc();
+    let committed = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const r = results[i]!;
+      if (r.kind === 'applied') {
+        committed++;
+        if (r.merged) this.metrics.merges.inc();
+      } else if (r.kind === 'conflict') this.metrics.conflicts.inc();
+      this.answer(batch[i]!, r);
     }
-    batch.forEach((item, i) => item.done(results[i]!));
+    if (committed > 0) this.metrics.changesCommitted.inc(committed);
   }
 
   /**
-   * Fast path: the whole batch computed over rows read in one query and written in one statement.
-   * If that write fails (another user's create of the same id committed meanwhile, or anything
-   * unexpected), the transaction rolls back and the batch runs again one mutation at a time, each
-   * under its own savepoint, so one failure does not sink the others.
+   * Fast path: the whole batch in two round trips — BEGIN, the users' locks and every row it reads
+   * in one; its writes, NOTIFY and COMMIT in the other. If the write fails (another user's create
+   * of the same id committed meanwhile, or anything unexpected), the transaction rolls back and the
+   * batch runs again one mutation at a time, each under its own savepoint, so one failure does not
+   * sink the others.
    */
-  private async commit(batch: PendingMutation[]): Promise<BatchResult[]> {
+  private async commit(batch: PendingMutation<O>[]): Promise<BatchResult[]> {
     try {
-      return await this.db.transaction(async (tx) => {
-        const { start, now } = await lockUsers(tx, batch);
-        const store = await BatchStore.load(tx, batch, now);
+      return await this.db.session(async (s) => {
+        // Read after the lock, in a statement of its own: under READ COMMITTED it then sees every
+        // change committed by whoever held the lock before us.
+        const [, locked, loaded] = await s.script(`BEGIN; ${lockSql(batch)}; ${BatchStore.loadSql(batch)}`);
+        const { start, now } = lockedCounters(locked!.rows);
+        const store = BatchStore.fromRow(loaded!.rows[0], batch, now);
         const { results, last } = this.applyAll(store, batch, start);
-        await store.flush(tx, this.finish(start, last));
+        await s.script(`${store.writeSql(this.finish(start, last))}; COMMIT`);
         return results;
       });
     } catch (err) {
-      if (!(err instanceof BatchRaceError)) this.log.warn({ err: (err as Error).message }, 'bulk write failed; retrying the batch one mutation at a time');
+      if (!isIdTaken(err)) this.log.warn({ err: (err as Error).message }, 'bulk write failed; retrying the batch one mutation at a time');
       return this.db.transaction((tx) => this.runOneByOne(tx, batch));
     }
   }
 
-  private async runOneByOne(tx: Queryable, batch: PendingMutation[]): Promise<BatchResult[]> {
-    const { start, now } = await lockUsers(tx, batch);
+  private async runOneByOne(tx: Queryable, batch: PendingMutation<O>[]): Promise<BatchResult[]> {
+    const { start, now } = lockedCounters((await tx.query<LockedRow>(lockSql(batch))).rows);
     const last = new Map(start);
     const results: BatchResult[] = [];
     for (const item of batch) {
@@ -156,7 +175,7 @@ export class MutationBatcher {
   }
 
   /** The users' new last sequences and the NOTIFY payloads announcing them to other processes. */
-  private finish(start: Map<string, number>, last: Map<string, number>) {
+  private finish(start: Map<string, number>, last: Map<string, number>): BatchFinish {
     const ranges: CommittedRange[] = [];
     for (const [userId, to] of last) {
       const from = start.get(userId)! + 1;
@@ -164,13 +183,13 @@ export class MutationBatcher {
     }
     return {
       lastSequences: ranges.map((r) => ({ id: r.userId, seq: r.to })),
-      notify: ranges.length > 0 ? notifyPayloads(this.serverId, ranges) : [],
+      notify: ranges.length > 0 ? encodeNotifications(this.serverId, ranges) : [],
       channel: NOTIFY_CHANNEL,
     };
   }
 
   /** Applies mutations in order; one that fails is rolled back in the store and answered with its error. */
-  private applyAll(store: BatchStore, batch: PendingMutation[], start: Map<string, number>): { results: BatchResult[]; last: Map<string, number> } {
+  private applyAll(store: BatchStore, batch: PendingMutation<O>[], start: Map<string, number>): { results: BatchResult[]; last: Map<string, number> } {
     const last = new Map(start);
     const results: BatchResult[] = [];
     for (const item of batch) {
@@ -181,22 +200,7 @@ export class MutationBatcher {
       }
       const mark = store.mark();
       try {
-        results.push(
-          applyMutation(
-            store,
-            {
-              userId: item.userId,
-              clientId: item.clientId,
-              limits: this.limits,
-              nextSequence: () => {
-                const next = last.get(item.userId)! + 1;
-                last.set(item.userId, next);
-                return next;
-              },
-            },
-            item.message,
-          ),
-        );
+        results.push(applyMutation(store, { userId: item.userId, clientId: item.clientId, limits: this.limits, sequences: last }, item.message));
       } catch (err) {
         store.rollbackTo(mark);
         last.set(item.userId, before);
@@ -208,14 +212,20 @@ export class MutationBatcher {
   }
 }
 
+interface LockedRow {
+  id: string;
+  last_sequence: number;
+  now: Date;
+}
+
 /** Locks every user of the batch in one fixed order (so concurrent batches anywhere cannot deadlock) and reads their counters. */
-async function lockUsers(tx: Queryable, batch: PendingMutation[]): Promise<{ start: Map<string, number>; now: Date }> {
+function lockSql(batch: PendingMutation[]): string {
   const userIds = [...new Set(batch.map((b) => b.userId))].sort();
-  const locked = await tx.query<{ id: string; last_sequence: number; now: Date }>(
-    'SELECT id, last_sequence, now() AS now FROM users WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid) ORDER BY id FOR UPDATE',
-    [JSON.stringify(userIds)],
-  );
-  return { start: new Map(locked.rows.map((r) => [r.id, r.last_sequence])), now: locked.rows[0]?.now ?? new Date() };
+  return `SELECT id, last_sequence, now() AS now FROM users WHERE id IN (SELECT jsonb_array_elements_text(${jsonLiteral(userIds)})::uuid) ORDER BY id FOR UPDATE`;
+}
+
+function lockedCounters(rows: LockedRow[]): { start: Map<string, number>; now: Date } {
+  return { start: new Map(rows.map((r) => [r.id, r.last_sequence])), now: rows[0]?.now ?? new Date() };
 }
 
 function errorResult(item: PendingMutation, err: unknown): BatchResult {
@@ -229,24 +239,4 @@ function errorResult(item: PendingMutation, err: unknown): BatchResult {
       mutation_id: item.message.mutation_id,
     },
   };
-}
-
-/** Notification payloads carry only ids and sequence ranges, split to stay under PostgreSQL's 8000-byte cap. */
-export function notifyPayloads(serverId: string, ranges: CommittedRange[]): string[] {
-  const head = `{"s":${JSON.stringify(serverId)},"r":[`;
-  const out: string[] = [];
-  let entries: string[] = [];
-  let bytes = head.length + 2;
-  for (const r of ranges) {
-    const entry = JSON.stringify([r.userId, r.from, r.to]);
-    if (entries.length > 0 && bytes + entry.length + 1 > MAX_NOTIFY_BYTES) {
-      out.push(`${head}${entries.join(',')}]}`);
-      entries = [];
-      bytes = head.length + 2;
-    }
-    entries.push(entry);
-    bytes += entry.length + 1;
-  }
-  if (entries.length > 0) out.push(`${head}${entries.join(',')}]}`);
-  return out;
 }

@@ -11,6 +11,8 @@ export interface TestServerOptions extends Pick<StartOptions, 'args' | 'env' | '
    * databases (default `TEST_DATABASE_URL`): the fault suite points it at a private cluster it can stop.
    */
   databaseServerUrl?: string;
+  /** The connection string the server process uses, made from the database's (e.g. to go through a proxy). */
+  serverDatabaseUrl?: (url: string) => string;
 }
 
 export interface TestServer {
@@ -36,7 +38,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const tdb = await createTestDatabase(opts.prefix, opts.databaseServerUrl);
   const start = (port?: number) =>
     startServer({
-      databaseUrl: tdb.url,
+      databaseUrl: opts.serverDatabaseUrl ? opts.serverDatabaseUrl(tdb.url) : tdb.url,
       ...(port !== undefined ? { port } : {}),
       ...(opts.args ? { args: opts.args } : {}),
       ...(opts.env ? { env: opts.env } : {}),

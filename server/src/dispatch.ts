@@ -1,0 +1,245 @@
+import {
+  newUuid,
+  parseClientMessage,
+  ProtocolError,
+  unixSeconds,
+  type AuthErrorReason,
+  type ClientMessage,
+  type ClientMessageOf,
+  type ErrorCode,
+  type Limits,
+  type MutationMessage,
+} from '@json-sync/core';
+import type { Authenticator, AuthOutcome } from './auth.js';
+import { acknowledge, changesSince, fullSync } from './changes.js';
+import { BINARY_FRAME, OVERSIZED_FRAME, type Connection, type Frame } from './connection.js';
+import type { Database } from './db/database.js';
+import type { Fanout } from './fanout.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import type { BatchResult, MutationBatcher, PendingMutation } from './mutations/batcher.js';
+
+/** Frames one connection may have received and not yet processed. */
+const MAX_PENDING_FRAMES = 1024;
+
+export interface DispatchOptions {
+  limits: Limits;
+  /** Most unanswered mutations one connection may have queued before `rate_limited`. */
+  maxInFlightPerConnection: number;
+}
+
+/** What a connection's mutation carries through the batcher: the connection, and when it arrived. */
+export interface MutationOwner {
+  conn: Connection;
+  received: number;
+}
+
+/**
+ * Handles each connection's frames in arrival order: authentication first, then the protocol's
+ * requests. A frame that needs no database answer (a mutation is only queued for the batcher) is
+ * handled at once; one that waits on the database holds the connection's later frames behind it.
+ */
+export class Dispatcher {
+  private readonly limitsJson: string;
+  batcher!: MutationBatcher<MutationOwner>;
+
+  constructor(
+    private readonly db: Database,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+    private readonly auth: Authenticator,
+    private readonly fanout: Fanout,
+    /** Keys that authenticated since the last time their use was recorded. */
+    private readonly usedKeys: Set<string>,
+    private readonly opts: DispatchOptions,
+  ) {
+    this.limitsJson = JSON.stringify(opts.limits);
+  }
+
+  frame(conn: Connection, frame: Frame): void {
+    if (conn.busy) {
+      const backlog = (conn.backlog ??= []);
+      // Frames wait their turn in memory: a client that floods them is cut off, not buffered without end.
+      if (backlog.length >= MAX_PENDING_FRAMES) {
+        this.log.warn({ address: conn.address }, 'too many unprocessed frames; closing the connection');
+        return conn.end(1008, 'too many unprocessed messages');
+      }
+      backlog.push(frame);
+      return;
+    }
+    this.run(conn, frame);
+  }
+
+  /** Resolves when none of `connections` is waiting on the database for a frame. */
+  async idle(connections: Iterable<Connection>): Promise<void> {
+    for (;;) {
+      const busy = [...connections].map((c) => c.busy).filter((b) => b !== null);
+      if (busy.length === 0) return;
+      await Promise.all(busy);
+    }
+  }
+
+  private run(conn: Connection, first: Frame): void {
+    let frame: Frame | undefined = first;
+    while (frame !== undefined) {
+      const pending = this.handleFrame(conn, frame);
+      if (pending) {
+        conn.busy = pending
+          .catch((err) => this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'frame handler failed'))
+          .then(() => {
+            conn.busy = null;
+            const next = this.nextFrame(conn);
+            if (next !== undefined) this.run(conn, next);
+          });
+        return;
+      }
+      frame = this.nextFrame(conn);
+    }
+  }
+
+  private nextFrame(conn: Connection): Frame | undefined {
+    const backlog = conn.backlog;
+    if (backlog === null) return undefined;
+    const next = backlog.shift();
+    if (backlog.length === 0) conn.backlog = null;
+    return next;
+  }
+
+  private handleFrame(conn: Connection, frame: Frame): Promise<void> | void {
+    if (conn.closed) return;
+    if (!conn.session) {
+      const parsed = parseClientMessage(typeof frame === 'string' ? parseJson(frame) : undefined);
+      if (!parsed.ok || parsed.message.type !== 'authenticate') {
+        this.count(parsed.ok ? parsed.message.type : 'invalid');
+        return this.refuseAuth(conn, 'malformed');
+      }
+      this.count('authenticate');
+      return this.authenticate(conn, parsed.message);
+    }
+    if (frame === OVERSIZED_FRAME) return this.sendError(conn, 'message_too_large', `frame exceeds ${this.opts.limits.max_frame_bytes} bytes`);
+    if (frame === BINARY_FRAME) return this.sendError(conn, 'invalid_message', 'frames must be JSON text');
+    const raw = parseJson(frame);
+    if (raw === undefined) {
+      this.count('invalid');
+      return this.sendError(conn, 'invalid_message', 'frame is not valid JSON');
+    }
+    const parsed = parseClientMessage(raw);
+    if (!parsed.ok) {
+      this.count('invalid');
+      return this.sendError(conn, 'invalid_message', parsed.error, parsed.mutation_id);
+    }
+    this.count(parsed.message.type);
+    const m = parsed.message;
+    switch (m.type) {
+      case 'create_document':
+      case 'update_document':
+      case 'delete_document':
+        // A mutation sent without an id gets one here, so its reply and pushes carry it like any other.
+        if (m.mutation_id === undefined) m.mutation_id = newUuid();
+        return this.submitMutation(conn, m as MutationMessage, frame.length);
+      case 'ping':
+        return conn.sendText('{"type":"pong"}');
+      case 'authenticate':
+        return this.sendError(conn, 'invalid_message', 'this connection is already authenticated');
+      default:
+        return this.request(conn, m).catch((err) => {
+          if (err instanceof ProtocolError) return this.sendError(conn, err.code, err.message);
+          this.log.error({ err: (err as Error).message }, 'request failed');
+          this.sendError(conn, 'server_error', 'internal error; retry');
+        });
+    }
+  }
+
+  /** The requests answered from the database. */
+  private async request(conn: Connection, m: Extract<ClientMessage, { type: 'get_changes_since' | 'ack_changes' | 'request_full_sync' }>): Promise<void> {
+    const session = conn.session!;
+    switch (m.type) {
+      case 'get_changes_since': {
+        const limit = Math.min(m.limit ?? this.opts.limits.max_changes_page, this.opts.limits.max_changes_page);
+        return conn.send(await changesSince(this.db, session.userId, m.last_sequence, limit));
+      }
+      case 'ack_changes': {
+        const { sequence, lag } = await acknowledge(this.db, session.userId, session.clientId, m.up_to_sequence);
+        this.metrics.ackLag.observe(lag);
+        this.metrics.maxAckLag.set(lag);
+        return conn.send({ type: 'changes_acknowledged', sequence });
+      }
+      case 'request_full_sync': {
+        const since = m.since_sequence;
+        const { documents, latestSequence } = await fullSync(this.db, session.userId, since);
+        for (const document of documents) conn.send({ type: 'sync_document', document });
+        return conn.send({ type: 'sync_complete', synced_count: documents.length, latest_sequence: latestSequence, ...(since !== undefined ? { since_sequence: since } : {}) });
+      }
+    }
+  }
+
+  private submitMutation(conn: Connection, m: MutationMessage, bytes: number): void {
+    const session = conn.session!;
+    if (conn.inFlight >= this.opts.maxInFlightPerConnection) {
+      return this.sendError(conn, 'rate_limited', 'too many unanswered mutations on this connection; wait for replies', m.mutation_id);
+    }
+    conn.inFlight++;
+    this.batcher.submit({ userId: session.userId, clientId: session.clientId, message: m, bytes, owner: { conn, received: performance.now() } });
+  }
+
+  /** The batcher's answer for one mutation: the reply to its connection, the push to the user's others. */
+  readonly answer = (item: PendingMutation<MutationOwner>, result: BatchResult): void => {
+    const { conn, received } = item.owner;
+    conn.inFlight--;
+    if (result.kind === 'error') {
+      this.metrics.errors.inc({ code: result.reply.code });
+      conn.send(result.reply);
+    } else conn.sendText(result.replyText);
+    if (result.kind === 'applied') this.fanout.local(item.userId, result.sequence, result.push, item.clientId);
+    this.metrics.mutationSeconds.observe({ type: item.message.type }, (performance.now() - received) / 1000);
+  };
+
+  private sendError(conn: Connection, code: ErrorCode, message: string, mutationId?: string): void {
+    this.metrics.errors.inc({ code });
+    conn.send({ type: 'error', code, message, ...(mutationId ? { mutation_id: mutationId } : {}) });
+  }
+
+  refuseAuth(conn: Connection, reason: AuthErrorReason): void {
+    this.metrics.authFailures.inc({ reason });
+    conn.send({ type: 'auth_error', reason, server_time: unixSeconds() });
+    conn.end(1008, `authentication failed: ${reason}`);
+  }
+
+  private async authenticate(conn: Connection, m: ClientMessageOf<'authenticate'>): Promise<void> {
+    let outcome: AuthOutcome;
+    try {
+      outcome = await this.auth.authenticate(conn.address, m);
+    } catch (err) {
+      // The credentials could not be checked (database down): say so, so the client retries with backoff.
+      this.log.warn({ err: (err as Error).message, address: conn.address }, 'authentication could not be checked');
+      return this.refuseAuth(conn, 'unavailable');
+    }
+    if (!outcome.ok) return this.refuseAuth(conn, outcome.reason);
+    if (conn.closed) return;
+    const { userId, apiKey, latestSequence } = outcome.session;
+    conn.session = { userId, applicationId: outcome.session.applicationId, apiKey, clientId: m.client_id };
+    clearTimeout(conn.authDeadline);
+    conn.authDeadline = undefined;
+    this.metrics.authenticatedConnections.inc();
+    this.fanout.add(userId, conn, latestSequence);
+    // A change committed between reading latest_sequence and joining the feed found no feed to push to.
+    this.fanout.catchUp(userId);
+    this.usedKeys.add(apiKey);
+    conn.sendText(
+      `{"type":"auth_success","session_id":"${newUuid()}","client_id":"${m.client_id}","user_id":"${userId}","latest_sequence":${latestSequence},` +
+        `"limits":${this.limitsJson},"server_time":${unixSeconds()}}`,
+    );
+  }
+
+  private count(type: string): void {
+    this.metrics.messages.inc({ type });
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

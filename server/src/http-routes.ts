@@ -1,0 +1,33 @@
+import type uWS from 'uWebSockets.js';
+import type { Database } from './db/database.js';
+import type { Metrics } from './metrics.js';
+
+/** GET /health (200 when the database answers within 2 s, else 503), GET /metrics, and 404 for the rest. */
+export function httpRoutes(app: uWS.TemplatedApp, db: Database, metrics: Metrics, beforeScrape: () => void): void {
+  app.get('/health', (res) => {
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref());
+    void Promise.race([db.query('SELECT 1').then(() => true, () => false), timeout]).then((ok) => {
+      if (aborted) return;
+      res.cork(() => {
+        res
+          .writeStatus(ok ? '200 OK' : '503 Service Unavailable')
+          .writeHeader('content-type', 'application/json')
+          .end(JSON.stringify({ status: ok ? 'ok' : 'database unavailable' }));
+      });
+    });
+  });
+  app.get('/metrics', (res) => {
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    beforeScrape();
+    void metrics.registry.metrics().then((body) => {
+      if (aborted) return;
+      res.cork(() => res.writeHeader('content-type', metrics.registry.contentType).end(body));
+    });
+  });
+  app.any('/*', (res) => {
+    res.writeStatus('404 Not Found').end('not found');
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * The NOTIFY payload that tells other server processes which users' sequences a batch committed.
+ * It carries only ids and sequence ranges (the changes themselves are read from the log), split
+ * to stay under PostgreSQL's cap on a payload.
+ */
+export const NOTIFY_CHANNEL = 'sync_changes';
+/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
+export const MAX_NOTIFY_BYTES = 7900;
+
+/** A user's sequences committed by one batch. */
+export interface CommittedRange {
+  userId: string;
+  from: number;
+  to: number;
+}
+
+export interface Notification {
+  /** The process that committed the ranges (it pushes them itself, from memory). */
+  serverId: string;
+  ranges: CommittedRange[];
+}
+
+export function encodeNotifications(serverId: string, ranges: CommittedRange[]): string[] {
+  const head = `{"s":${JSON.stringify(serverId)},"r":[`;
+  const out: string[] = [];
+  let entries: string[] = [];
+  let bytes = head.length + 2;
+  for (const r of ranges) {
+    const entry = JSON.stringify([r.userId, r.from, r.to]);
+    if (entries.length > 0 && bytes + entry.length + 1 > MAX_NOTIFY_BYTES) {
+      out.push(`${head}${entries.join(',')}]}`);
+      entries = [];
+      bytes = head.length + 2;
+    }
+    entries.push(entry);
+    bytes += entry.length + 1;
+  }
+  if (entries.length > 0) out.push(`${head}${entries.join(',')}]}`);
+  return out;
+}
+
+/** The notification in a payload, or null when it is not one of ours. */
+export function decodeNotification(payload: string): Notification | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload);
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return null;
+  const p = parsed as { s?: unknown; r?: unknown };
+  if (typeof p.s !== 'string' || !Array.isArray(p.r)) return null;
+  const ranges: CommittedRange[] = [];
+  for (const entry of p.r) {
+    if (!Array.isArray(entry) || typeof entry[0] !== 'string' || !Number.isSafeInteger(entry[1]) || !Number.isSafeInteger(entry[2])) return null;
+    ranges.push({ userId: entry[0], from: entry[1], to: entry[2] });
+  }
+  return { serverId: p.s, ranges };
+}
