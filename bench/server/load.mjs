@@ -1,35 +1,16 @@
-// Load generator, run as its own process by run.mjs: N WebSocket clients (one user each), each
-// keeping exactly one update in flight on its own documents for a fixed time.
-import WebSocket from 'ws';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { authenticateBody, sign, unixSeconds } from '@json-sync/core';
+// Load generator, run as its own process by run.mjs: N WebSocket clients (one user each), spread
+// over the given server URLs, each keeping exactly one update in flight on its own documents for
+// a fixed time. Prints {"phase":"ready"} and waits for a line on stdin before the timed part, so
+// the parent can read the servers' counters at its start.
+import { randomUUID } from 'node:crypto';
+import { connect, handshake, pct } from './protocol.mjs';
 
-const [url, apiKey, secret, clientsArg, secondsArg, docsArg] = process.argv.slice(2);
+const [urls, apiKey, secret, clientsArg, secondsArg, docsArg] = process.argv.slice(2);
+const servers = urls.split(',');
 const clients = Number(clientsArg);
 const seconds = Number(secondsArg);
 const docsPerClient = Number(docsArg ?? 4);
-
-function connect(i) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    const clientId = randomUUID();
-    const email = `bench-${i}@example.com`;
-    ws.once('error', reject);
-    ws.once('open', () => {
-      const timestamp = unixSeconds();
-      const nonce = randomBytes(16).toString('hex');
-      ws.send(JSON.stringify({
-        type: 'authenticate', email, client_id: clientId, api_key: apiKey, timestamp, nonce,
-        signature: sign({ secret, timestamp, email, apiKey, body: authenticateBody(clientId, nonce) }),
-      }));
-      ws.once('message', (d) => {
-        const m = JSON.parse(d.toString());
-        if (m.type !== 'auth_success') reject(new Error(JSON.stringify(m)));
-        else resolve(ws);
-      });
-    });
-  });
-}
+const run = randomUUID().slice(0, 8);
 
 function roundTrip(ws, msg) {
   return new Promise((resolve) => {
@@ -39,9 +20,12 @@ function roundTrip(ws, msg) {
   });
 }
 
-const sockets = await Promise.all(Array.from({ length: clients }, (_, i) => connect(i)));
-const docs = [];
-for (const ws of sockets) {
+const sockets = [];
+for (let i = 0; i < clients; i += 200) {
+  const n = Math.min(200, clients - i);
+  sockets.push(...(await Promise.all(Array.from({ length: n }, (_, k) => connect(servers[(i + k) % servers.length], apiKey, secret, `load-${run}-${i + k}@example.com`)))));
+}
+const docs = await Promise.all(sockets.map(async (ws) => {
   const mine = [];
   for (let d = 0; d < docsPerClient; d++) {
     const id = randomUUID();
@@ -49,9 +33,10 @@ for (const ws of sockets) {
     if (reply.type !== 'document_created_response') throw new Error(JSON.stringify(reply));
     mine.push({ id, revision: 1 });
   }
-  docs.push(mine);
-}
+  return mine;
+}));
 
+await handshake({ phase: 'ready' });
 const latencies = [];
 let failures = 0;
 const deadline = Date.now() + seconds * 1000;
@@ -73,7 +58,7 @@ await Promise.all(sockets.map(async (ws, i) => {
   }
 }));
 const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-for (const ws of sockets) ws.close();
 latencies.sort((a, b) => a - b);
-const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] / 1e6;
-process.stdout.write(JSON.stringify({ committed: latencies.length, failures, elapsed, rate: latencies.length / elapsed, p50: pct(0.5), p99: pct(0.99) }) + '\n');
+await handshake({ phase: 'done', committed: latencies.length, failures, elapsed, rate: latencies.length / elapsed, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99) });
+for (const ws of sockets) ws.terminate();
+process.exit(0);
