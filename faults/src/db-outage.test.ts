@@ -10,7 +10,7 @@
  * every failed mutation applies exactly once when retried (and a second resend is a replay),
  * sequences stay dense, and authentication works again.
  *
- * Short: 1 outage. Long (FAULTS_LONG=1): 3 outages.
+ * Short: 1 outage. Long (FAULTS_LONG=1): 4 outages.
  */
 import t from 'tap';
 import type { ServerMessage } from '@json-sync/core';
@@ -39,7 +39,7 @@ import {
   type Writer,
 } from './support.js';
 
-const OUTAGES = LONG ? 3 : 1;
+const OUTAGES = LONG ? 4 : 1;
 const DURING_OUTAGE = 20;
 
 t.test('database outage: the server survives, /health 503, server_error and auth_error unavailable, and retried mutations apply exactly once', async (t) => {

@@ -6,9 +6,9 @@
  *
  * 1. Pinned: the test holds a user's row lock, so the server's batch transaction waits inside its
  *    lock statement; that backend (and the one-by-one retry's, when it appears) is terminated.
- *    Short 4 rounds, long 12.
+ *    Short 4 rounds, long 20.
  * 2. Under load: 4 connections of 2 users keep mutations in flight while backends found inside a
- *    transaction are terminated every 20-120 ms, plus the LISTEN connection once. Short 4 s, long 20 s.
+ *    transaction are terminated every 20-120 ms, plus the LISTEN connection once. Short 4 s, long 30 s.
  */
 import t from 'tap';
 import pg from 'pg';
@@ -35,8 +35,8 @@ import {
   type Writer,
 } from './support.js';
 
-const PINNED_ROUNDS = LONG ? 12 : 4;
-const LOAD_MS = LONG ? 20_000 : 4_000;
+const PINNED_ROUNDS = LONG ? 20 : 4;
+const LOAD_MS = LONG ? 30_000 : 4_000;
 
 /** A connection of the test's own, named so it is never mistaken for the server's. */
 async function adminClient(ts: TestServer, name: string): Promise<pg.Client> {

@@ -6,7 +6,7 @@
  * change is there locally, reaches the server within 5 s, is applied there exactly once, and that
  * the server and the local view are the same documents.
  *
- * Short: 10 rounds. Long (FAULTS_LONG=1): 30 rounds.
+ * Short: 10 rounds. Long (FAULTS_LONG=1): 40 rounds.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { harness, serverDocs } from '../../client-ts/src/test-support/harness.js';
 import { checkDense, LONG, Rng, runSeed, sleep, within } from './support.js';
 
-const ROUNDS = LONG ? 30 : 10;
+const ROUNDS = LONG ? 40 : 10;
 const SYNC_MS = 5000;
 
 /** The built engine the child process imports (this process runs the TypeScript sources). */

@@ -16,7 +16,7 @@
  *    another application — whose rows in every table stay byte-for-byte unchanged, and whose open
  *    connections receive nothing.
  *
- * Short: 10,000 frames. Long (FAULTS_LONG=1): 60,000. FAULTS_SEED=n replays a run.
+ * Short: 10,000 frames. Long (FAULTS_LONG=1): 100,000. FAULTS_SEED=n replays a run.
  */
 import t from 'tap';
 import { newUuid, type ServerMessage } from '@json-sync/core';
@@ -24,7 +24,7 @@ import { startTestServer } from '../../server/src/test-support/test-server.js';
 import { TestClient, type Identity } from '../../server/src/test-support/ws-client.js';
 import { checkDense, health, LONG, Rng, runSeed, tail, within } from './support.js';
 
-const FRAMES = LONG ? 60_000 : 10_000;
+const FRAMES = LONG ? 100_000 : 10_000;
 const ATTACKERS = 4;
 /** Frames that must end the connection (1006): at least this many of each per run. */
 const INVALID_UTF8_FRAMES = LONG ? 30 : 6;

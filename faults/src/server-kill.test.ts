@@ -6,7 +6,7 @@
  * mutations make.
  *
  * Short: 3 rounds, 6 users × 2 connections, 8 mutations in flight per connection.
- * Long (FAULTS_LONG=1): 10 rounds, 12 users × 2 connections.
+ * Long (FAULTS_LONG=1): 15 rounds, 12 users × 2 connections.
  */
 import t from 'tap';
 import type { ServerMessage } from '@json-sync/core';
@@ -14,7 +14,7 @@ import { startTestServer } from '../../server/src/test-support/test-server.js';
 import { TestClient } from '../../server/src/test-support/ws-client.js';
 import { checkDocs, checkLog, isSuccess, LONG, ReplyRouter, Rng, runSeed, sleep, tail, waitFor, within, Workload, type Mutation } from './support.js';
 
-const ROUNDS = LONG ? 10 : 3;
+const ROUNDS = LONG ? 15 : 3;
 const USERS = LONG ? 12 : 6;
 const CONNECTIONS_PER_USER = 2;
 const WINDOW = 8;

@@ -102,17 +102,11 @@ export function tail(text: string, n = 2000): string {
   return text.length <= n ? text : `…${text.slice(-n)}`;
 }
 
-/**
- * Records whether a server process exits on its own (a crash), as opposed to being stopped by the
- * test. `expected()` marks the exits the test causes itself (restart, teardown).
- */
-export function watchExit(server: ServerProcess): { exit: () => { code: number | null; signal: NodeJS.Signals | null } | null; expected: () => void } {
+/** Records whether a server process exits while the test still expects it to run (a crash). */
+export function watchExit(server: ServerProcess): { exit: () => { code: number | null; signal: NodeJS.Signals | null } | null } {
   let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-  let expected = false;
-  server.child.once('exit', (code, signal) => {
-    if (!expected) exit = { code, signal };
-  });
-  return { exit: () => exit, expected: () => (expected = true) };
+  server.child.once('exit', (code, signal) => (exit = { code, signal }));
+  return { exit: () => exit };
 }
 
 /** A port the OS considers free right now on 127.0.0.1. */
@@ -147,7 +141,8 @@ export interface PrivateCluster {
  * A PostgreSQL cluster of the test's own (`initdb` + `pg_ctl` in a temp directory, trust auth,
  * TCP on a random 127.0.0.1 port, its socket in the directory), so an outage never touches the
  * machine's PostgreSQL service. initdb refuses root: as root, both run as the `postgres` user.
- * The directory is removed by `remove()`, and at process exit should the test die before that.
+ * The directory is removed by `remove()`, and at process exit or on SIGTERM/SIGINT should the test
+ * die before that.
  */
 export async function createPrivateCluster(): Promise<PrivateCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'json-sync-faults-pg-'));
@@ -164,10 +159,16 @@ export async function createPrivateCluster(): Promise<PrivateCluster> {
     });
   let running = false;
   let removed = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    remove();
+    process.kill(process.pid, signal);
+  };
   const remove = () => {
     if (removed) return;
     removed = true;
     process.off('exit', remove);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     if (running) {
       // Synchronous, as this also runs at process exit; harmless when it is already stopped.
       const [file, list] = argv('pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', '30', 'stop']);
@@ -176,7 +177,10 @@ export async function createPrivateCluster(): Promise<PrivateCluster> {
     }
     rmSync(dir, { recursive: true, force: true });
   };
+  // Also when the test dies first: at exit, or on the SIGTERM of a runner's timeout (re-raised once removed).
   process.on('exit', remove);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
   try {
     if (asRoot) {
       const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
