@@ -475,13 +475,32 @@ export function startLoad(writers: Writer[], window = 8): { stop(): Promise<void
   };
 }
 
+/**
+ * Sends messages in order on one connection, at most `window` unanswered at a time (the server
+ * refuses more than 1024 in flight per connection with rate_limited), and returns their replies in order.
+ */
+export async function sendAll(router: ReplyRouter, msgs: Record<string, unknown>[], window = 64): Promise<(ServerMessage | null)[]> {
+  const replies: (ServerMessage | null)[] = new Array(msgs.length).fill(null);
+  const inFlight = new Set<Promise<void>>();
+  for (let i = 0; i < msgs.length; i++) {
+    if (inFlight.size >= window) await Promise.race(inFlight);
+    const p: Promise<void> = router.send(msgs[i]!).then((r) => {
+      replies[i] = r;
+      inFlight.delete(p);
+    });
+    inFlight.add(p);
+  }
+  await Promise.all(inFlight);
+  return replies;
+}
+
 /** Resends every mutation without a success reply (in the order first sent) until each has one, at most `attempts` times. */
 export async function retryUntilApplied(w: Writer, attempts = 5): Promise<number> {
   let resent = 0;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const open = w.work.mutations.filter((m) => !isSuccess(w.replies.get(m.mid)));
     if (open.length === 0) break;
-    const got = await within(`${w.work.label}: replies to ${open.length} retried mutations`, Promise.all(open.map((m) => w.router.send(m.msg))), 30_000);
+    const got = await within(`${w.work.label}: replies to ${open.length} retried mutations`, sendAll(w.router, open.map((m) => m.msg)), 60_000);
     resent += open.length;
     open.forEach((m, i) => recordReply(w, m.mid, got[i]!));
   }
