@@ -237,7 +237,11 @@ t.test('parsePatch refuses each hostile form as a value with invalid_patch', asy
     ['lone surrogate', '"\\ud800"'],
     ['10,000-deep value', deepArray(10_000)],
   ];
-  for (const [what, value] of hostile) throwsCode(t, () => parsePatch(JSON.parse(`[{"op":"add","path":"/n","value":${value}}]`)), 'invalid_patch', what);
+  for (const [what, value] of hostile) {
+    throwsCode(t, () => parsePatch(JSON.parse(`[{"op":"add","path":"/n","value":${value}}]`)), 'invalid_patch', what);
+    throwsCode(t, () => parsePatch(JSON.parse(`[{"op":${value},"path":"/n"}]`)), 'invalid_patch', `${what} as the op`);
+    throwsCode(t, () => parsePatch(JSON.parse(`[{"op":"move","path":${value},"from":"/a"}]`)), 'invalid_patch', `${what} as the path`);
+  }
 });
 
 t.test('parsePatch honours a smaller max_patch_ops', async (t) => {

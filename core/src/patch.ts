@@ -11,6 +11,11 @@ export type PatchOp =
   | { op: 'copy'; from: string; path: string }
   | { op: 'test'; path: string; value: JsonValue };
 
+/** A pointer as an error message quotes it: never more than 64 characters of what a sender wrote. */
+function shown(pointer: string): string {
+  return JSON.stringify(pointer.length > 64 ? `${pointer.slice(0, 64)}…` : pointer);
+}
+
 const OPS_WITH_VALUE = new Set(['add', 'replace', 'test']);
 const OPS_WITH_FROM = new Set(['move', 'copy']);
 
@@ -20,14 +25,14 @@ const OPS_WITH_FROM = new Set(['move', 'copy']);
  */
 export function parsePointer(pointer: string): string[] {
   if (pointer === '') return [];
-  if (pointer[0] !== '/') throw new ProtocolError('invalid_patch', `pointer "${pointer}" must start with "/"`);
+  if (pointer[0] !== '/') throw new ProtocolError('invalid_patch', `pointer ${shown(pointer)} must start with "/"`);
   return pointer
     .slice(1)
     .split('/')
     .map((raw) => {
-      if (/~[^01]|~$/.test(raw)) throw new ProtocolError('invalid_patch', `pointer "${pointer}" has a bad "~" escape`);
+      if (/~[^01]|~$/.test(raw)) throw new ProtocolError('invalid_patch', `pointer ${shown(pointer)} has a bad "~" escape`);
       const token = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-      if (HOSTILE_KEYS.has(token)) throw new ProtocolError('invalid_patch', `pointer "${pointer}" names the forbidden key "${token}"`);
+      if (HOSTILE_KEYS.has(token)) throw new ProtocolError('invalid_patch', `pointer ${shown(pointer)} names the forbidden key "${token}"`);
       if (!isStorableString(token)) throw new ProtocolError('invalid_patch', 'pointer holds U+0000 or an unpaired surrogate');
       return token;
     });
@@ -47,7 +52,9 @@ export function parsePatch(ops: unknown, limits: Pick<Limits, 'max_patch_ops' | 
     if (!isPlainObject(op)) throw new ProtocolError('invalid_patch', `operation ${i} is not an object`);
     const name = op.op;
     if (typeof name !== 'string' || !(OPS_WITH_VALUE.has(name) || OPS_WITH_FROM.has(name) || name === 'remove')) {
-      throw new ProtocolError('invalid_patch', `operation ${i}: unknown op ${JSON.stringify(typeof name === 'string' ? name.slice(0, 64) : name)}`);
+      // Only a short string is echoed: a sender's value may be anything (10,000 levels deep, megabytes long).
+      const shown = typeof name === 'string' ? JSON.stringify(name.slice(0, 64)) : name === null ? 'null' : `of type ${Array.isArray(name) ? 'array' : typeof name}`;
+      throw new ProtocolError('invalid_patch', `operation ${i}: unknown op ${shown}`);
     }
     const path = op.path;
     if (typeof path !== 'string') throw new ProtocolError('invalid_patch', `operation ${i}: path must be a string`);
