@@ -298,3 +298,29 @@ t.test("durability 'full' opens, syncs and fsyncs per commit", async (t) => {
   t.teardown(() => again.close(100));
   t.same(again.getDocument(id)?.content, { title: 'durable', n: 2 });
 });
+
+t.test('an outbox larger than the part kept in memory: everything survives a reopen and uploads once, in order per document', async (t) => {
+  const h = await harness();
+  t.teardown(() => h.teardown());
+  const email = 'backlog@example.com';
+  const N = 6000; // beyond the 4096 entries held in memory
+  const first = h.engine('backlog', email, { online: false });
+  const ids = first.createDocuments(Array.from({ length: N }, (_, i) => ({ title: `backlog ${i}`, i })));
+  // A second change of the first and the last document: each must follow its create.
+  first.mergeDocument(ids[0]!, { edited: true });
+  first.mergeDocument(ids[N - 1]!, { edited: true });
+  await first.close();
+
+  const e = SyncEngine.open({ ...h.options('backlog', email), online: false });
+  t.teardown(() => e.close(100));
+  t.equal(e.pendingCount(), N + 2, 'the whole outbox is there after reopening');
+  e.setOnline(true);
+  await e.whenSynced(120_000);
+  t.equal(e.pendingCount(), 0);
+  const server = await serverDocs(h);
+  t.equal(server.size, N, 'every document reached the server');
+  t.match(server.get(ids[0]!), { syncRevision: 2, content: { title: 'backlog 0', i: 0, edited: true } });
+  t.match(server.get(ids[N - 1]!), { syncRevision: 2, content: { i: N - 1, edited: true } });
+  const log = await h.tdb.db.query<{ n: number; distinct_mutations: number }>('SELECT count(*)::int AS n, count(DISTINCT mutation_id)::int AS distinct_mutations FROM change_events');
+  t.same(log.rows, [{ n: N + 2, distinct_mutations: N + 2 }], 'each change applied once');
+});

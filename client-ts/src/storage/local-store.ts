@@ -51,7 +51,13 @@ export interface ChangeRow {
   created_at: string;
 }
 
-export type NewChange = Pick<ChangeRow, 'document_id' | 'origin' | 'kind' | 'forward' | 'reverse' | 'mutation_id' | 'state' | 'sequence' | 'sync_revision' | 'created_at'>;
+export type NewChange = Pick<ChangeRow, 'document_id' | 'origin' | 'kind' | 'forward' | 'reverse' | 'mutation_id' | 'state' | 'sequence' | 'sync_revision' | 'created_at'> & {
+  /** Its seq; absent: the next one. */
+  seq?: number;
+};
+
+/** An outbox change without its payloads. */
+export type OutboxRow = Pick<ChangeRow, 'seq' | 'document_id' | 'kind' | 'state' | 'sent_base' | 'acked_sequence'> & { mutation_id: string };
 
 export interface ConflictRow {
   id: number;
@@ -73,6 +79,8 @@ export interface StoreOptions {
 
 /** Past this WAL size a checkpoint runs between writes even while they go on; below it, only when they pause. */
 const WAL_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
+/** How often the WAL's size is checked against that limit, in commits. */
+const WAL_CHECK_EVERY = 512;
 /** How long writes must pause before the WAL is checkpointed. */
 const IDLE_CHECKPOINT_MS = 250;
 
@@ -92,7 +100,10 @@ export class LocalStore {
   private readonly runInTransaction: (fn: () => unknown) => unknown;
   /** Undo steps for in-memory state changed inside the current transaction (see onRollback). */
   private readonly undo: (() => void)[] = [];
-  private checkpointTimer: NodeJS.Timeout | null = null;
+  private readonly idleTimer: NodeJS.Timeout;
+  /** Commits since the last checkpoint, and when the latest was. */
+  private commits = 0;
+  private lastCommit = 0;
   private closed = false;
 
   private constructor(
@@ -103,11 +114,16 @@ export class LocalStore {
     this.db = db;
     this.lock = lock;
     this.runInTransaction = db.transaction((fn: () => unknown) => fn());
+    this.idleTimer = setInterval(() => {
+      if (this.commits > 0 && Date.now() - this.lastCommit >= IDLE_CHECKPOINT_MS) this.checkpoint();
+    }, IDLE_CHECKPOINT_MS);
+    this.idleTimer.unref();
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       getState: p('SELECT value FROM sync_state WHERE key = ?').pluck(),
       setState: p('INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       getView: p('SELECT * FROM views WHERE id = ?'),
+      revisionOf: p('SELECT revision FROM views WHERE id = ?').pluck(),
       listLive: p('SELECT * FROM views WHERE deleted = 0 ORDER BY created_at, id'),
       listAll: p('SELECT * FROM views ORDER BY created_at, id'),
       countLive: p('SELECT count(*) FROM views WHERE deleted = 0').pluck(),
@@ -125,10 +141,12 @@ export class LocalStore {
                   ON CONFLICT (id) DO UPDATE SET content = excluded.content, revision = excluded.revision, deleted = excluded.deleted,
                     given_title = excluded.given_title`),
       deleteBase: p('DELETE FROM bases WHERE id = ?'),
-      addChange: p(`INSERT INTO changes (document_id, origin, kind, forward, reverse, mutation_id, state, sequence, sync_revision, created_at)
-                    VALUES (@document_id, @origin, @kind, @forward, @reverse, @mutation_id, @state, @sequence, @sync_revision, @created_at)`),
+      addChange: p(`INSERT INTO changes (seq, document_id, origin, kind, forward, reverse, mutation_id, state, sequence, sync_revision, created_at)
+                    VALUES (@seq, @document_id, @origin, @kind, @forward, @reverse, @mutation_id, @state, @sequence, @sync_revision, @created_at)`),
       getChange: p('SELECT * FROM changes WHERE seq = ?'),
-      outbox: p(`SELECT seq, document_id, kind, mutation_id, state, sent_base, acked_sequence FROM changes WHERE state < ${SETTLED} ORDER BY seq`),
+      outboxIds: p(`SELECT seq, mutation_id, state FROM changes WHERE seq >= ? AND state < ${SETTLED}`),
+      outboxAfter: p(`SELECT seq, document_id, kind, mutation_id, state, sent_base, acked_sequence FROM changes WHERE seq > ? AND state < ${SETTLED} ORDER BY seq LIMIT ?`),
+      lastSeq: p('SELECT max(seq) FROM changes').pluck(),
       outboxOf: p(`SELECT * FROM changes WHERE document_id = ? AND state < ${SETTLED} ORDER BY seq`),
       setSent: p('UPDATE changes SET sent_base = ? WHERE seq = ?'),
       answer: p(`UPDATE changes SET state = ${ANSWERED}, acked_sequence = ? WHERE seq = ?`),
@@ -165,6 +183,8 @@ export class LocalStore {
       db.pragma('foreign_keys = ON');
       // Checkpoints (an fsync with synchronous=NORMAL) are run by the engine when writes pause.
       db.pragma('wal_autocheckpoint = 0');
+      // The WAL file shrinks back when a checkpoint lets it restart, so its size tells how much waits.
+      db.pragma('journal_size_limit = 0');
       migrate(db);
     } catch (err) {
       db.close();
@@ -177,7 +197,7 @@ export class LocalStore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
+    clearInterval(this.idleTimer);
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
     this.lock.close();
@@ -211,30 +231,27 @@ export class LocalStore {
     return this.db.inTransaction;
   }
 
-  /** A write committed: checkpoint once writes pause, or now if the WAL has grown past its limit. */
+  /**
+   * A write committed. The WAL is checkpointed once writes pause (the idle timer); only a WAL
+   * past its hard limit — writes that never pause — is checkpointed right after a commit.
+   */
   private wrote(): void {
-    if (this.closed) return;
-    if (this.checkpointTimer) clearTimeout(this.checkpointTimer);
-    this.checkpointTimer = setTimeout(() => this.checkpoint(), IDLE_CHECKPOINT_MS);
-    this.checkpointTimer.unref();
+    this.lastCommit = Date.now();
+    if (++this.commits % WAL_CHECK_EVERY === 0 && this.walBytes() > WAL_HARD_LIMIT_BYTES) this.checkpoint();
   }
 
   private checkpoint(): void {
-    this.checkpointTimer = null;
     if (this.closed || this.db.inTransaction) return;
+    this.commits = 0;
     this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
-  /** Checkpoints now when the WAL is past its hard limit (called between groups of writes, never inside one). */
-  checkpointIfLarge(): void {
-    if (this.closed || this.db.inTransaction || this.path === ':memory:') return;
-    let size = 0;
+  private walBytes(): number {
     try {
-      size = statSync(`${this.path}-wal`).size;
+      return statSync(`${this.path}-wal`).size;
     } catch {
-      return;
+      return 0;
     }
-    if (size > WAL_HARD_LIMIT_BYTES) this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
   getState(key: string): string | undefined {
@@ -247,6 +264,11 @@ export class LocalStore {
 
   getView(id: string): ViewRow | undefined {
     return this.s.getView.get(id) as ViewRow | undefined;
+  }
+
+  /** The newest server revision known of a document; null or undefined when none. */
+  revisionOf(id: string): number | null | undefined {
+    return this.s.revisionOf.get(id) as number | null | undefined;
   }
 
   listViews(includeDeleted: boolean): ViewRow[] {
@@ -287,16 +309,36 @@ export class LocalStore {
   }
 
   addChange(c: NewChange): number {
-    return Number(this.s.addChange.run(c).lastInsertRowid);
+    return Number(this.s.addChange.run({ seq: null, ...c }).lastInsertRowid);
   }
 
   getChange(seq: number): ChangeRow | undefined {
     return this.s.getChange.get(seq) as ChangeRow | undefined;
   }
 
-  /** Every change still in the outbox, oldest first, without payloads. */
-  outbox(): Pick<ChangeRow, 'seq' | 'document_id' | 'kind' | 'mutation_id' | 'state' | 'sent_base' | 'acked_sequence'>[] {
-    return this.s.outbox.all() as ChangeRow[];
+  /** A seq no outbox entry is below. */
+  outboxFrom(): number {
+    return Number(this.getState('outbox_from') ?? 0);
+  }
+
+  /** Ids and states of every outbox change (read once, at open). */
+  outboxIds(): IterableIterator<Pick<OutboxRow, 'seq' | 'mutation_id' | 'state'>> {
+    return this.s.outboxIds.iterate(this.outboxFrom()) as IterableIterator<Pick<OutboxRow, 'seq' | 'mutation_id' | 'state'>>;
+  }
+
+  /** Up to `limit` outbox changes after seq `after`, oldest first, without payloads. */
+  outboxAfter(after: number, limit: number): OutboxRow[] {
+    return this.s.outboxAfter.all(after, limit) as OutboxRow[];
+  }
+
+  /** No outbox entry is below `seq` (so the next open reads from there). */
+  setOutboxFrom(seq: number): void {
+    this.setState('outbox_from', String(seq));
+  }
+
+  /** The highest seq a change has had (0: none). */
+  lastSeq(): number {
+    return (this.s.lastSeq.get() as number | null) ?? 0;
   }
 
   /** One document's changes still in the outbox, oldest first, with payloads. */

@@ -101,7 +101,8 @@ const STEPS: readonly string[] = [
   -- Every change of every document: local ones (origin local/undo/redo) are the outbox while state < 2
   -- (0: waiting for an answer, 1: answered with acked_sequence, not yet reached by the stream);
   -- remote ones are history only. sent_base: the base_revision the first send carried (-1: none;
-  -- NULL: never sent), so a resend is the same message.
+  -- NULL: never sent), so a resend is the same message. No index finds the outbox: sync_state's
+  -- outbox_from is a seq no outbox entry is below, and the engine reads from there once, at open.
   CREATE TABLE changes (
     seq INTEGER PRIMARY KEY,
     document_id TEXT NOT NULL,
@@ -120,7 +121,8 @@ const STEPS: readonly string[] = [
     created_at TEXT NOT NULL
   );
   CREATE INDEX changes_document ON changes (document_id, seq);
-  CREATE INDEX changes_outbox ON changes (seq) WHERE state < 2;
+  -- Every local change clears its document's redo stack: with this, that costs nothing when it is empty.
+  CREATE INDEX changes_redo ON changes (document_id) WHERE redoable > 0;
 
   INSERT INTO views (id, content, deleted, title, revision, pending, created_at, updated_at, deleted_at)
     SELECT d.id, d.content, d.deleted, d.title, coalesce(d.known_revision, d.base_revision),

@@ -68,7 +68,6 @@ export class Inbox {
       this.head = 0;
     }
     if (ctx.isClosed()) return this.clear();
-    ctx.store.checkpointIfLarge();
     if (this.size < HIGH_WATER / 2) ctx.transport.setPaused(false);
     if (this.size > 0) setImmediate(() => this.drain());
     else this.drained();

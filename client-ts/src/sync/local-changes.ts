@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, isUuid, newUuid, titleOf, type JsonObject } from '@json-sync/core';
+import { DEFAULT_LIMITS, isUuid, titleOf, type JsonObject } from '@json-sync/core';
 import { SyncError } from '../errors.js';
 import { EventType } from '../events.js';
 import type { ChangeOrigin, MutationKind, ViewRow } from '../storage/local-store.js';
@@ -77,7 +77,6 @@ export class LocalChanges {
       kind: step.kind,
       forward: forwardText,
       reverse: step.reverse === null ? null : JSON.stringify(step.reverse),
-      mutation_id: newUuid(),
       created_at: now,
     });
     const deleted = step.kind === 'delete';

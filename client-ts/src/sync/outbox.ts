@@ -1,4 +1,5 @@
-import { QUEUED, type ChangeRow, type LocalStore, type MutationKind, type NewChange } from '../storage/local-store.js';
+import { randomBytes } from 'node:crypto';
+import { QUEUED, SETTLED, type ChangeRow, type LocalStore, type MutationKind, type NewChange, type OutboxRow } from '../storage/local-store.js';
 
 /** A change in the outbox, as the sender and the replica track it (payloads stay in the database). */
 export interface OutboxEntry {
@@ -12,45 +13,78 @@ export interface OutboxEntry {
   sentBase: number | null;
 }
 
+/** The oldest outbox entries held in memory (what may be sent next); the rest wait in the database for their turn. */
+const WINDOW = 4096;
+
 /**
- * The outbox in memory, indexed, mirroring the changes whose state is below SETTLED. Every
- * method writes the database and the index together; inside a transaction the index change is
+ * The outbox: the changes whose state is below SETTLED. Memory holds only a window of the oldest
+ * entries — everything sent, answered or about to be sent is in it — so a backlog of any size
+ * costs a bounded amount of memory. Mutation ids are this engine's random prefix followed by the
+ * change's seq, so an id in the stream is known as ours, and its entry found, without an index.
+ * Every method writes the database and memory together; inside a transaction the memory change is
  * undone if the transaction rolls back.
  */
 export class Outbox {
-  private readonly bySeq = new Map<number, OutboxEntry>();
-  private readonly byMutation = new Map<string, OutboxEntry>();
+  /** The window, in seq order (the oldest first). */
+  private readonly window = new Map<number, OutboxEntry>();
   private readonly byDocument = new Map<string, OutboxEntry[]>();
-  /** Each document's oldest unanswered entry, in the order they became heads: what may be sent next. */
+  /** Each document's oldest unanswered entry in the window, in the order they became heads: what may be sent next. */
   private readonly headsByDocument = new Map<string, OutboxEntry>();
-  /** Answered entries by ascending acked sequence: they leave when the stream reaches it. */
-  private answered: OutboxEntry[] = [];
+  /** Answered entries (all in the window: only window entries are sent), by ascending acked sequence. */
+  private readonly answered: OutboxEntry[] = [];
+  /** Every outbox entry with a seq up to here is in the window. */
+  private loadedThrough: number;
+  /** The highest seq of any change. */
+  private newest: number;
+  private windowMax = 0;
+  private total = 0;
   private unanswered = 0;
+  private readonly prefix: string;
+  /** Entries of migrated files, whose ids are not derived from their seq. */
+  private readonly legacy = new Map<string, number>();
 
   constructor(private readonly store: LocalStore) {
-    for (const row of store.outbox()) {
-      this.index({
-        seq: row.seq,
-        documentId: row.document_id,
-        kind: row.kind,
-        mutationId: row.mutation_id!,
-        ackedSequence: row.state === QUEUED ? null : row.acked_sequence,
-        sentBase: row.sent_base,
-      });
+    let prefix = store.getState('mutation_prefix');
+    if (!prefix) store.setState('mutation_prefix', (prefix = randomBytes(10).toString('hex')));
+    this.prefix = `${prefix.slice(0, 8)}-${prefix.slice(8, 12)}-${prefix.slice(12, 16)}-${prefix.slice(16, 20)}-`;
+    for (const row of store.outboxIds()) {
+      this.total++;
+      if (row.state === QUEUED) this.unanswered++;
+      if (!row.mutation_id.startsWith(this.prefix)) this.legacy.set(row.mutation_id, row.seq);
     }
+    this.newest = store.lastSeq();
+    this.loadedThrough = store.outboxFrom() - 1;
+    this.refill();
+    if (this.total === 0) store.setOutboxFrom(this.newest + 1);
   }
 
   /** Adds a local change to the outbox (and to history: it is one row). */
-  add(change: Omit<NewChange, 'state' | 'sequence' | 'sync_revision'> & { mutation_id: string }): OutboxEntry {
-    const seq = this.store.addChange({ ...change, state: QUEUED, sequence: null, sync_revision: null });
-    const entry: OutboxEntry = { seq, documentId: change.document_id, kind: change.kind, mutationId: change.mutation_id, ackedSequence: null, sentBase: null };
-    this.index(entry);
-    this.store.onRollback(() => this.unindex(entry));
+  add(change: Omit<NewChange, 'state' | 'sequence' | 'sync_revision' | 'mutation_id'>): OutboxEntry {
+    const seq = this.store.lastSeq() + 1;
+    const mutationId = `${this.prefix}${seq.toString(16).padStart(12, '0')}`;
+    this.store.addChange({ ...change, seq, mutation_id: mutationId, state: QUEUED, sequence: null, sync_revision: null });
+    const entry: OutboxEntry = { seq, documentId: change.document_id, kind: change.kind, mutationId, ackedSequence: null, sentBase: null };
+    const before = { newest: this.newest, loadedThrough: this.loadedThrough };
+    const inWindow = this.loadedThrough >= this.newest && this.window.size < WINDOW;
+    this.newest = seq;
+    this.total++;
+    this.unanswered++;
+    if (inWindow) {
+      this.loadedThrough = seq;
+      this.index(entry);
+    }
+    this.store.onRollback(() => {
+      if (inWindow) this.unindex(entry);
+      this.newest = before.newest;
+      this.loadedThrough = before.loadedThrough;
+      this.total--;
+      this.unanswered--;
+    });
     return entry;
   }
 
   get size(): number {
-    return this.bySeq.size;
+    return this.total;
   }
 
   /** Entries the server has not answered. */
@@ -58,23 +92,23 @@ export class Outbox {
     return this.unanswered;
   }
 
+  /** The outbox entry of a mutation id, or undefined (not ours, or no longer in the outbox). */
   entry(mutationId: string): OutboxEntry | undefined {
-    return this.byMutation.get(mutationId);
+    const seq = mutationId.startsWith(this.prefix) ? Number.parseInt(mutationId.slice(this.prefix.length), 16) : this.legacy.get(mutationId);
+    return seq === undefined ? undefined : this.at(seq);
   }
 
-  of(documentId: string): readonly OutboxEntry[] {
-    return this.byDocument.get(documentId) ?? [];
-  }
-
-  pendingOf(documentId: string): number {
-    let n = 0;
-    for (const e of this.of(documentId)) if (e.ackedSequence === null) n++;
-    return n;
+  /** The outbox entry of change `seq`, or undefined when it is not in the outbox. */
+  at(seq: number): OutboxEntry | undefined {
+    const held = this.window.get(seq);
+    if (held || seq <= this.loadedThrough) return held;
+    const row = this.store.getChange(seq);
+    return row && row.state < SETTLED && row.origin !== 'remote' ? this.toEntry(row as OutboxRow) : undefined;
   }
 
   /** One document's entries with their payloads, oldest first. */
   rowsOf(documentId: string): ChangeRow[] {
-    return this.byDocument.has(documentId) ? this.store.outboxOf(documentId) : [];
+    return this.total === 0 ? [] : this.store.outboxOf(documentId);
   }
 
   heads(): IterableIterator<OutboxEntry> {
@@ -90,21 +124,26 @@ export class Outbox {
   /** The server answered: the entry stays in the view until the stream reaches `sequence`. */
   answer(entry: OutboxEntry, sequence: number): void {
     this.store.answer(entry.seq, sequence);
-    this.unindex(entry);
-    entry.ackedSequence = sequence;
-    this.index(entry);
-    this.store.onRollback(() => {
-      this.unindex(entry);
-      entry.ackedSequence = null;
-      this.index(entry);
-    });
+    this.setAnswered(entry, sequence);
+    this.store.onRollback(() => this.setAnswered(entry, null));
   }
 
   /** The entry leaves the outbox; it stays in history, with the sequence and revision when known. */
   settle(entry: OutboxEntry, sequence: number | null = null, syncRevision: number | null = null): void {
+    const oldest = this.window.keys().next().value === entry.seq;
+    const held = this.window.has(entry.seq);
     this.store.settle(entry.seq, sequence ?? entry.ackedSequence, syncRevision);
-    this.unindex(entry);
-    this.store.onRollback(() => this.index(entry));
+    if (held) this.unindex(entry);
+    this.total--;
+    if (entry.ackedSequence === null) this.unanswered--;
+    this.store.onRollback(() => {
+      if (held) this.index(entry);
+      this.total++;
+      if (entry.ackedSequence === null) this.unanswered++;
+    });
+    if (this.window.size < WINDOW / 2) this.refill();
+    // The oldest entry left: the next open reads the outbox from the oldest that remains.
+    if (oldest) this.store.setOutboxFrom(this.window.keys().next().value ?? this.loadedThrough + 1);
   }
 
   /** Answered entries whose sequence the stream has reached. */
@@ -114,14 +153,61 @@ export class Outbox {
     return this.answered.slice(0, n);
   }
 
+  /** Moves the next entries after the window from the database into it. */
+  private refill(): void {
+    if (this.loadedThrough >= this.newest) return;
+    const room = WINDOW - this.window.size;
+    const rows = this.store.outboxAfter(this.loadedThrough, room);
+    for (const row of rows) this.index(this.toEntry(row));
+    const through = rows.length < room ? this.newest : rows.at(-1)!.seq;
+    const before = this.loadedThrough;
+    this.loadedThrough = through;
+    this.store.onRollback(() => {
+      for (const row of rows) this.unindex(this.window.get(row.seq)!);
+      this.loadedThrough = before;
+    });
+  }
+
+  private toEntry(row: OutboxRow): OutboxEntry {
+    return {
+      seq: row.seq,
+      documentId: row.document_id,
+      kind: row.kind,
+      mutationId: row.mutation_id,
+      ackedSequence: row.state === QUEUED ? null : row.acked_sequence,
+      sentBase: row.sent_base,
+    };
+  }
+
+  private setAnswered(entry: OutboxEntry, sequence: number | null): void {
+    this.unindexState(entry);
+    entry.ackedSequence = sequence;
+    this.indexState(entry);
+    this.unanswered += sequence === null ? 1 : -1;
+  }
+
   private index(entry: OutboxEntry): void {
-    this.bySeq.set(entry.seq, entry);
-    this.byMutation.set(entry.mutationId, entry);
+    this.window.set(entry.seq, entry);
+    // Entries join the window in seq order; one put back by a rollback may not: keep the order.
+    if (entry.seq < this.windowMax) this.resort();
+    else this.windowMax = entry.seq;
     const list = this.byDocument.get(entry.documentId);
-    if (!list) this.byDocument.set(entry.documentId, [entry]);
-    else insertBy(list, entry, (e) => e.seq);
+    if (list) insertBy(list, entry, (e) => e.seq);
+    else this.byDocument.set(entry.documentId, [entry]);
+    this.indexState(entry);
+  }
+
+  private unindex(entry: OutboxEntry): void {
+    if (!this.window.delete(entry.seq)) return;
+    const list = this.byDocument.get(entry.documentId)!;
+    list.splice(list.indexOf(entry), 1);
+    if (list.length === 0) this.byDocument.delete(entry.documentId);
+    this.unindexState(entry);
+  }
+
+  /** Unanswered: maybe its document's head. Answered: in the answered list. */
+  private indexState(entry: OutboxEntry): void {
     if (entry.ackedSequence === null) {
-      this.unanswered++;
       const head = this.headsByDocument.get(entry.documentId);
       if (!head || entry.seq < head.seq) {
         this.headsByDocument.delete(entry.documentId);
@@ -132,22 +218,22 @@ export class Outbox {
     }
   }
 
-  private unindex(entry: OutboxEntry): void {
-    if (!this.bySeq.delete(entry.seq)) return;
-    this.byMutation.delete(entry.mutationId);
-    const list = this.byDocument.get(entry.documentId)!;
-    list.splice(list.indexOf(entry), 1);
-    if (list.length === 0) this.byDocument.delete(entry.documentId);
-    if (entry.ackedSequence === null) {
-      this.unanswered--;
-      if (this.headsByDocument.get(entry.documentId) === entry) {
-        this.headsByDocument.delete(entry.documentId);
-        const next = list.find((e) => e.ackedSequence === null);
-        if (next) this.headsByDocument.set(entry.documentId, next);
-      }
-    } else {
+  private unindexState(entry: OutboxEntry): void {
+    if (entry.ackedSequence !== null) {
       this.answered.splice(this.answered.indexOf(entry), 1);
+      return;
     }
+    if (this.headsByDocument.get(entry.documentId) !== entry) return;
+    this.headsByDocument.delete(entry.documentId);
+    const next = this.byDocument.get(entry.documentId)?.find((e) => e !== entry && e.ackedSequence === null);
+    if (next) this.headsByDocument.set(entry.documentId, next);
+  }
+
+  private resort(): void {
+    const entries = [...this.window.values()].sort((a, b) => a.seq - b.seq);
+    this.window.clear();
+    for (const e of entries) this.window.set(e.seq, e);
+    this.windowMax = entries.at(-1)!.seq;
   }
 }
 

@@ -55,7 +55,7 @@ t.test("an answer to our own change: the entry waits answered until the stream r
   const { replica, store, outbox, cursor } = p.ctx;
   const id = newUuid();
   p.local.change(id, 'local', createPlan(id, { title: 'mine' }));
-  const entry = outbox.of(id)[0]!;
+  const entry = outbox.at(outbox.rowsOf(id)[0]!.seq)!;
   t.equal(store.getView(id)?.pending, 1);
   // The server answers with sequence 2: sequence 1 (someone else's) is not here yet.
   p.apply(() =>
@@ -112,7 +112,7 @@ t.test("a conflict answer adopts the server's version and records what we lost",
   const id = newUuid();
   p.apply(() => replica.receive(created(1, id, { title: 'T', v: 1 })));
   p.local.change(id, 'local', ({ content }) => ({ kind: 'update', content: { ...content!, v: 'mine' }, forward: [{ op: 'replace', path: '/v', value: 'mine' }], reverse: [] }));
-  const entry = outbox.of(id)[0]!;
+  const entry = outbox.at(outbox.rowsOf(id)[0]!.seq)!;
   const server = { title: 'T', v: 'theirs' };
   p.apply(() =>
     replica.onConflict({

@@ -1,6 +1,6 @@
 import { applyPatch, contentHash, diff, titleOf, type JsonObject, type PatchOp, type ServerMessageOf, type WireDocument } from '@json-sync/core';
 import { EventType } from '../events.js';
-import { SETTLED, type BaseRow, type ChangeRow, type ViewRow } from '../storage/local-store.js';
+import { QUEUED, SETTLED, type BaseRow, type ChangeRow, type ViewRow } from '../storage/local-store.js';
 import type { EngineContext } from './context.js';
 import type { OutboxEntry } from './outbox.js';
 import { computeView } from './view.js';
@@ -112,9 +112,13 @@ export class Replica {
       return;
     }
     const forward = store.getChange(entry.seq)!.forward;
-    outbox.answer(entry, m.sequence);
-    const view = store.getView(id);
-    if (view) store.putView({ ...view, revision: Math.max(view.revision ?? 0, m.sync_revision), pending: outbox.pendingOf(id) });
+    // Usually the answer is the stream's next change: it applies right away. Otherwise it waits,
+    // answered, until the stream reaches it (receive asks for what is missing).
+    if (m.sequence !== cursor.value + 1 || ctx.catchUp.snapshotActive) {
+      outbox.answer(entry, m.sequence);
+      const view = store.getView(id);
+      if (view) store.putView({ ...view, revision: Math.max(view.revision ?? 0, m.sync_revision), pending: view.pending - 1 });
+    }
     const merged = m.type === 'document_updated_response' && m.merged && m.document ? m.document.content : undefined;
     this.receive({
       sequence: m.sequence,
@@ -194,7 +198,7 @@ export class Replica {
   /** A document a full snapshot no longer holds, with nothing of ours waiting: it is gone. */
   dropUnlisted(id: string): void {
     const { store, outbox } = this.ctx;
-    if (outbox.of(id).length > 0 || !store.getBase(id)) return;
+    if (outbox.rowsOf(id).length > 0 || !store.getBase(id)) return;
     const before = store.getView(id);
     store.deleteView(id);
     store.deleteBase(id);
@@ -265,9 +269,10 @@ export class Replica {
    */
   private refresh(id: string, base: BaseRow | undefined, before: ViewRow | undefined, revision: number | null, at: string, createdAt = at): Refreshed {
     const { store, outbox, sender } = this.ctx;
-    const view = computeView(base, outbox.rowsOf(id));
+    const rows = outbox.rowsOf(id);
+    const view = computeView(base, rows);
     for (const f of view.failed) {
-      const entry = outbox.entry(f.mutation_id!)!;
+      const entry = outbox.at(f.seq)!;
       sender.settle(entry.mutationId);
       this.recordConflict(entry, 'rebase', 'no longer applies on the server version', null, f.forward);
       outbox.settle(entry);
@@ -281,7 +286,7 @@ export class Replica {
       deleted,
       title: titleOf(content) ?? base?.given_title ?? null,
       revision,
-      pending: outbox.pendingOf(id),
+      pending: rows.filter((r) => r.state === QUEUED && !view.failed.includes(r)).length,
       created_at: before?.created_at ?? createdAt,
       updated_at: before && before.content === text && before.deleted === deleted ? before.updated_at : at,
       deleted_at: view.deleted ? (before?.deleted_at ?? at) : null,

@@ -106,7 +106,7 @@ export class Sender {
   /** The entry's message: built on its first send (storing the base it carries), rebuilt the same on resends. */
   private message(entry: OutboxEntry): ClientMessage {
     const { store, outbox } = this.ctx;
-    if (entry.sentBase === null) outbox.markSent(entry, store.getView(entry.documentId)?.revision ?? -1);
+    if (entry.sentBase === null) outbox.markSent(entry, store.revisionOf(entry.documentId) ?? -1);
     const base = entry.sentBase! >= 0 ? { base_revision: entry.sentBase! } : {};
     const forward = store.getChange(entry.seq)!.forward;
     const payload = forward === null ? null : JSON.parse(forward);
