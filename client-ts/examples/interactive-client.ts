@@ -31,6 +31,7 @@ const USAGE = `usage: npm run client -- --api-key KEY [--database NAME] [--serve
   --server URL        the sync server's WebSocket URL; default ${DEFAULTS.server}
   --user-id EMAIL     whose tasks to sync (--email is the same); default ${DEFAULTS.email}
   --api-secret KEY    the secret on the command line instead (other users of this machine can see it)
+  --ca FILE           a certificate authority (PEM) to trust for wss:// besides the system's
   --help              print this help
 `;
 const HELP = `commands (<id> is any unique prefix of a task id):
@@ -52,7 +53,7 @@ function usageError(message: string): never {
 }
 
 function parseFlags(argv: string[]) {
-  const names = ['database', 'server', 'user-id', 'email', 'api-key', 'api-secret'] as const;
+  const names = ['database', 'server', 'user-id', 'email', 'api-key', 'api-secret', 'ca'] as const;
   let values: Partial<Record<(typeof names)[number], string>> & { help?: boolean };
   try {
     ({ values } = parseArgs({
@@ -77,6 +78,7 @@ function parseFlags(argv: string[]) {
     email: values['user-id'] ?? values.email ?? DEFAULTS.email,
     apiKey: values['api-key'],
     apiSecret: values['api-secret'] ?? process.env.SYNC_API_SECRET,
+    ca: values.ca,
   };
 }
 
@@ -148,6 +150,7 @@ try {
     email: opts.email,
     apiKey: opts.apiKey,
     apiSecret: opts.apiSecret,
+    ...(opts.ca ? { tlsCa: opts.ca } : {}),
     // Someone is waiting at the keyboard: retry soon after an outage rather than after the default 30 s.
     reconnect: { minMs: 250, maxMs: 5000 },
     heartbeat: { intervalMs: 10_000, timeoutMs: 5000 },

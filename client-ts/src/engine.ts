@@ -13,6 +13,7 @@ import {
   type ServerMessageOf,
   type WireDocument,
 } from '@json-sync/core';
+import { readFileSync } from 'node:fs';
 import { SyncError } from './errors.js';
 import { EventType, type EventHandler, type EventName } from './events.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -42,6 +43,11 @@ export interface EngineOptions {
   online?: boolean;
   /** Path of a better-sqlite3 native build to load instead of the package's own. */
   nativeBinding?: string;
+  /**
+   * Certificate authority to trust for wss:// besides the system's: PEM text, or the path of a PEM
+   * file. A server whose certificate it does not verify is refused (ConnectionLost says why).
+   */
+  tlsCa?: string;
 }
 
 export interface DocumentSnapshot<C extends JsonObject = JsonObject> {
@@ -123,6 +129,7 @@ export class SyncEngine {
     }
     if (!isDelay(heartbeat.intervalMs) || !isDelay(heartbeat.timeoutMs)) throw new SyncError('invalid_input', `heartbeat needs whole milliseconds from 1 to ${MAX_DELAY_MS}`);
     if (opts.durability !== undefined && opts.durability !== 'normal' && opts.durability !== 'full') throw new SyncError('invalid_input', "durability is 'normal' or 'full'");
+    const tlsCa = opts.tlsCa === undefined ? undefined : readCa(opts.tlsCa);
     const log = opts.logger ?? silentLogger;
     const store = LocalStore.open(opts.databasePath, { durability: opts.durability ?? 'normal', nativeBinding: opts.nativeBinding });
     let clientId = store.getState('client_id');
@@ -143,6 +150,7 @@ export class SyncEngine {
         reconnect,
         heartbeat,
         clockOffset: Number(store.getState('clock_offset') ?? 0),
+        ...(tlsCa ? { tlsCa } : {}),
         logger: log,
       },
       {
@@ -153,6 +161,7 @@ export class SyncEngine {
         authError: (reason) => this.events.emit(EventType.SyncError, { error: reason }),
         clockOffset: (s) => store.setState('clock_offset', String(s)),
         lost: (reason, code) => this.onLost(reason, code),
+        refused: (reason) => this.events.emit(EventType.ConnectionLost, { error: reason }),
       },
     );
     const ctx = createEngineContext({ store, transport: this.transport, events: this.events, log, clientId, isClosed: () => this.closed });
@@ -408,6 +417,20 @@ export class SyncEngine {
       w.resolve();
     }
   }
+}
+
+/** The CA option as PEM text: given inline, or read from the file it names. */
+function readCa(ca: unknown): string {
+  if (typeof ca !== 'string' || ca === '') throw new SyncError('invalid_input', 'tlsCa must be PEM text or the path of a PEM file');
+  if (ca.includes('-----BEGIN CERTIFICATE-----')) return ca;
+  let text: string;
+  try {
+    text = readFileSync(ca, 'utf8');
+  } catch (err) {
+    throw new SyncError('invalid_input', `tlsCa: cannot read ${ca}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new SyncError('invalid_input', `tlsCa: ${ca} holds no PEM certificate`);
+  return text;
 }
 
 function isWebSocketUrl(url: string): boolean {

@@ -42,7 +42,7 @@ export function engineParts(t: { teardown(fn: () => unknown): void }): Parts {
       clockOffset: 0,
       logger: silentLogger,
     },
-    { attempt: noop, authenticated: noop, message: noop, invalid: noop, authError: noop, clockOffset: noop, lost: noop },
+    { attempt: noop, authenticated: noop, message: noop, invalid: noop, authError: noop, clockOffset: noop, lost: noop, refused: noop },
   );
   let closed = false;
   const ctx = createEngineContext({ store, transport, events, log: silentLogger, clientId: newUuid(), isClosed: () => closed });

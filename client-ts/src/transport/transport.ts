@@ -30,6 +30,8 @@ export interface TransportOptions {
   heartbeat: { intervalMs: number; timeoutMs: number };
   /** Seconds to add to the local clock when signing (learned from `timestamp_skew`). */
   clockOffset: number;
+  /** Certificate authorities (PEM) trusted for wss:// besides the system's. */
+  tlsCa?: string;
   logger: Logger;
 }
 
@@ -43,7 +45,12 @@ export interface TransportEvents {
   clockOffset(seconds: number): void;
   /** An authenticated connection ended; `code` is the WebSocket close code (1009: a message was too big). */
   lost(reason: string, code: number): void;
+  /** A connection could not be made safely (its TLS certificate was not trusted): retried, and reported. */
+  refused(reason: string): void;
 }
+
+/** OpenSSL's verification failures as Node reports them: the server is not the one we trust. */
+const TLS_ERRORS = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_)/;
 
 /** The WebSocket link to the server as an explicit state machine, with reconnects and heartbeat. */
 export class Transport {
@@ -106,7 +113,7 @@ export class Transport {
     this.on.attempt(this.attempt);
     let ws: WebSocket;
     try {
-      ws = new WebSocket(this.opts.serverUrl, { handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024 });
+      ws = new WebSocket(this.opts.serverUrl, { handshakeTimeout: 10_000, maxPayload: 64 * 1024 * 1024, ...(this.opts.tlsCa ? { ca: this.opts.tlsCa } : {}) });
     } catch (err) {
       this.opts.logger.error(`cannot connect to ${this.opts.serverUrl}: ${(err as Error).message}`);
       this.state = 'waiting';
@@ -139,7 +146,9 @@ export class Transport {
     // ws reports an oversized frame as an error and then closes with 1006: remember it as 1009.
     let tooBig = false;
     ws.on('error', (err) => {
-      if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') tooBig = true;
+      const code = (err as { code?: string }).code;
+      if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') tooBig = true;
+      if (code && TLS_ERRORS.test(code)) this.on.refused(`TLS: ${err.message} (${code})`);
       this.opts.logger.debug?.(`socket error: ${err.message}`);
     });
     ws.on('close', (code) => this.closed(ws, tooBig ? 1009 : code));
