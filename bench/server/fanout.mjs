@@ -1,24 +1,19 @@
 // Fan-out, run as its own process by run.mjs: one sender and `receivers` other connections of the
-// same user; each round the sender changes a document and the round's time is until every
+// same user (each with its own client_id); each round the sender changes a document and the round's time is until every
 // receiver has the push. Mode "raw" runs the same rounds against relay.mjs (bare uWS pub/sub, no
 // database), the floor for the transport on this machine.
-import WebSocket from 'ws';
 import { randomUUID } from 'node:crypto';
-import { connect, pct } from './protocol.mjs';
+import { connectRaw, pct } from './protocol.mjs';
+import { openRaw } from './raw-ws.mjs';
 
 const [mode, url, apiKey, secret, receiversArg, roundsArg] = process.argv.slice(2);
 const receivers = Number(receiversArg);
 const rounds = Number(roundsArg);
 const email = `fanout-${randomUUID().slice(0, 8)}@example.com`;
 
-function rawConnect() {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.once('error', reject);
-    ws.once('open', () => resolve(ws));
-  });
-}
-const open = () => (mode === 'raw' ? rawConnect() : connect(url, apiKey, secret, email));
+// Every connection is a bare client (raw-ws.mjs): 1,000 full client libraries parsing each push
+// would measure this process, not the server.
+const open = () => (mode === 'raw' ? openRaw(url) : connectRaw(url, apiKey, secret, email));
 
 const sockets = [];
 for (let i = 0; i < receivers; i += 100) sockets.push(...(await Promise.all(Array.from({ length: Math.min(100, receivers - i) }, open))));
@@ -26,10 +21,10 @@ const sender = await open();
 
 let got = 0;
 let roundDone = null;
-for (const ws of sockets) ws.on('message', () => {
+for (const ws of sockets) ws.onMessage = () => {
   if (++got === receivers) roundDone?.();
-});
-const reply = () => new Promise((resolve) => sender.once('message', (d) => resolve(JSON.parse(d.toString()))));
+};
+const reply = () => new Promise((resolve) => (sender.onMessage = (d) => resolve(JSON.parse(d.toString()))));
 
 const docId = randomUUID();
 let revision = 0;
@@ -59,5 +54,5 @@ const times = [];
 for (let i = 1; i <= rounds; i++) times.push(await round(change(i)));
 times.sort((a, b) => a - b);
 process.stdout.write(JSON.stringify({ receivers, rounds, p50: pct(times, 0.5), p99: pct(times, 0.99) }) + '\n');
-for (const ws of [...sockets, sender]) ws.terminate();
+for (const ws of [...sockets, sender]) ws.close();
 process.exit(0);

@@ -88,7 +88,7 @@ const MAX_CONCURRENT_AUTH_BATCHES = 2;
  * five per client.
  */
 export class Authenticator {
-  private readonly keys = new Map<string, KeyLookup>();
+  private readonly keys = new Map<string, KeyLookup & { apiKey: string }>();
   private pending: PendingCheck[] = [];
   private running = 0;
 
@@ -113,7 +113,8 @@ export class Authenticator {
     const outcome = await new Promise<AuthOutcome>((resolve, reject) => {
       this.pending.push({
         signature: m.signature,
-        apiKey: m.api_key,
+        // The cached key's strings: thousands of sessions then hold one copy, not one each.
+        apiKey: key.apiKey,
         applicationId: key.application_id,
         email: m.email,
         emailNormalized: normalizeEmail(m.email),
@@ -130,12 +131,14 @@ export class Authenticator {
     return outcome;
   }
 
-  private async lookup(apiKey: string): Promise<KeyLookup | null> {
+  private async lookup(apiKey: string): Promise<(KeyLookup & { apiKey: string }) | null> {
     const known = this.keys.get(apiKey);
     if (known) return known;
     const found = await lookupKey(this.db, apiKey);
-    if (found) this.keys.set(apiKey, found);
-    return found;
+    if (!found) return null;
+    const key = { ...found, apiKey };
+    this.keys.set(apiKey, key);
+    return key;
   }
 
   private startChecks(): void {

@@ -52,6 +52,8 @@ export class Connection implements QueueHolder {
   watcher: QueueWatcher | null = null;
   /** Subscribed to its user's topic: pushes reach it through uWS's publish. */
   subscribed = false;
+  /** Another connection of the same user here has the same client_id: pushes are written to it directly. */
+  clientIdShared = false;
   private queue: string[] | null = null;
   queuedBytes = 0;
   ws: WebSocket<{ conn: Connection }> | null = null;
@@ -75,7 +77,7 @@ export class Connection implements QueueHolder {
       if (this.queuedBytes > MAX_QUEUED_BYTES) this.end(1008, 'client too slow');
       return;
     }
-    ws.cork(() => ws.send(text, false, false));
+    ws.send(text, false, false);
   }
 
   /** uWS holds more than the high-water mark: later messages must queue (called by the feed for pushes it published). */

@@ -190,8 +190,8 @@ export class Dispatcher {
       this.metrics.errors.inc({ code: result.reply.code });
       conn.send(result.reply);
     } else conn.sendText(result.replyText);
-    if (result.kind === 'applied') this.fanout.local(item.userId, result.sequence, result.push, item.clientId);
-    this.metrics.mutationSeconds.observe({ type: item.message.type }, (performance.now() - received) / 1000);
+    if (result.kind === 'applied') this.fanout.local(item.userId, result.sequence, result.push, conn, item.clientId);
+    this.latency(item.message.type).observe((performance.now() - received) / 1000);
   };
 
   private sendError(conn: Connection, code: ErrorCode, message: string, mutationId?: string): void {
@@ -216,8 +216,8 @@ export class Dispatcher {
     }
     if (!outcome.ok) return this.refuseAuth(conn, outcome.reason);
     if (conn.closed) return;
-    const { userId, apiKey, latestSequence } = outcome.session;
-    conn.session = { userId, applicationId: outcome.session.applicationId, apiKey, clientId: m.client_id };
+    const { userId, applicationId, apiKey, latestSequence } = outcome.session;
+    conn.session = { userId, applicationId, apiKey, clientId: m.client_id };
     clearTimeout(conn.authDeadline);
     conn.authDeadline = undefined;
     this.metrics.authenticatedConnections.inc();
@@ -231,8 +231,20 @@ export class Dispatcher {
     );
   }
 
+  // prom-client hashes a label set on every call; the children per label are kept instead.
+  private readonly counters = new Map<string, { inc(): void }>();
+  private readonly latencies = new Map<string, { observe(seconds: number): void }>();
+
   private count(type: string): void {
-    this.metrics.messages.inc({ type });
+    let counter = this.counters.get(type);
+    if (!counter) this.counters.set(type, (counter = this.metrics.messages.labels(type)));
+    counter.inc();
+  }
+
+  private latency(type: string): { observe(seconds: number): void } {
+    let histogram = this.latencies.get(type);
+    if (!histogram) this.latencies.set(type, (histogram = this.metrics.mutationSeconds.labels(type)));
+    return histogram;
   }
 }
 

@@ -7,15 +7,16 @@ import type { Logger } from './logger.js';
 import { pushFor } from './pushes.js';
 
 /**
- * One user's connections on this process. Most are subscribed to the user's uWS topic and get
- * each push from one native publish; the rest (`direct`) get it written one by one: connections
- * whose own queue is in use (a publish would overtake what waits there) and connections sharing
- * a client_id with another (the publisher can skip only itself).
+ * One user's connections on this process. When there are two or more, those that can take pushes
+ * from uWS's pub/sub are subscribed to the user's topic (named by the user id) and get each push
+ * from one native publish; the rest get it written one by one: connections whose own queue is in
+ * use (a publish would overtake what waits there) and connections sharing a client_id with
+ * another (the publisher can skip only itself). A user's only connection here is written to
+ * directly: a topic of one would cost memory and save nothing.
  */
 class UserFeed implements QueueWatcher {
-  readonly connections = new Set<Connection>();
-  readonly direct = new Set<Connection>();
-  private readonly byClient = new Map<string, Connection[]>();
+  /** Made with its first connection: an array sized for one, as most users have one here. */
+  readonly connections: Connection[];
   /** Every sequence up to here has been pushed to this user's connections (or predates them). */
   through: number;
   /** Pushes read from the log, in progress: later pushes wait behind it, so sequence order holds. */
@@ -24,96 +25,90 @@ class UserFeed implements QueueWatcher {
 
   constructor(
     readonly topic: string,
+    first: Connection,
     latestSequence: number,
-    private readonly app: uWS.TemplatedApp,
-    private readonly watchSlow: (feed: UserFeed) => void,
+    private readonly fanout: Fanout,
   ) {
     this.through = latestSequence;
+    this.connections = [first];
+    first.watcher = this;
   }
 
   add(conn: Connection): void {
     const clientId = conn.session!.clientId;
-    this.connections.add(conn);
+    this.connections.push(conn);
     conn.watcher = this;
-    const same = this.byClient.get(clientId);
-    if (!same) {
-      this.byClient.set(clientId, [conn]);
-      if (conn.queueing) this.direct.add(conn);
-      else this.subscribe(conn);
-      return;
+    for (const c of this.connections) {
+      if (c !== conn && c.session!.clientId === clientId) {
+        c.clientIdShared = true;
+        conn.clientIdShared = true;
+        this.arrange(c);
+      }
     }
-    same.push(conn);
-    for (const c of same) this.makeDirect(c);
+    if (this.connections.length === 2) this.arrange(this.connections[0]!);
+    this.arrange(conn);
   }
 
   remove(conn: Connection): void {
-    if (!this.connections.delete(conn)) return;
+    const i = this.connections.indexOf(conn);
+    if (i < 0) return;
+    this.connections.splice(i, 1);
     conn.watcher = null;
-    this.direct.delete(conn);
     this.unsubscribe(conn);
-    const clientId = conn.session!.clientId;
-    const same = this.byClient.get(clientId)!.filter((c) => c !== conn);
-    if (same.length === 0) this.byClient.delete(clientId);
-    else {
-      this.byClient.set(clientId, same);
-      if (same.length === 1 && !same[0]!.queueing) this.makeSubscribed(same[0]!);
+    if (conn.clientIdShared) {
+      const same = this.connections.filter((c) => c.session!.clientId === conn.session!.clientId);
+      if (same.length === 1) {
+        same[0]!.clientIdShared = false;
+        this.arrange(same[0]!);
+      }
     }
+    if (this.connections.length === 1) this.arrange(this.connections[0]!);
   }
 
   /**
-   * One push to every connection of the user but those of the client that made the change: one
-   * publish from that client's connection (uWS skips the publisher itself), or from the app when
-   * it is not on this process, then the direct ones.
+   * One push to every connection of the user but those of the client that made the change
+   * (`from`, when it is known and here): one publish from that connection (uWS skips the
+   * publisher itself), or from the app, then the direct ones.
    */
-  push(text: string, fromClientId: string | null): void {
+  push(text: string, from: Connection | undefined, fromClientId: string | null): void {
     if (this.subscribed > 0) {
       // Only a subscriber can publish in uWS; a publisher that is not one receives nothing anyway.
-      const from = fromClientId === null ? undefined : this.byClient.get(fromClientId)?.[0];
-      if (from?.subscribed) from.ws!.publish(this.topic, text, false, false);
-      else this.app.publish(this.topic, text, false, false);
-      this.watchSlow(this);
+      const publisher = from?.subscribed ? from : fromClientId === null ? undefined : this.connections.find((c) => c.subscribed && c.session!.clientId === fromClientId);
+      if (publisher) publisher.ws!.publish(this.topic, text, false, false);
+      else this.fanout.app.publish(this.topic, text, false, false);
+      this.fanout.watch(this);
     }
-    for (const c of this.direct) if (c.session!.clientId !== fromClientId) c.sendText(text);
+    if (this.subscribed === this.connections.length) return;
+    for (const c of this.connections) if (!c.subscribed && c.session!.clientId !== fromClientId) c.sendText(text);
   }
 
   /** Subscribed connections whose uWS buffer went over the high-water mark stop taking publishes. */
   demoteSlow(): void {
     if (this.subscribed === 0) return;
-    for (const c of this.connections) if (!this.direct.has(c) && c.overHighWater()) c.startQueueing();
+    for (const c of this.connections) if (c.subscribed && c.overHighWater()) c.startQueueing();
   }
 
   queueing(conn: Connection): void {
-    this.makeDirect(conn);
+    this.unsubscribe(conn);
   }
 
   drained(conn: Connection): void {
-    if (this.byClient.get(conn.session!.clientId)!.length === 1) this.makeSubscribed(conn);
+    this.arrange(conn);
   }
 
-  private makeDirect(conn: Connection): void {
-    if (this.direct.has(conn)) return;
-    this.unsubscribe(conn);
-    this.direct.add(conn);
-  }
-
-  private makeSubscribed(conn: Connection): void {
-    if (!this.direct.delete(conn)) return;
-    this.subscribe(conn);
+  /** Subscribes or unsubscribes one connection, as the rules above say it should be now. */
+  private arrange(conn: Connection): void {
+    const publishable = this.connections.length >= 2 && !conn.queueing && !conn.clientIdShared && conn.ws !== null;
+    if (publishable && !conn.subscribed) {
+      conn.ws!.subscribe(this.topic);
+      conn.subscribed = true;
+      this.subscribed++;
+    } else if (!publishable) this.unsubscribe(conn);
   }
 
   // A subscribe only takes publishes made after it, and a ping sent before an unsubscribe makes uWS
   // write the publishes still pending for that socket (it drains them before any send, and would
   // drop them on unsubscribe): so switching at a moment our own queue is empty keeps the order.
-  private subscribe(conn: Connection): void {
-    if (!conn.ws) {
-      this.direct.add(conn);
-      return;
-    }
-    conn.ws.subscribe(this.topic);
-    conn.subscribed = true;
-    this.subscribed++;
-  }
-
   private unsubscribe(conn: Connection): void {
     if (!conn.subscribed) return;
     conn.subscribed = false;
@@ -141,35 +136,36 @@ export class Fanout {
   constructor(
     private readonly db: Database,
     private readonly log: Logger,
-    private readonly app: uWS.TemplatedApp,
+    readonly app: uWS.TemplatedApp,
   ) {}
 
   add(userId: string, conn: Connection, latestSequence: number): void {
-    let feed = this.feeds.get(userId);
-    if (!feed) this.feeds.set(userId, (feed = new UserFeed(`u/${userId}`, latestSequence, this.app, (f) => this.watchSlow(f))));
-    feed.add(conn);
+    const feed = this.feeds.get(userId);
+    if (feed) feed.add(conn);
+    else this.feeds.set(userId, new UserFeed(userId, conn, latestSequence, this));
   }
 
   remove(userId: string, conn: Connection): void {
     const feed = this.feeds.get(userId);
     if (!feed) return;
     feed.remove(conn);
-    if (feed.connections.size === 0) this.feeds.delete(userId);
+    if (feed.connections.length === 0) this.feeds.delete(userId);
   }
 
-  /** A change committed by this process: its push is at hand. */
-  local(userId: string, sequence: number, push: ServerMessage, fromClientId: string): void {
+  /** A change committed by this process, through `from`: its push is at hand. */
+  local(userId: string, sequence: number, push: ServerMessage, from: Connection, fromClientId: string): void {
     const feed = this.feeds.get(userId);
     if (!feed) return;
     if (feed.chain === null && sequence === feed.through + 1) {
-      feed.push(JSON.stringify(push), fromClientId);
+      // Most users have one connection here, the sender's: nothing to serialise then.
+      if (feed.connections.length > 1 || feed.connections[0] !== from) feed.push(JSON.stringify(push), from, fromClientId);
       feed.through = sequence;
       return;
     }
     this.step(feed, async () => {
       if (sequence <= feed.through) return;
       if (sequence > feed.through + 1) await this.fromLog(userId, feed, sequence - 1);
-      feed.push(JSON.stringify(push), fromClientId);
+      feed.push(JSON.stringify(push), from, fromClientId);
       feed.through = sequence;
     });
   }
@@ -219,7 +215,7 @@ export class Fanout {
   }
 
   /** After this turn's publishes reached the sockets, connections that fell behind start queueing. */
-  private watchSlow(feed: UserFeed): void {
+  watch(feed: UserFeed): void {
     this.published.add(feed);
     if (this.sweepScheduled) return;
     this.sweepScheduled = true;
@@ -242,7 +238,7 @@ export class Fanout {
 
   private async fromLog(userId: string, feed: UserFeed, to: number): Promise<void> {
     const { events, created } = await eventsInRange(this.db, userId, feed.through + 1, to);
-    for (const e of events) feed.push(JSON.stringify(pushFor(userId, e, created.get(e.document_id))), e.client_id);
+    for (const e of events) feed.push(JSON.stringify(pushFor(userId, e, created.get(e.document_id))), undefined, e.client_id);
     feed.through = to;
   }
 }

@@ -1,3 +1,5 @@
+import { jsonLiteral, literal } from './db/sql.js';
+
 /**
  * The NOTIFY payload that tells other server processes which users' sequences a batch committed.
  * It carries only ids and sequence ranges (the changes themselves are read from the log), split
@@ -56,4 +58,21 @@ export function decodeNotification(payload: string): Notification | null {
     ranges.push({ userId: entry[0], from: entry[1], to: entry[2] });
   }
   return { serverId: p.s, ranges };
+}
+
+/** The statement that sends `payloads` on `channel`. */
+export function notifySql(channel: string, payloads: string[]): string {
+  return `SELECT pg_notify(${literal(channel)}, p) FROM jsonb_array_elements_text(${jsonLiteral(payloads)}) AS p`;
+}
+
+/**
+ * The NOTIFY for a batch, sent after its COMMIT in the same round trip, in a transaction of its
+ * own that does not wait for the disk. PostgreSQL serialises the commits of transactions that
+ * NOTIFY (a global lock held through the commit's WAL flush), so a NOTIFY inside the batch would
+ * queue every concurrent batch's flush behind the others'. The data is durable before the
+ * announcement leaves; the announcement is lost only if PostgreSQL itself crashes first, and then
+ * every listener's connection drops and its process catches its clients up when it is back.
+ */
+export function notifyAfterCommitSql(channel: string, payloads: string[]): string {
+  return payloads.length === 0 ? '' : `; BEGIN; SET LOCAL synchronous_commit TO OFF; ${notifySql(channel, payloads)}; COMMIT`;
 }

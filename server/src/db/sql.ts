@@ -1,12 +1,16 @@
 /**
  * A string as a PostgreSQL literal, for statements sent several to a round trip (the simple query
- * protocol takes no parameters). The E'' form with doubled backslashes reads the same whatever
- * `standard_conforming_strings` says.
+ * protocol takes no parameters). Dollar quoting needs no escaping, so large JSON goes in as it is;
+ * only text that contains the tag itself is escaped instead (the E'' form with doubled
+ * backslashes reads the same whatever `standard_conforming_strings` says).
  */
 export function literal(text: string): string {
+  if (!text.includes(TAG)) return `${TAG}${text}${TAG}`;
   const quoted = text.replace(/'/g, "''");
   return text.includes('\\') ? `E'${quoted.replace(/\\/g, '\\\\')}'` : `'${quoted}'`;
 }
+
+const TAG = '$sync$';
 
 /** A value as JSON text in a jsonb literal. */
 export function jsonLiteral(value: unknown): string {

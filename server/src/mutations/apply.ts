@@ -5,7 +5,6 @@ import {
   assertJsonValue,
   canonicalJson,
   parsePatch,
-  contentHash,
   cutTitle,
   ProtocolError,
   reversePatch,
@@ -91,18 +90,25 @@ function ownDocument(store: BatchStore, ctx: MutationContext, id: string): Docum
   return row;
 }
 
+/** The content's canonical JSON, made once: its hash is the content hash, and it is what gets stored. */
+function canonical(content: JsonObject): { text: string; hash: string } {
+  const text = canonicalJson(content);
+  return { text, hash: createHash('sha256').update(text, 'utf8').digest('hex') };
+}
+
 function recordEvent(
   store: BatchStore,
   ctx: MutationContext,
   m: MutationMessage,
   row: DocumentRow,
+  contentText: string | undefined,
   type: 'create' | 'update' | 'delete',
   forward: unknown,
   reverse: unknown,
 ): number {
   const sequence = ctx.sequences.get(ctx.userId)! + 1;
   ctx.sequences.set(ctx.userId, sequence);
-  store.putDocument(row);
+  store.putDocument(row, contentText);
   store.addEvent({
     user_id: ctx.userId,
     sequence,
@@ -168,19 +174,20 @@ function create(store: BatchStore, ctx: MutationContext, m: Create): Computed {
   }
   const now = store.now;
   const given = m.document.title ? cutTitle(m.document.title) : null;
+  const json = canonical(content);
   const row: DocumentRow = {
     id,
     user_id: ctx.userId,
     content,
     sync_revision: existing ? existing.sync_revision + 1 : 1,
-    content_hash: contentHash(content),
+    content_hash: json.hash,
     title: titleOf(content) ?? given,
     given_title: given,
     created_at: existing ? existing.created_at : now,
     updated_at: now,
     deleted_at: null,
   };
-  const sequence = recordEvent(store, ctx, m, row, 'create', content, null);
+  const sequence = recordEvent(store, ctx, m, row, json.text, 'create', content, null);
   return {
     kind: 'applied',
     sequence,
@@ -222,15 +229,16 @@ function update(store: BatchStore, ctx: MutationContext, m: Update): Computed {
     if (base !== undefined && base < row.sync_revision && err instanceof ProtocolError && err.code === 'invalid_patch') return conflict(store, ctx, m, row, ops);
     throw err;
   }
+  const json = canonical(next);
   const updated: DocumentRow = {
     ...row,
     content: next,
     sync_revision: row.sync_revision + 1,
-    content_hash: contentHash(next),
+    content_hash: json.hash,
     title: titleOf(next) ?? row.given_title,
     updated_at: store.now,
   };
-  const sequence = recordEvent(store, ctx, m, updated, 'update', ops, reversePatch(row.content, next));
+  const sequence = recordEvent(store, ctx, m, updated, json.text, 'update', ops, reversePatch(row.content, next));
   return {
     kind: 'applied',
     sequence,
@@ -271,7 +279,7 @@ function remove(store: BatchStore, ctx: MutationContext, m: Delete): Computed {
     }
   }
   const deleted: DocumentRow = { ...row, sync_revision: row.sync_revision + 1, updated_at: store.now, deleted_at: store.now };
-  const sequence = recordEvent(store, ctx, m, deleted, 'delete', null, row.content);
+  const sequence = recordEvent(store, ctx, m, deleted, undefined, 'delete', null, row.content);
   return {
     kind: 'applied',
     sequence,

@@ -1,7 +1,7 @@
 import { ProtocolError, type Limits, type MutationMessage, type ServerMessageOf } from '@json-sync/core';
 import type { Database, Queryable } from '../db/database.js';
 import { jsonLiteral } from '../db/sql.js';
-import { encodeNotifications, NOTIFY_CHANNEL, type CommittedRange } from '../notify.js';
+import { encodeNotifications, notifyAfterCommitSql, NOTIFY_CHANNEL, type CommittedRange } from '../notify.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { applyMutation, type MutationOutcome } from './apply.js';
@@ -126,7 +126,7 @@ export class MutationBatcher<O = unknown> {
 
   /**
    * Fast path: the whole batch in two round trips — BEGIN, the users' locks and every row it reads
-   * in one; its writes, NOTIFY and COMMIT in the other. If the write fails (another user's create
+   * in one; its writes, COMMIT and NOTIFY in the other. If the write fails (another user's create
    * of the same id committed meanwhile, or anything unexpected), the transaction rolls back and the
    * batch runs again one mutation at a time, each under its own savepoint, so one failure does not
    * sink the others.
@@ -140,7 +140,8 @@ export class MutationBatcher<O = unknown> {
         const { start, now } = lockedCounters(locked!.rows);
         const store = BatchStore.fromRow(loaded!.rows[0], batch, now);
         const { results, last } = this.applyAll(store, batch, start);
-        await s.script(`${store.writeSql(this.finish(start, last))}; COMMIT`);
+        const finish = this.finish(start, last);
+        await s.script(`${store.writeSql(finish.lastSequences)}; COMMIT${notifyAfterCommitSql(finish.channel, finish.notify)}`);
         return results;
       });
     } catch (err) {

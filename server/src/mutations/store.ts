@@ -1,6 +1,7 @@
 import type { MutationMessage, PatchOp, ServerMessage } from '@json-sync/core';
 import type { Queryable } from '../db/database.js';
 import { jsonLiteral, literal } from '../db/sql.js';
+import { notifySql } from '../notify.js';
 import { DOCUMENT_COLUMNS, type DocumentRow } from '../store/documents.js';
 
 export interface StoredReply {
@@ -61,7 +62,7 @@ export interface BatchFinish {
 
 /** Undo records for everything buffered, so a mutation that fails halfway leaves no trace. */
 type UndoStep =
-  | { kind: 'document'; id: string; before: DocumentRow | undefined; wasWritten: DocumentRow | undefined }
+  | { kind: 'document'; id: string; before: DocumentRow | undefined; wasWritten: DocumentRow | undefined; text: string | undefined }
   | { kind: 'event' }
   | { kind: 'conflict' }
   | { kind: 'reply'; key: string };
@@ -77,6 +78,8 @@ export class BatchStore {
   private readonly documents = new Map<string, DocumentRow>();
   private readonly priorEvents = new Map<string, PriorEvent[]>();
   private readonly written = new Map<string, DocumentRow>();
+  /** The canonical JSON of written contents, where the mutation made it already (for its hash). */
+  private readonly contentTexts = new Map<string, string>();
   /** Ids that did not exist when loaded: their first write must insert, never update another user's row. */
   private readonly absent = new Set<string>();
   readonly events: NewEvent[] = [];
@@ -162,10 +165,11 @@ export class BatchStore {
     return out;
   }
 
-  putDocument(row: DocumentRow): void {
-    this.undo.push({ kind: 'document', id: row.id, before: this.documents.get(row.id), wasWritten: this.written.get(row.id) });
+  putDocument(row: DocumentRow, contentText?: string): void {
+    this.undo.push({ kind: 'document', id: row.id, before: this.documents.get(row.id), wasWritten: this.written.get(row.id), text: this.contentTexts.get(row.id) });
     this.documents.set(row.id, row);
     this.written.set(row.id, row);
+    restore(this.contentTexts, row.id, contentText);
   }
 
   addEvent(e: NewEvent): void {
@@ -197,6 +201,7 @@ export class BatchStore {
         case 'document':
           restore(this.documents, step.id, step.before);
           restore(this.written, step.id, step.wasWritten);
+          restore(this.contentTexts, step.id, step.text);
           break;
         case 'event':
           this.events.pop();
@@ -214,24 +219,24 @@ export class BatchStore {
 
   /**
    * The one statement (data-modifying CTEs) that writes everything buffered, together with the
-   * users' new last sequences and the NOTIFY payloads when given. A new document whose id was
-   * taken meanwhile (another user's create) fails it with a unique violation on documents_pkey
-   * (see `isIdTaken`), which also stops any COMMIT sent after it.
+   * users' new last sequences when given. A new document whose id was taken meanwhile (another
+   * user's create) fails it with a unique violation on documents_pkey (see `isIdTaken`), which
+   * also stops any COMMIT sent after it.
    */
-  writeSql(finish?: BatchFinish): string {
-    const inserts: DocumentRow[] = [];
-    const updates: DocumentRow[] = [];
-    for (const d of this.written.values()) (this.absent.has(d.id) ? inserts : updates).push(d);
+  writeSql(lastSequences: BatchFinish['lastSequences'] = []): string {
+    const inserts: string[] = [];
+    const updates: string[] = [];
+    for (const d of this.written.values()) (this.absent.has(d.id) ? inserts : updates).push(this.rowJson(d));
     const now = `${literal(this.now.toISOString())}::timestamptz`;
     // Replies are JSON text already: spliced in as they are rather than parsed and serialised again.
     const mutations = `[${this.mutations.map((m) => `{"user_id":"${m.user_id}","mutation_id":"${m.mutation_id}","payload_hash":"${m.payload_hash}","reply":${m.reply}}`).join(',')}]`;
     return `WITH ins AS (
-         INSERT INTO documents (${DOCUMENT_COLUMNS}) SELECT ${DOCUMENT_COLUMNS} FROM jsonb_populate_recordset(NULL::documents, ${jsonLiteral(inserts)})
+         INSERT INTO documents (${DOCUMENT_COLUMNS}) SELECT ${DOCUMENT_COLUMNS} FROM jsonb_populate_recordset(NULL::documents, ${jsonLiteral(`[${inserts.join(',')}]`)})
          RETURNING 1
        ), upd AS (
          UPDATE documents d SET content = x.content, sync_revision = x.sync_revision, content_hash = x.content_hash, title = x.title, given_title = x.given_title,
            updated_at = x.updated_at, deleted_at = x.deleted_at
-         FROM jsonb_populate_recordset(NULL::documents, ${jsonLiteral(updates)}) AS x WHERE d.id = x.id RETURNING 1
+         FROM jsonb_populate_recordset(NULL::documents, ${jsonLiteral(`[${updates.join(',')}]`)}) AS x WHERE d.id = x.id RETURNING 1
        ), ev AS (
          INSERT INTO change_events (user_id, sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id, created_at)
          SELECT user_id, sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id, ${now}
@@ -244,17 +249,27 @@ export class BatchStore {
          SELECT user_id, document_id, mutation_id, mutation_type, client_id, base_revision, lost_to_revision, rejected_patch, ${now}
          FROM jsonb_populate_recordset(NULL::conflicts, ${jsonLiteral(this.conflicts)}) RETURNING 1
        ), us AS (
-         UPDATE users u SET last_sequence = x.seq FROM jsonb_to_recordset(${jsonLiteral(finish?.lastSequences ?? [])}) AS x(id uuid, seq bigint) WHERE u.id = x.id RETURNING 1
+         UPDATE users u SET last_sequence = x.seq FROM jsonb_to_recordset(${jsonLiteral(lastSequences)}) AS x(id uuid, seq bigint) WHERE u.id = x.id RETURNING 1
        )
        SELECT (SELECT count(*) FROM ins)::int + (SELECT count(*) FROM upd)::int + (SELECT count(*) FROM ev)::int + (SELECT count(*) FROM mu)::int
-                + (SELECT count(*) FROM co)::int + (SELECT count(*) FROM us)::int AS written,
-              (SELECT count(*) FROM (SELECT pg_notify(${literal(finish?.channel ?? '')}, p) FROM jsonb_array_elements_text(${jsonLiteral(finish?.notify ?? [])}) AS p) n)::int AS notified`;
+                + (SELECT count(*) FROM co)::int + (SELECT count(*) FROM us)::int AS written`;
   }
 
-  /** Writes everything buffered in its own round trip (the one-mutation-at-a-time path); BatchRaceError when an id was taken. */
+  /** A written row as JSON, its content spliced in as the canonical text already made for its hash. */
+  private rowJson(d: DocumentRow): string {
+    const content = this.contentTexts.get(d.id) ?? JSON.stringify(d.content);
+    const { content: _, ...rest } = d;
+    return `${JSON.stringify(rest).slice(0, -1)},"content":${content}}`;
+  }
+
+  /**
+   * Writes everything buffered in its own round trip, and the NOTIFY when given, inside the
+   * caller's transaction (the one-mutation-at-a-time path); BatchRaceError when an id was taken.
+   */
   async flush(tx: Queryable, finish?: BatchFinish): Promise<void> {
     try {
-      await tx.query(this.writeSql(finish));
+      await tx.query(this.writeSql(finish?.lastSequences));
+      if (finish && finish.notify.length > 0) await tx.query(notifySql(finish.channel, finish.notify));
     } catch (err) {
       if (isIdTaken(err)) throw new BatchRaceError('a document id was taken meanwhile');
       throw err;
