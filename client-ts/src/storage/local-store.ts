@@ -3,8 +3,9 @@ import Database from 'better-sqlite3';
 import { SyncError } from '../errors.js';
 import { migrate } from './schema.js';
 
-export type MutationKind = 'create' | 'update' | 'delete';
-export type ChangeOrigin = 'local' | 'undo' | 'redo' | 'remote';
+import type { ChangeOrigin, MutationKind } from '../change-kinds.js';
+
+export type { ChangeOrigin, MutationKind };
 
 /** The local view of a document: what the API returns. */
 export interface ViewRow {
