@@ -189,7 +189,8 @@ export class SyncEngine {
     this.ensureOpen();
     const id = options.id ?? newUuid();
     if (!isUuid(id)) throw new SyncError('invalid_input', 'document id must be a lowercase canonical UUID');
-    this.local.change(id, 'local', createPlan(id, checkContent(content)));
+    const c = checked(content);
+    this.local.change(id, 'local', createPlan(id, c.content, c.text));
     return id;
   }
 
@@ -206,7 +207,7 @@ export class SyncEngine {
     const items = contents.map((content, i) => {
       const id = ids[i];
       if (typeof id !== 'string' || !isUuid(id)) throw new SyncError('invalid_input', `ids[${i}] must be a lowercase canonical UUID`);
-      return { id, content: checkContent(content) };
+      return { id, ...checked(content) };
     });
     this.local.createMany(items);
     return ids;
@@ -215,11 +216,11 @@ export class SyncEngine {
   /** Full replacement: keys missing from `content` are removed. Sent as a minimal RFC 6902 patch. */
   updateDocument<C extends JsonObject>(id: string, content: C): void {
     this.ensureOpen();
-    const next = checkContent(content);
+    const next = checked(content);
     this.local.change(id, 'local', (c) => {
       const current = requireLive(id, c);
-      const ops = diff(current, next);
-      return ops.length === 0 ? null : { kind: 'update', content: next, forward: ops, reverse: reversePatch(current, next) };
+      const ops = diff(current, next.content);
+      return ops.length === 0 ? null : { kind: 'update', content: next.content, contentText: next.text, forward: ops, reverse: reversePatch(current, next.content) };
     });
   }
 
@@ -241,9 +242,9 @@ export class SyncEngine {
     translated(() => assertDocumentContent(partial));
     this.local.change(id, 'local', (c) => {
       const current = requireLive(id, c);
-      const next = checkContent(applyMergePatch(current, partial) as JsonObject);
-      const ops = diff(current, next);
-      return ops.length === 0 ? null : { kind: 'update', content: next, forward: ops, reverse: reversePatch(current, next) };
+      const next = checked(applyMergePatch(current, partial));
+      const ops = diff(current, next.content);
+      return ops.length === 0 ? null : { kind: 'update', content: next.content, contentText: next.text, forward: ops, reverse: reversePatch(current, next.content) };
     });
   }
 
@@ -454,10 +455,14 @@ function translated<T>(fn: () => T): T {
   }
 }
 
-/** Validated content, as a private copy: later changes to the caller's object must not reach the store. */
-function checkContent(content: unknown): JsonObject {
+/**
+ * Validated content as a private copy (later changes to the caller's object must not reach the
+ * store) and its JSON text.
+ */
+function checked(content: unknown): { content: JsonObject; text: string } {
   if (!isPlainObject(content)) throw new SyncError('invalid_input', 'document content must be a JSON object');
-  return JSON.parse(translated(() => assertDocumentContent(content))) as JsonObject;
+  const text = translated(() => assertDocumentContent(content));
+  return { content: JSON.parse(text) as JsonObject, text };
 }
 
 function requireLive(id: string, c: Current): JsonObject {

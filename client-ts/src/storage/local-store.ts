@@ -102,6 +102,10 @@ export class LocalStore {
   /** Undo steps for in-memory state changed inside the current transaction (see onRollback). */
   private readonly undo: (() => void)[] = [];
   private readonly idleTimer: NodeJS.Timeout;
+  /** The highest seq of any change (read once, then kept as changes are added). */
+  private seqCounter: number | undefined;
+  /** Documents with changes on their redo stack (read once, then kept). */
+  private redoDocuments: Set<string> | undefined;
   /** Commits since the last checkpoint, and when the latest was. */
   private commits = 0;
   private lastCommit = 0;
@@ -162,6 +166,7 @@ export class LocalStore {
                      WHERE seq = @seq`),
       markRedone: p('UPDATE changes SET redoable = 0 WHERE seq = ?'),
       clearRedo: p('UPDATE changes SET redoable = 0 WHERE document_id = ? AND redoable > 0'),
+      redoDocuments: p('SELECT DISTINCT document_id FROM changes WHERE redoable > 0').pluck(),
       addConflict: p(`INSERT INTO conflicts (document_id, mutation_id, kind, reason, message, rejected, server_document, created_at)
                       VALUES (@document_id, @mutation_id, @kind, @reason, @message, @rejected, @server_document, @created_at)`),
       listConflicts: p('SELECT * FROM conflicts ORDER BY id'),
@@ -309,8 +314,16 @@ export class LocalStore {
     this.s.deleteBase.run(id);
   }
 
+  /** The seq the next change gets. */
+  nextSeq(): number {
+    return this.lastSeq() + 1;
+  }
+
   addChange(c: NewChange): number {
-    return Number(this.s.addChange.run({ seq: null, ...c }).lastInsertRowid);
+    const seq = c.seq ?? this.nextSeq();
+    this.s.addChange.run({ ...c, seq });
+    this.seqCounter = seq;
+    return seq;
   }
 
   getChange(seq: number): ChangeRow | undefined {
@@ -339,7 +352,9 @@ export class LocalStore {
 
   /** The highest seq a change has had (0: none). */
   lastSeq(): number {
-    return (this.s.lastSeq.get() as number | null) ?? 0;
+    // Every change is added through this store, so after the first read the highest seq is known.
+    if (this.seqCounter === undefined) this.seqCounter = (this.s.lastSeq.get() as number | null) ?? 0;
+    return this.seqCounter;
   }
 
   /** One document's changes still in the outbox, oldest first, with payloads. */
@@ -378,14 +393,29 @@ export class LocalStore {
 
   markUndone(seq: number): void {
     this.s.markUndone.run({ seq });
+    const id = this.getChange(seq)!.document_id;
+    const docs = this.redoStack();
+    if (docs.has(id)) return;
+    docs.add(id);
+    this.onRollback(() => docs.delete(id));
   }
 
   markRedone(seq: number): void {
     this.s.markRedone.run(seq);
   }
 
+  /** A new local change of the document: nothing undone before it can be redone any more. */
   clearRedo(documentId: string): void {
+    const docs = this.redoStack();
+    if (!docs.has(documentId)) return;
     this.s.clearRedo.run(documentId);
+    docs.delete(documentId);
+    this.onRollback(() => docs.add(documentId));
+  }
+
+  private redoStack(): Set<string> {
+    this.redoDocuments ??= new Set(this.s.redoDocuments.all() as string[]);
+    return this.redoDocuments;
   }
 
   addConflict(c: Omit<ConflictRow, 'id'>): void {

@@ -36,6 +36,7 @@ export class EventHub {
   }
 
   emit(type: EventType, fields: Partial<Omit<SyncEvent, 'type'>> = {}): void {
+    if (this.allHandlers.size === 0 && !this.handlers.get(type)?.size) return;
     const event: SyncEvent = {
       type,
       documentId: fields.documentId ?? null,

@@ -14,6 +14,8 @@ export interface PlannedChange {
   /** What is sent: the content of a create, the operations of an update, nothing for a delete. */
   forward: unknown;
   reverse: unknown;
+  /** `content` as JSON text, when the caller already has it (validation produced it). */
+  contentText?: string;
 }
 
 /** The current view of a document as a plan sees it. */
@@ -46,10 +48,10 @@ export class LocalChanges {
   }
 
   /** Many creates in one transaction: all or none are written; their events fire after it. */
-  createMany(items: { id: string; content: JsonObject }[]): void {
+  createMany(items: { id: string; content: JsonObject; text: string }[]): void {
     const events = this.ctx.store.transaction(() =>
-      items.map(({ id, content }) => {
-        const e = this.write(id, 'local', createPlan(id, content));
+      items.map(({ id, content, text }) => {
+        const e = this.write(id, 'local', createPlan(id, content, text));
         if (!e) throw new SyncError('invalid_input', `nothing to create for ${id}`);
         return e;
       }),
@@ -64,9 +66,9 @@ export class LocalChanges {
     const step = plan({ view, content: view && view.deleted === 0 ? (JSON.parse(view.content) as JsonObject) : null });
     if (!step) return null;
     const now = new Date().toISOString();
-    // Content and forward often are one object (a create): serialise it once.
-    const forwardText = step.forward === null ? null : JSON.stringify(step.forward);
-    const contentText = step.content === null ? null : step.content === step.forward ? forwardText : JSON.stringify(step.content);
+    // Content and forward often are one object (a create), whose text validation made: serialise each once.
+    const contentText = step.content === null ? null : (step.contentText ?? JSON.stringify(step.content));
+    const forwardText = step.forward === null ? null : step.forward === step.content ? contentText : JSON.stringify(step.forward);
     // The change must fit in one protocol message, or it could never be sent.
     if (forwardText !== null && Buffer.byteLength(forwardText) + MESSAGE_OVERHEAD_BYTES > DEFAULT_LIMITS.max_frame_bytes) {
       throw new SyncError('invalid_input', `the change is too large to send (over ${DEFAULT_LIMITS.max_frame_bytes} bytes as one message)`);
@@ -101,10 +103,10 @@ export class LocalChanges {
   }
 }
 
-/** A create of `content` as `id`, refused when the document exists and is live. */
-export function createPlan(id: string, content: JsonObject): Plan {
+/** A create of `content` (`text` is its JSON) as `id`, refused when the document exists and is live. */
+export function createPlan(id: string, content: JsonObject, text?: string): Plan {
   return ({ view }) => {
     if (view && view.deleted === 0) throw new SyncError('conflict', `document ${id} already exists`);
-    return { kind: 'create', content, forward: content, reverse: null };
+    return { kind: 'create', content, forward: content, reverse: null, ...(text !== undefined ? { contentText: text } : {}) };
   };
 }

@@ -60,7 +60,7 @@ export class Outbox {
 
   /** Adds a local change to the outbox (and to history: it is one row). */
   add(change: Omit<NewChange, 'state' | 'sequence' | 'sync_revision' | 'mutation_id'>): OutboxEntry {
-    const seq = this.store.lastSeq() + 1;
+    const seq = this.store.nextSeq();
     const mutationId = `${this.prefix}${seq.toString(16).padStart(12, '0')}`;
     this.store.addChange({ ...change, seq, mutation_id: mutationId, state: QUEUED, sequence: null, sync_revision: null });
     const entry: OutboxEntry = { seq, documentId: change.document_id, kind: change.kind, mutationId, ackedSequence: null, sentBase: null };
