@@ -1,0 +1,73 @@
+#include "task_window.hpp"
+
+#include <QHBoxLayout>
+#include <QItemSelectionModel>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListView>
+#include <QPushButton>
+#include <QStatusBar>
+#include <QVBoxLayout>
+
+#include "task_model.hpp"
+
+TaskWindow::TaskWindow(TaskModel &model, const QString &email, QWidget *parent)
+    : QMainWindow(parent),
+      model_(model),
+      entry_(new QLineEdit),
+      add_(new QPushButton(tr("Add"))),
+      list_(new QListView),
+      delete_(new QPushButton(tr("Delete"))),
+      status_(new QLabel(model.status())) {
+  setWindowTitle(tr("Tasks — %1").arg(email));
+
+  entry_->setObjectName("newTask");
+  entry_->setPlaceholderText(tr("What needs doing?"));
+  entry_->setAccessibleName(tr("New task"));
+  add_->setObjectName("addTask");
+  add_->setEnabled(false);
+  list_->setObjectName("tasks");
+  list_->setAccessibleName(tr("Tasks"));
+  list_->setModel(&model_);
+  list_->setUniformItemSizes(true);
+  delete_->setObjectName("deleteTask");
+  delete_->setEnabled(false);
+  delete_->setShortcut(QKeySequence::Delete);
+  status_->setObjectName("status");
+
+  auto *entryRow = new QHBoxLayout;
+  entryRow->addWidget(entry_);
+  entryRow->addWidget(add_);
+  auto *buttonRow = new QHBoxLayout;
+  buttonRow->addStretch();
+  buttonRow->addWidget(delete_);
+  auto *central = new QWidget;
+  auto *layout = new QVBoxLayout(central);
+  layout->addLayout(entryRow);
+  layout->addWidget(list_);
+  layout->addLayout(buttonRow);
+  setCentralWidget(central);
+  statusBar()->addPermanentWidget(status_);
+  resize(440, 320);
+
+  connect(entry_, &QLineEdit::textChanged, this, [this](const QString &text) { add_->setEnabled(!text.trimmed().isEmpty()); });
+  connect(entry_, &QLineEdit::returnPressed, this, &TaskWindow::addTask);
+  connect(add_, &QPushButton::clicked, this, &TaskWindow::addTask);
+  connect(delete_, &QPushButton::clicked, this, &TaskWindow::deleteSelected);
+  connect(list_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+          [this] { delete_->setEnabled(list_->selectionModel()->hasSelection()); });
+  connect(&model_, &TaskModel::statusChanged, status_, &QLabel::setText);
+  connect(&model_, &TaskModel::notice, this, [this](const QString &text) { statusBar()->showMessage(text, 10000); });
+}
+
+void TaskWindow::addTask() {
+  const QString title = entry_->text().trimmed();
+  if (title.isEmpty()) return;
+  model_.addTask(title);
+  entry_->clear();
+}
+
+void TaskWindow::deleteSelected() {
+  const QModelIndexList rows = list_->selectionModel()->selectedRows();
+  if (!rows.isEmpty()) model_.deleteTask(rows.first().row());
+}
