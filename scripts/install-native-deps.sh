@@ -26,8 +26,10 @@ declare -A groups=(
   [juce]="juce-modules-source"
   # memory checks of the C tests beside V8
   [tools]="valgrind"
+  # example_qt_tasks: the Qt task list on a virtual display (Xvfb), its screenshot taken and checked with ImageMagick
+  [display]="xvfb imagemagick"
 )
-order=(build clang glib qt juce tools)
+order=(build clang glib qt juce tools display)
 [ $# -gt 0 ] && order=("$@")
 
 updated=0
