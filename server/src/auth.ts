@@ -73,7 +73,7 @@ interface CheckedRow {
 }
 
 /** Authentications checked against the database together, in one statement. */
-const MAX_AUTH_BATCH = 1000;
+const MAX_AUTH_BATCH = 200;
 const MAX_CONCURRENT_AUTH_BATCHES = 2;
 
 /**

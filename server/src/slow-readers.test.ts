@@ -22,6 +22,11 @@ function rssMb(pid: number): number {
   return kb / 1024;
 }
 
+async function authenticatedConnections(): Promise<number> {
+  const metrics = await (await fetch(`${ts.httpUrl}/metrics`)).text();
+  return Number(/^sync_authenticated_connections (\S+)$/m.exec(metrics)?.[1]);
+}
+
 /** Updates of about 16 KiB each (enough that stalled readers overflow the kernel’s socket buffers even on a busy machine), 4 in flight, for `ms`: committed updates per second and the highest RSS seen. */
 async function write(writer: TestClient, id: string, ms: number): Promise<{ rate: number; maxRss: number }> {
   let done = 0;
@@ -58,6 +63,11 @@ t.test('200 readers that stop reading cannot take the memory; the slowest are cl
     clients.push(r);
   }
   const crowded = await write(writer, doc.document_id, PHASE_MS);
+  // On a busy machine the writer is slower and the kernel's socket buffers can absorb a whole
+  // phase: write on, in short slices, until the budget has made the server shed someone (or 20 s).
+  for (let extra = 0; extra < 10 && (await authenticatedConnections()) > READERS; extra++) {
+    crowded.maxRss = Math.max(crowded.maxRss, (await write(writer, doc.document_id, 2000)).maxRss);
+  }
   t.comment(`writer alone ${alone.rate.toFixed(0)}/s (RSS ${alone.maxRss.toFixed(0)} MB); with ${READERS} stalled readers ${crowded.rate.toFixed(0)}/s (RSS max ${crowded.maxRss.toFixed(0)} MB)`);
   t.ok(crowded.maxRss < RSS_BOUND_MB, `server RSS stayed under ${RSS_BOUND_MB} MB (max ${crowded.maxRss.toFixed(0)} MB)`);
   t.ok(crowded.rate >= alone.rate * 0.5, `the writer kept its rate (${crowded.rate.toFixed(0)}/s against ${alone.rate.toFixed(0)}/s alone)`);

@@ -258,8 +258,12 @@ export class BatchStore {
   /** A written row as JSON, its content spliced in as the canonical text already made for its hash. */
   private rowJson(d: DocumentRow): string {
     const content = this.contentTexts.get(d.id) ?? JSON.stringify(d.content);
-    const { content: _, ...rest } = d;
-    return `${JSON.stringify(rest).slice(0, -1)},"content":${content}}`;
+    // Ids and hashes are validated UUIDs and hex; titles go through JSON.stringify.
+    return (
+      `{"id":"${d.id}","user_id":"${d.user_id}","content":${content},"sync_revision":${d.sync_revision},"content_hash":"${d.content_hash}",` +
+      `"title":${JSON.stringify(d.title)},"given_title":${JSON.stringify(d.given_title)},"created_at":"${d.created_at.toISOString()}",` +
+      `"updated_at":"${d.updated_at.toISOString()}","deleted_at":${d.deleted_at ? `"${d.deleted_at.toISOString()}"` : 'null'}}`
+    );
   }
 
   /**
