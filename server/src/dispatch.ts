@@ -17,12 +17,14 @@ import type { Database } from './db/database.js';
 import type { Fanout } from './fanout.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { BatchResult, MutationBatcher, PendingMutation } from './mutations/batcher.js';
+import { MutationBatcher, type BatchResult, type PendingMutation } from './mutations/batcher.js';
 
 /** Frames one connection may have received and not yet processed. */
 const MAX_PENDING_FRAMES = 1024;
 
 export interface DispatchOptions {
+  /** The process's id, which its NOTIFY payloads carry. */
+  serverId: string;
   limits: Limits;
   /** Most unanswered mutations one connection may have queued before `rate_limited`. */
   maxInFlightPerConnection: number;
@@ -41,7 +43,7 @@ export interface MutationOwner {
  */
 export class Dispatcher {
   private readonly limitsJson: string;
-  batcher!: MutationBatcher<MutationOwner>;
+  readonly batcher: MutationBatcher<MutationOwner>;
 
   constructor(
     private readonly db: Database,
@@ -54,6 +56,7 @@ export class Dispatcher {
     private readonly opts: DispatchOptions,
   ) {
     this.limitsJson = JSON.stringify(opts.limits);
+    this.batcher = new MutationBatcher(db, opts.limits, opts.serverId, metrics, log, this.answer);
   }
 
   frame(conn: Connection, frame: Frame): void {

@@ -6,12 +6,11 @@ import { Authenticator, AuthRateLimiter, type AuthFailureLimit } from './auth.js
 import { BINARY_FRAME, Connection, OVERSIZED_FRAME } from './connection.js';
 import { followOtherProcesses } from './cross-process-feed.js';
 import type { Database } from './db/database.js';
-import { Dispatcher, type MutationOwner } from './dispatch.js';
+import { Dispatcher } from './dispatch.js';
 import { Fanout } from './fanout.js';
 import { httpRoutes } from './http-routes.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { MutationBatcher } from './mutations/batcher.js';
 import { OutboundBudget } from './outbound-budget.js';
 import { startTimers } from './timers.js';
 
@@ -47,7 +46,6 @@ export class SyncServer {
   readonly limits: Limits;
   private readonly app: uWS.TemplatedApp;
   private readonly dispatcher: Dispatcher;
-  private readonly batcher: MutationBatcher<MutationOwner>;
   private readonly fanout: Fanout;
   private readonly outbound: OutboundBudget;
   private readonly connections = new Set<Connection>();
@@ -68,11 +66,10 @@ export class SyncServer {
     this.fanout = new Fanout(db, log, this.app);
     const auth = new Authenticator(db, new AuthRateLimiter(opts.authFailureLimit ?? { maxFailures: 20, windowMs: 60_000 }));
     this.dispatcher = new Dispatcher(db, log, this.metrics, auth, this.fanout, this.usedKeys, {
+      serverId: this.serverId,
       limits: this.limits,
       maxInFlightPerConnection: opts.maxInFlightPerConnection ?? 1024,
     });
-    this.batcher = new MutationBatcher(db, this.limits, this.serverId, this.metrics, log, this.dispatcher.answer);
-    this.dispatcher.batcher = this.batcher;
     this.metrics.observeDatabase(db);
     this.socketRoute();
     httpRoutes(this.app, db, this.metrics, () => this.metrics.outboundQueuedBytes.set(this.outbound.queuedBytes));
@@ -122,7 +119,7 @@ export class SyncServer {
     this.listenSocket = null;
     const drained = (async () => {
       await this.dispatcher.idle(this.connections);
-      await this.batcher.drain();
+      await this.dispatcher.batcher.drain();
     })();
     const deadline = Date.now() + SHUTDOWN_DRAIN_MS;
     await Promise.race([drained, new Promise((r) => setTimeout(r, SHUTDOWN_DRAIN_MS))]);
