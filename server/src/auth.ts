@@ -89,6 +89,7 @@ const MAX_CONCURRENT_AUTH_BATCHES = 2;
  */
 export class Authenticator {
   private readonly keys = new Map<string, KeyLookup & { apiKey: string }>();
+  private readonly lookups = new Map<string, Promise<KeyLookup | null>>();
   private pending: PendingCheck[] = [];
   private running = 0;
 
@@ -134,9 +135,15 @@ export class Authenticator {
   private async lookup(apiKey: string): Promise<(KeyLookup & { apiKey: string }) | null> {
     const known = this.keys.get(apiKey);
     if (known) return known;
-    const found = await lookupKey(this.db, apiKey);
+    // A storm's first thousand connects of one key share one lookup.
+    let lookup = this.lookups.get(apiKey);
+    if (!lookup) {
+      lookup = lookupKey(this.db, apiKey).finally(() => this.lookups.delete(apiKey));
+      this.lookups.set(apiKey, lookup);
+    }
+    const found = await lookup;
     if (!found) return null;
-    const key = { ...found, apiKey };
+    const key = this.keys.get(apiKey) ?? { ...found, apiKey };
     this.keys.set(apiKey, key);
     return key;
   }

@@ -85,10 +85,16 @@ export class Dispatcher {
   private run(conn: Connection, first: Frame): void {
     let frame: Frame | undefined = first;
     while (frame !== undefined) {
-      const pending = this.handleFrame(conn, frame);
+      let pending: Promise<void> | void = undefined;
+      try {
+        pending = this.handleFrame(conn, frame);
+      } catch (err) {
+        // Thrown into uWS's callback it would end the process; one frame's bug must not.
+        this.frameFailed(err);
+      }
       if (pending) {
         conn.busy = pending
-          .catch((err) => this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'frame handler failed'))
+          .catch((err) => this.frameFailed(err))
           .then(() => {
             conn.busy = null;
             const next = this.nextFrame(conn);
@@ -98,6 +104,10 @@ export class Dispatcher {
       }
       frame = this.nextFrame(conn);
     }
+  }
+
+  private frameFailed(err: unknown): void {
+    this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'frame handler failed');
   }
 
   private nextFrame(conn: Connection): Frame | undefined {
