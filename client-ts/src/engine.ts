@@ -267,7 +267,7 @@ export class SyncEngine {
 
   countDocuments(): number {
     this.ensureOpen();
-    return this.store.countLive();
+    return this.ctx.counts.documents;
   }
 
   /** Outbox entries the server has not answered yet. */
@@ -349,6 +349,17 @@ export class SyncEngine {
   off<C extends JsonObject = JsonObject>(name: EventName, handler: EventHandler<C>): this {
     this.events.off(name, handler as EventHandler);
     return this;
+  }
+
+  /**
+   * Calls `handler` after each commit that may have changed countDocuments() or pendingCount() (a
+   * local change, a slice of server messages), before that commit's events are delivered: for
+   * copies of the counts kept off the engine's thread. Returns a function that unsubscribes.
+   */
+  onCountsChanged(handler: () => void): () => void {
+    this.ensureOpen();
+    if (typeof handler !== 'function') throw new SyncError('invalid_input', 'handler must be a function');
+    return this.ctx.counts.onCommitted(handler);
   }
 
   /** Every event as one record; `filter` limits it to some types. Returns a function that unsubscribes. */

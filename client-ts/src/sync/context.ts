@@ -2,6 +2,7 @@ import type { LocalStore } from '../storage/local-store.js';
 import type { Logger } from '../logger.js';
 import type { Transport } from '../transport/transport.js';
 import { CatchUp } from './catch-up.js';
+import { Counts } from './counts.js';
 import type { EventHub } from './event-hub.js';
 import { Outbox } from './outbox.js';
 import { Replica } from './replica.js';
@@ -32,6 +33,7 @@ export interface EngineContext {
   readonly store: LocalStore;
   readonly outbox: Outbox;
   readonly cursor: Cursor;
+  readonly counts: Counts;
   readonly transport: Transport;
   readonly events: EventHub;
   readonly log: Logger;
@@ -44,7 +46,7 @@ export interface EngineContext {
 
 /** Wires the parts of an engine over its store, connection and events. */
 export function createEngineContext(base: Pick<EngineContext, 'store' | 'transport' | 'events' | 'log' | 'clientId' | 'isClosed'>): EngineContext {
-  const ctx = { ...base, outbox: new Outbox(base.store), cursor: new Cursor(base.store) } as EngineContext;
+  const ctx = { ...base, outbox: new Outbox(base.store), cursor: new Cursor(base.store), counts: new Counts(base.store, base.log) } as EngineContext;
   // The parts reach each other through the context only when called, so it is completed here.
   Object.assign(ctx, { sender: new Sender(ctx), replica: new Replica(ctx), catchUp: new CatchUp(ctx) });
   return ctx;

@@ -60,6 +60,7 @@ export class Inbox {
           if (performance.now() >= deadline) break;
         }
       });
+      ctx.counts.committed();
     } finally {
       ctx.events.release();
     }

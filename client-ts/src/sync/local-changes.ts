@@ -43,6 +43,7 @@ export class LocalChanges {
       return e;
     });
     if (!event) return;
+    this.ctx.counts.committed();
     this.ctx.events.emit(event.type, event.fields);
     this.ctx.sender.schedule();
   }
@@ -56,6 +57,7 @@ export class LocalChanges {
         return e;
       }),
     );
+    this.ctx.counts.committed();
     for (const e of events) this.ctx.events.emit(e.type, e.fields);
     this.ctx.sender.schedule();
   }
@@ -97,6 +99,7 @@ export class LocalChanges {
     };
     if (view) store.putView(next);
     else store.insertView(next);
+    this.ctx.counts.viewWritten(view, next);
     if (origin === 'local') store.clearRedo(id);
     const type = step.kind === 'create' ? EventType.DocumentCreated : deleted ? EventType.DocumentDeleted : EventType.DocumentUpdated;
     return { type, fields: { documentId: id, content: deleted ? null : content, title, booleanData: true } };

@@ -202,6 +202,7 @@ export class Replica {
     const before = store.getView(id);
     store.deleteView(id);
     store.deleteBase(id);
+    this.ctx.counts.viewWritten(before, undefined);
     if (before) this.emitViewChange(id, before, { ...before, deleted: 1 }, false);
   }
 
@@ -294,8 +295,10 @@ export class Replica {
     if (view.content === null && !base?.content) {
       store.deleteView(id);
       if (base) store.deleteBase(id);
+      this.ctx.counts.viewWritten(before, undefined);
     } else {
       store.putView(after);
+      this.ctx.counts.viewWritten(before, after);
     }
     return { before, after, failed: view.failed };
   }
