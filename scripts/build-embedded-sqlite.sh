@@ -4,6 +4,12 @@
 # build/embedded-sqlite/better_sqlite3.node. Skips the build when the output is newer than its inputs.
 # npm's global config sets nodedir=/usr (Node 20's headers), so both the env var and the flag are
 # overridden to point at libnode's headers.
+#
+# Unlike the package's own build, this one exports SQLite's C API (sqlite3_*) from the module:
+# libsync_client answers reads on connections of its own and must use this very SQLite, not a copy
+# of its own — two SQLite libraries in one process on one file break each other's POSIX locks.
+# -Bsymbolic stays, so the module's own calls still bind inside it; Node loads it RTLD_LOCAL, so
+# nothing else in the process sees these symbols unless it asks this module for them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 libnode_usr="${LIBNODE_ROOT:-$(bash scripts/setup-libnode.sh | tail -n 1)}"
@@ -11,7 +17,8 @@ pkg="node_modules/better-sqlite3"
 out="build/embedded-sqlite/better_sqlite3.node"
 version=$(node -p "require('./$pkg/package.json').version")
 stamp="build/embedded-sqlite/version"
-if [ -f "$out" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$version" ]; then
+flavour="$version sqlite3-exported"
+if [ -f "$out" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$flavour" ]; then
   echo "$PWD/$out"
   exit 0
 fi
@@ -19,11 +26,18 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r "$pkg" "$work/better-sqlite3"
 rm -rf "$work/better-sqlite3/build"
+grep -q "'-Wl,--exclude-libs,ALL'," "$work/better-sqlite3/binding.gyp"
+sed -i "/'-Wl,--exclude-libs,ALL',/d" "$work/better-sqlite3/binding.gyp"
 (
   cd "$work/better-sqlite3"
   npm_config_nodedir="$libnode_usr" npx --yes node-gyp rebuild --release --nodedir="$libnode_usr" -j 2 >&2
 )
+built="$work/better-sqlite3/build/Release/better_sqlite3.node"
+if ! nm -D --defined-only "$built" | grep -q ' T sqlite3_libversion$'; then
+  echo "build-embedded-sqlite: $built does not export sqlite3_libversion" >&2
+  exit 1
+fi
 mkdir -p "$(dirname "$out")"
-cp "$work/better-sqlite3/build/Release/better_sqlite3.node" "$out"
-echo "$version" > "$stamp"
+cp "$built" "$out"
+echo "$flavour" > "$stamp"
 echo "$PWD/$out"

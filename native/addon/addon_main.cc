@@ -3,12 +3,13 @@
 // per engine id, and calls into Bridge::call made from worker threads. Test-only; see
 // native/js/bridge-addon.test.ts.
 //
-// Exports: everything InitBridge exports (start, pushEvent, log), and
-//   newQueue(engineId, limit)           registers an EventQueue for engineId (Bridge::add_queue)
-//   removeQueue(engineId)               Bridge::remove_queue (drainQueue still reads the detached queue)
+// Exports: everything InitBridge exports (start, pushEvent, publishCounts, log), and
+//   newQueue(engineId, limit)           attaches an EventQueue and a PublishedState for engineId (Bridge::attach)
+//   removeQueue(engineId)               Bridge::detach (drainQueue and publishedState still read the detached ones)
 //   drainQueue(engineId)                → { events: [{type, documentId, title, content, error, numeric, flag}], dropped }
 //   queueFdReadable(engineId)           → whether the queue's eventfd polls readable (0 timeout)
 //   notifyCount(engineId)               installs a counting notify on first use; → calls so far
+//   publishedState(engineId)            → { documents, pending, connected }: what the C calls would answer
 //   callFromThread(op, engineId, args, timeoutMs) → Promise<{code, message, text, number, flag}>:
 //                                       Bridge::call on a libuv worker thread (Napi::AsyncWorker)
 //   stop()                              Bridge::stop: releases the thread-safe function
@@ -34,6 +35,7 @@ using sync_client::Reply;
 
 struct QueueState {
   std::shared_ptr<EventQueue> queue;
+  std::shared_ptr<sync_client::PublishedState> published = std::make_shared<sync_client::PublishedState>();
   std::atomic<uint64_t> notifies{0};
   bool notify_installed = false;
 };
@@ -107,7 +109,7 @@ Napi::Value NewQueue(const Napi::CallbackInfo &info) {
   if (limit < 0) throw Napi::TypeError::New(info.Env(), "limit must not be negative");
   auto state = std::make_unique<QueueState>();
   state->queue = std::make_shared<EventQueue>(static_cast<size_t>(limit));
-  Bridge::instance().add_queue(engine, state->queue);
+  Bridge::instance().attach(engine, state->queue, state->published);
   auto &slot = States()[engine];
   if (slot && slot->notify_installed) slot->queue->set_notify(nullptr, nullptr);
   slot = std::move(state);
@@ -116,7 +118,7 @@ Napi::Value NewQueue(const Napi::CallbackInfo &info) {
 
 Napi::Value RemoveQueue(const Napi::CallbackInfo &info) {
   // The helper keeps its reference, so drainQueue still shows what (nothing) reached the detached queue.
-  Bridge::instance().remove_queue(EngineArg(info, 0));
+  Bridge::instance().detach(EngineArg(info, 0));
   return info.Env().Undefined();
 }
 
@@ -160,6 +162,15 @@ Napi::Value NotifyCount(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), static_cast<double>(state.notifies.load()));
 }
 
+Napi::Value PublishedState(const Napi::CallbackInfo &info) {
+  const sync_client::PublishedState &published = *StateOf(info).published;
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("documents", Napi::Number::New(info.Env(), static_cast<double>(published.documents.load())));
+  out.Set("pending", Napi::Number::New(info.Env(), static_cast<double>(published.pending.load())));
+  out.Set("connected", Napi::Boolean::New(info.Env(), published.connected.load()));
+  return out;
+}
+
 Napi::Value CallFromThread(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !info[0].IsString() || !info[2].IsArray() || !info[3].IsNumber())
@@ -189,6 +200,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("drainQueue", Napi::Function::New(env, DrainQueue, "drainQueue"));
   exports.Set("queueFdReadable", Napi::Function::New(env, QueueFdReadable, "queueFdReadable"));
   exports.Set("notifyCount", Napi::Function::New(env, NotifyCount, "notifyCount"));
+  exports.Set("publishedState", Napi::Function::New(env, PublishedState, "publishedState"));
   exports.Set("callFromThread", Napi::Function::New(env, CallFromThread, "callFromThread"));
   exports.Set("stop", Napi::Function::New(env, Stop, "stop"));
   return exports;

@@ -3,7 +3,9 @@
  *
  * The engine is the TypeScript sync engine, running inside an embedded Node runtime (libnode) on
  * a thread of its own. Every call completes against the local SQLite database; no call waits for
- * the network.
+ * the network. Reads (sync_engine_get_document, sync_engine_get_all_documents, the counts,
+ * sync_engine_is_connected) never wait for the engine's thread either: they are answered on the
+ * calling thread.
  *
  * Two generations of names live here side by side. The original system's names
  * (sync_engine_create, sync_engine_register_event_callback, ...) keep working as they were
@@ -13,6 +15,19 @@
  * THREADING CONTRACT
  * - Every function may be called from any thread, concurrently, with one exception: an engine
  *   must not be destroyed while another thread is still using it (or one of its listeners).
+ * - Writes (create, update, patch, merge, delete, undo, redo) and the calls that wait (flush) run on
+ *   the engine's thread, in the order they arrive; a write returns once it is committed locally.
+ *   Incoming server changes are applied in slices of about a millisecond between them, so a write
+ *   waits for at most about one slice of that work — of this engine or of any other engine of the
+ *   process, which share the thread.
+ * - Reads run on the calling thread, concurrently with each other and with the engine's work:
+ *   sync_engine_get_document and sync_engine_get_all_documents on read-only connections of their
+ *   own to the database file (one consistent snapshot per call, holding every write that returned
+ *   before the call began); sync_engine_count_documents, sync_engine_count_pending and
+ *   sync_engine_is_connected from values the engine's thread publishes after each commit (before
+ *   that commit's events are queued and before the write that made it returns) and with each
+ *   connection event. So a read right after a write returned sees that write, and a callback for
+ *   an event sees the state that event reports, or a later one.
  * - Event callbacks run only inside sync_engine_process_events(), on the thread that called it
  *   (your UI thread: drive it from a JUCE/Qt/GTK timer, or when sync_engine_event_fd() becomes
  *   readable, or after the notify callback of sync_engine_set_event_notify() fired). A callback may
@@ -106,7 +121,7 @@ enum CSyncResult {
     SYNC_RESULT_NOT_INITIALIZED = 8,   /* NULL engine, or the runtime is not running (a destroyed engine must not be used at all) */
     SYNC_RESULT_UNKNOWN = 9,
     SYNC_RESULT_LOCKED = 10,           /* open: another engine (in this process or another) holds the database file */
-    SYNC_RESULT_INVALID_URL = 11,      /* open: server_url is not a ws:// or wss:// URL, or database_url names no file */
+    SYNC_RESULT_INVALID_URL = 11,      /* open: server_url is not a ws:// or wss:// URL, or database_url names no file (":memory:" included) */
     SYNC_RESULT_INVALID_CREDENTIALS = 12, /* open: api_key or api_secret is not in the form the server issues (rpa_/rps_ + 64 hex digits) */
     SYNC_RESULT_RUNTIME_UNAVAILABLE = 13  /* open: the embedded runtime cannot run (a missing Debian package or engine file; the message names it) */
 };

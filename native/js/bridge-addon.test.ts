@@ -34,12 +34,14 @@ type Dispatch = (op: string, engineId: number, args: string[]) => DispatchResult
 interface BridgeAddon {
   start(dispatch: Dispatch): void;
   pushEvent(engine: number, type: number, documentId: string | null, title: string | null, content: string | null, error: string | null, numeric: number, flag: boolean): void;
+  publishCounts(engine: number, documents: number, pending: number): void;
   log(level: number, message: string): void;
   newQueue(engineId: number, limit: number): void;
   removeQueue(engineId: number): void;
   drainQueue(engineId: number): { events: QueuedEvent[]; dropped: number };
   queueFdReadable(engineId: number): boolean;
   notifyCount(engineId: number): number;
+  publishedState(engineId: number): { documents: number; pending: number; connected: boolean };
   callFromThread(op: string, engineId: number, args: string[], timeoutMs: number): Promise<Reply>;
   stop(): void;
 }
@@ -371,9 +373,35 @@ t.test('pushEvent for an unknown or removed engine is ignored', async (t) => {
   push(8, created('kept'));
   bridge.removeQueue(8);
   push(8, created('after-remove'));
-  t.same(bridge.drainQueue(8).events.map((e) => e.documentId), ['kept'], 'nothing reached the queue after remove_queue');
+  t.same(bridge.drainQueue(8).events.map((e) => e.documentId), ['kept'], 'nothing reached the queue after detach');
   t.equal(bridge.notifyCount(8), 1, 'and no notify fired for it');
   t.throws(() => bridge.drainQueue(12345), /no queue/);
+});
+
+t.test('publishCounts and the connection events set what the C calls answer on their own thread', async (t) => {
+  bridge.newQueue(9, 100);
+  t.same(bridge.publishedState(9), { documents: 0, pending: 0, connected: false }, 'nothing published yet');
+  bridge.publishCounts(9, 12, 3);
+  t.same(bridge.publishedState(9), { documents: 12, pending: 3, connected: false });
+  bridge.publishCounts(9, 2 ** 40 + 1, 0);
+  t.equal(bridge.publishedState(9).documents, 2 ** 40 + 1, 'beyond 32 bits');
+
+  push(9, { type: EventType.ConnectionAttempted, numeric: 1 });
+  t.equal(bridge.publishedState(9).connected, false, 'an attempt is not a connection');
+  push(9, { type: EventType.ConnectionSucceeded });
+  t.equal(bridge.publishedState(9).connected, true, 'connected once the event passes the bridge, before anyone drains it');
+  push(9, { type: EventType.DocumentCreated, documentId: 'd' });
+  t.equal(bridge.publishedState(9).connected, true, 'other events leave it');
+  push(9, { type: EventType.ConnectionLost, error: 'connection closed' });
+  t.equal(bridge.publishedState(9).connected, false);
+  t.same(bridge.drainQueue(9).events.map((e) => e.type), [EventType.ConnectionAttempted, EventType.ConnectionSucceeded, EventType.DocumentCreated, EventType.ConnectionLost], 'the events are queued as ever');
+
+  t.doesNotThrow(() => bridge.publishCounts(999, 1, 1), 'an unknown engine is ignored');
+  bridge.removeQueue(9);
+  bridge.publishCounts(9, 1, 1);
+  push(9, { type: EventType.ConnectionSucceeded });
+  t.same(bridge.publishedState(9), { documents: 2 ** 40 + 1, pending: 0, connected: false }, 'nothing reaches a detached engine');
+  t.throws(() => bridge.publishCounts(9, 'x' as unknown as number, 1), TypeError);
 });
 
 t.test('after stop(), calls answer NOT_INITIALIZED and the event loop can end', async (t) => {

@@ -17,6 +17,7 @@ t.test('openArgumentError gives each refused open argument its own result code',
   t.equal(openArgumentError('a.db', 'ws://127.0.0.1:8080/ws', KEY, SECRET), null);
   t.equal(openArgumentError('a.db', 'wss://sync.example.com/ws', KEY, SECRET), null);
   t.match(openArgumentError(null, 'ws://h/ws', KEY, SECRET), { code: RESULT_CODES.INVALID_URL, message: /database_url/ });
+  t.match(openArgumentError(':memory:', 'ws://h/ws', KEY, SECRET), { code: RESULT_CODES.INVALID_URL, message: /must name a file/ }, 'an in-memory database cannot be read by the C side');
   for (const url of ['http://h/ws', 'localhost:8080', '', 'ws//h']) {
     t.match(openArgumentError('a.db', url, KEY, SECRET), { code: RESULT_CODES.INVALID_URL, message: /server_url/ }, url);
   }

@@ -1,11 +1,15 @@
 /**
  * The JavaScript side of libsync_client, bundled (with the engine and its dependencies) into one
  * CommonJS file that the embedded runtime loads. The C library calls `dispatch(op, engineId, args)`
- * through the Node-API bridge; events go back through `bridge.pushEvent`.
+ * through the Node-API bridge for everything that writes or waits; events go back through
+ * `bridge.pushEvent`. Reads never come here: the C library answers them on the caller's thread,
+ * from the database file (on connections of its own, through this runtime's SQLite) and from the
+ * counts published with `bridge.publishCounts`.
  */
+import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { API_KEY_PATTERN, API_SECRET_PATTERN, isUuid, jsonEqual, type JsonObject, type PatchOp } from '@json-sync/core';
-import { SyncEngine, type DocumentSnapshot } from '../../client-ts/src/engine.js';
+import { SyncEngine } from '../../client-ts/src/engine.js';
 import { SyncError } from '../../client-ts/src/errors.js';
 import type { Logger } from '../../client-ts/src/logger.js';
 import { RESULT_CODES, resultCodeOf, type ResultCode } from './abi.js';
@@ -13,6 +17,8 @@ import { RESULT_CODES, resultCodeOf, type ResultCode } from './abi.js';
 /** What the C++ bridge hands to `start`. */
 export interface Bridge {
   pushEvent(engine: number, type: number, documentId: string | null, title: string | null, content: string | null, error: string | null, numeric: number, flag: boolean): void;
+  /** The engine's live documents and unanswered changes, after each commit that may change them. */
+  publishCounts(engine: number, documents: number, pending: number): void;
   log(level: number, message: string): void;
 }
 
@@ -97,19 +103,11 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
     if (!e) throw new SyncError('closed', 'the engine is destroyed');
     return e;
   };
-  const wire = (d: DocumentSnapshot) => ({
-    id: d.id,
-    title: d.title,
-    content: d.content,
-    sync_revision: d.syncRevision,
-    pending: d.pending,
-    created_at: d.createdAt,
-    updated_at: d.updatedAt,
-    deleted_at: d.deletedAt,
-  });
-
   const ops: Record<string, (engineId: number, a: string[]) => Reply | Promise<Reply>> = {
-    /** The C side allocates the id first, so events of the engine's first moments find their queue. */
+    /**
+     * The C side allocates the id first, so events of the engine's first moments find their queue.
+     * Answers the database file's absolute path, which the C side opens for reading.
+     */
     create(id, a) {
       const [dbUrl, serverUrl, email, apiKey, apiSecret, optionsJson] = a;
       const o = parseJson(optionsJson, 'options') as {
@@ -125,8 +123,9 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
       const databasePath = databasePathOf(dbUrl!);
       const refused = openArgumentError(databasePath, serverUrl!, apiKey!, apiSecret!);
       if (refused) return refused;
+      const absolutePath = resolve(databasePath!);
       const engine = SyncEngine.open({
-        databasePath: databasePath!,
+        databasePath: absolutePath,
         serverUrl: serverUrl!,
         email: email!,
         apiKey: apiKey!,
@@ -142,9 +141,12 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
       engine.onEvent((e) =>
         bridge.pushEvent(id, e.type, e.documentId, e.title, e.content === null ? null : JSON.stringify(e.content), e.error, e.numericData, e.booleanData),
       );
+      const publish = () => bridge.publishCounts(id, engine.countDocuments(), engine.pendingCount());
+      engine.onCountsChanged(publish);
+      publish();
       engines.set(id, engine);
       if (o.start_offline) offline.add(id);
-      return ok(id);
+      return ok(absolutePath);
     },
     async destroy(id) {
       const engine = engines.get(id);
@@ -179,23 +181,6 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
     delete_document(id, [docId]) {
       engineOf(id).deleteDocument(docId!);
       return ok();
-    },
-    get_document(id, [docId]) {
-      const d = engineOf(id).getDocument(docId!);
-      if (!d) throw new SyncError('not_found', `no document ${docId}`);
-      return ok(JSON.stringify(wire(d)));
-    },
-    get_all_documents(id) {
-      return ok(JSON.stringify(engineOf(id).listDocuments().map(wire)));
-    },
-    count_documents(id) {
-      return ok(engineOf(id).countDocuments());
-    },
-    count_pending(id) {
-      return ok(engineOf(id).pendingCount());
-    },
-    is_connected(id) {
-      return ok(engineOf(id).isConnected());
     },
     async flush(id, [timeout]) {
       const engine = engineOf(id);
@@ -305,6 +290,9 @@ export function databasePathOf(url: string): string | null {
  */
 export function openArgumentError(databasePath: string | null, serverUrl: string, apiKey: string, apiSecret: string): Reply | null {
   if (databasePath === null) return { code: RESULT_CODES.INVALID_URL, message: 'database_url names no file' };
+  if (databasePath === ':memory:') {
+    return { code: RESULT_CODES.INVALID_URL, message: 'database_url must name a file: the C library reads it on connections of its own' };
+  }
   let protocol = '';
   try {
     protocol = new URL(serverUrl).protocol;

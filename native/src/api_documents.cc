@@ -1,4 +1,5 @@
-// Document operations and engine state queries: argument checks, then one call into the engine.
+// Document operations that go to the engine's thread: argument checks, then one call into the engine.
+// (Reads of documents, counts and the connection state are answered on the caller's thread: api_reads.cc.)
 #include <cstring>
 
 #include "api_support.h"
@@ -30,16 +31,6 @@ CSyncResult Query(CSyncEngine *engine, const char *op, char **out_json, const ch
   *out_json = nullptr;
   if (id && !CheckId(*id)) return SYNC_RESULT_INVALID_INPUT;
   return RunText(engine, op, id ? std::vector<std::string>{*id} : std::vector<std::string>{}, out_json);
-}
-
-/** An operation answering a count into *out_count (0 on failure). */
-CSyncResult Count(CSyncEngine *engine, const char *op, uint64_t *out_count) {
-  if (!out_count) return Fail(SYNC_RESULT_INVALID_INPUT, "out_count is NULL");
-  *out_count = 0;
-  return Run(engine, op, {}, [out_count](const Reply &r) {
-    *out_count = static_cast<uint64_t>(r.number);
-    return Ok();
-  });
 }
 
 }  // namespace
@@ -77,33 +68,6 @@ SYNC_API enum CSyncResult sync_engine_merge_document(struct CSyncEngine *engine,
 
 SYNC_API enum CSyncResult sync_engine_delete_document(struct CSyncEngine *engine, const char *id) {
   return Guard([&]() -> CSyncResult { return RunOnDocument(engine, "delete_document", id); });
-}
-
-SYNC_API enum CSyncResult sync_engine_get_document(struct CSyncEngine *engine, const char *id, char **out_json) {
-  return Guard([&]() -> CSyncResult { return Query(engine, "get_document", out_json, &id); });
-}
-
-SYNC_API enum CSyncResult sync_engine_get_all_documents(struct CSyncEngine *engine, char **out_json) {
-  return Guard([&]() -> CSyncResult { return Query(engine, "get_all_documents", out_json); });
-}
-
-SYNC_API enum CSyncResult sync_engine_count_documents(struct CSyncEngine *engine, uint64_t *out_count) {
-  return Guard([&]() -> CSyncResult { return Count(engine, "count_documents", out_count); });
-}
-
-SYNC_API enum CSyncResult sync_engine_count_pending(struct CSyncEngine *engine, uint64_t *out_count) {
-  return Guard([&]() -> CSyncResult { return Count(engine, "count_pending", out_count); });
-}
-
-SYNC_API enum CSyncResult sync_engine_is_connected(struct CSyncEngine *engine, bool *out_connected) {
-  return Guard([&]() -> CSyncResult {
-    if (!out_connected) return Fail(SYNC_RESULT_INVALID_INPUT, "out_connected is NULL");
-    *out_connected = false;
-    return Run(engine, "is_connected", {}, [out_connected](const Reply &r) {
-      *out_connected = r.flag;
-      return Ok();
-    });
-  });
 }
 
 SYNC_API enum CSyncResult sync_engine_flush(struct CSyncEngine *engine, uint32_t timeout_ms) {

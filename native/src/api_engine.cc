@@ -4,7 +4,9 @@
 #include <memory>
 
 #include "api_support.h"
+#include "json_text.h"
 #include "runtime.h"
+#include "sqlite_api.h"
 
 using sync_client::Bridge;
 using sync_client::Fail;
@@ -34,11 +36,18 @@ void CopyOptions(To &to, const From &from) {
   to.start_offline = from.start_offline;
 }
 
+/** A string option as JSON: null when unset. */
+std::string JsonOrNull(const char *text) {
+  if (!text) return "null";
+  std::string out;
+  sync_client::AppendJsonString(out, text);
+  return out;
+}
+
 std::string OptionsJson(const SyncEngineConfig &c) {
-  std::string client = c.client_id ? std::string("\"") + c.client_id + "\"" : "null";
   return std::string("{") + "\"reconnect_min_ms\":" + std::to_string(c.reconnect_min_ms) + ",\"reconnect_max_ms\":" + std::to_string(c.reconnect_max_ms) +
          ",\"heartbeat_interval_ms\":" + std::to_string(c.heartbeat_interval_ms) + ",\"heartbeat_timeout_ms\":" + std::to_string(c.heartbeat_timeout_ms) +
-         ",\"durability\":" + std::to_string(static_cast<int>(c.durability)) + ",\"client_id\":" + client +
+         ",\"durability\":" + std::to_string(static_cast<int>(c.durability)) + ",\"client_id\":" + JsonOrNull(c.client_id) +
          ",\"start_offline\":" + (c.start_offline ? "true" : "false") + "}";
 }
 
@@ -58,6 +67,21 @@ CSyncResult CheckConfig(const SyncEngineConfig &c) {
   return SYNC_RESULT_SUCCESS;
 }
 
+/** The engine's database file opened for this library's reads; on failure the engine is destroyed again. */
+CSyncResult OpenReader(CSyncEngine &engine, const std::string &path) {
+  std::string why;
+  const sync_client::SqliteApi *sqlite = sync_client::SqliteApi::Get(&why);
+  CSyncResult code = SYNC_RESULT_RUNTIME_UNAVAILABLE;
+  if (sqlite) {
+    engine.reader = sync_client::DocumentReader::Open(sqlite, path, &why);
+    code = SYNC_RESULT_DATABASE;
+  }
+  if (engine.reader) return SYNC_RESULT_SUCCESS;
+  Bridge::instance().call("destroy", engine.id, {}, 1000);
+  Bridge::instance().detach(engine.id);
+  return Fail(code, why);
+}
+
 CSyncResult Open(const SyncEngineConfig &c, CSyncEngine **out) {
   CSyncResult checked = CheckConfig(c);
   if (checked != SYNC_RESULT_SUCCESS) return checked;
@@ -67,15 +91,19 @@ CSyncResult Open(const SyncEngineConfig &c, CSyncEngine **out) {
   engine->id = next_engine_id++;
   engine->call_timeout_ms = c.call_timeout_ms;
   engine->events = std::make_shared<sync_client::EventQueue>(c.event_queue_limit);
-  // Registered before the engine exists: its first events (connection attempts) must not be lost.
-  Bridge::instance().add_queue(engine->id, engine->events);
+  engine->state = std::make_shared<sync_client::PublishedState>();
+  // Attached before the engine exists: its first events (connection attempts) must not be lost.
+  Bridge::instance().attach(engine->id, engine->events, engine->state);
   Reply r = Bridge::instance().call("create", engine->id, {c.database_url, c.server_url, c.email, c.api_key, c.api_secret, OptionsJson(c)},
                                     c.call_timeout_ms);
   if (r.code != SYNC_RESULT_SUCCESS) {
-    Bridge::instance().remove_queue(engine->id);
+    Bridge::instance().detach(engine->id);
     if (r.code == SYNC_RESULT_TIMEOUT) Bridge::instance().call("destroy", engine->id, {}, 1000);
     return Fail(r.code, r.message);
   }
+  // The reply is the database file's absolute path.
+  CSyncResult reading = OpenReader(*engine, r.text);
+  if (reading != SYNC_RESULT_SUCCESS) return reading;
   *out = engine.release();
   return sync_client::Ok();
 }
@@ -156,8 +184,10 @@ SYNC_API struct CSyncEngine *sync_engine_create(const char *db_url, const char *
 SYNC_API void sync_engine_destroy(struct CSyncEngine *engine) {
   if (!engine) return;
   try {
+    // Before the engine closes the file: its connection must be the last, to remove the WAL.
+    engine->reader->close();
     Bridge::instance().call("destroy", engine->id, {}, 1000);
-    Bridge::instance().remove_queue(engine->id);
+    Bridge::instance().detach(engine->id);
   } catch (...) {
   }
   delete engine;

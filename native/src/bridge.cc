@@ -7,6 +7,9 @@
 
 namespace sync_client {
 
+const char kOnRuntimeThreadMessage[] =
+    "sync_* functions cannot be called from the notify or log callback (the engine's own thread); post to your loop instead";
+
 namespace {
 
 /** One request in flight. Shared by the waiting C thread and the JS side, so either may go first. */
@@ -171,7 +174,7 @@ bool Bridge::on_runtime_thread_now() { return on_runtime_thread; }
 
 Reply Bridge::call(const std::string &op, uint64_t engine, std::vector<std::string> args, uint32_t timeout_ms) {
   if (on_runtime_thread) {
-    return ErrorReply(SYNC_RESULT_NOT_INITIALIZED, "sync_* functions cannot be called from the notify or log callback (the engine's own thread); post to your loop instead");
+    return ErrorReply(SYNC_RESULT_NOT_INITIALIZED, kOnRuntimeThreadMessage);
   }
   auto p = std::make_shared<Pending>();
   p->op = op;
@@ -193,25 +196,38 @@ Reply Bridge::call(const std::string &op, uint64_t engine, std::vector<std::stri
   return p->reply;
 }
 
-void Bridge::add_queue(uint64_t engine, std::shared_ptr<EventQueue> queue) {
+void Bridge::attach(uint64_t engine, std::shared_ptr<EventQueue> queue, std::shared_ptr<PublishedState> state) {
   std::lock_guard<std::mutex> lock(mutex_);
-  queues_[engine] = std::move(queue);
+  channels_[engine] = Channel{std::move(queue), std::move(state)};
 }
 
-void Bridge::remove_queue(uint64_t engine) {
+void Bridge::detach(uint64_t engine) {
   std::lock_guard<std::mutex> lock(mutex_);
-  queues_.erase(engine);
+  channels_.erase(engine);
+}
+
+Bridge::Channel Bridge::channel(uint64_t engine) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = channels_.find(engine);
+  return it == channels_.end() ? Channel{} : it->second;
 }
 
 void Bridge::push_event(uint64_t engine, Event event) {
-  std::shared_ptr<EventQueue> queue;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = queues_.find(engine);
-    if (it == queues_.end()) return;
-    queue = it->second;
+  Channel c = channel(engine);
+  if (!c.queue) return;
+  // The transport is live exactly from its ConnectionSucceeded to its next ConnectionLost; the state
+  // changes before the event is queued, so a callback handling the event reads the new value.
+  if (event.type == SYNC_EVENT_CONNECTION_SUCCEEDED || event.type == SYNC_EVENT_CONNECTION_LOST) {
+    c.state->connected.store(event.type == SYNC_EVENT_CONNECTION_SUCCEEDED);
   }
-  queue->push(std::move(event));
+  c.queue->push(std::move(event));
+}
+
+void Bridge::publish_counts(uint64_t engine, uint64_t documents, uint64_t pending) {
+  Channel c = channel(engine);
+  if (!c.state) return;
+  c.state->documents.store(documents);
+  c.state->pending.store(pending);
 }
 
 void Bridge::set_log_sink(LogSink sink, void *context) {
@@ -248,6 +264,13 @@ Napi::Object InitBridge(Napi::Env env, Napi::Object exports) {
                 e.numeric = info[6].IsNumber() ? static_cast<uint64_t>(info[6].As<Napi::Number>().Int64Value()) : 0;
                 e.flag = info[7].ToBoolean().Value();
                 Bridge::instance().push_event(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()), std::move(e));
+              }));
+  exports.Set("publishCounts", Napi::Function::New(env, [](const Napi::CallbackInfo &info) {
+                if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+                  throw Napi::TypeError::New(info.Env(), "publishCounts: bad arguments");
+                }
+                auto count = [&](size_t i) { return static_cast<uint64_t>(info[i].As<Napi::Number>().Int64Value()); };
+                Bridge::instance().publish_counts(count(0), count(1), count(2));
               }));
   exports.Set("log", Napi::Function::New(env, [](const Napi::CallbackInfo &info) {
                 if (info.Length() < 2) return;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "event_queue.h"
+#include "published_state.h"
 
 namespace sync_client {
 
@@ -27,10 +28,14 @@ struct Reply {
 
 using LogSink = void (*)(int level, const char *message, void *context);
 
+/** Why a sync_* call made on the runtime's own thread (from a notify or log callback) fails. */
+extern const char kOnRuntimeThreadMessage[];
+
 /**
  * Process-wide. C threads call `call()`, which queues the request on a thread-safe function and
  * waits for the JS answer (or the timeout: the request stays valid, and a late answer is dropped).
- * JS pushes events with `pushEvent`, routed to the engine's EventQueue.
+ * JS pushes events with `pushEvent`, routed to the engine's EventQueue, and publishes the engine's
+ * counts with `publishCounts` into its PublishedState.
  */
 class Bridge {
  public:
@@ -48,9 +53,11 @@ class Bridge {
   static void mark_runtime_thread();
   static bool on_runtime_thread_now();
 
-  void add_queue(uint64_t engine, std::shared_ptr<EventQueue> queue);
-  void remove_queue(uint64_t engine);
+  /** Where the engine's events and published state go; attached before the engine exists, so its first events are kept. */
+  void attach(uint64_t engine, std::shared_ptr<EventQueue> queue, std::shared_ptr<PublishedState> state);
+  void detach(uint64_t engine);
   void push_event(uint64_t engine, Event event);
+  void publish_counts(uint64_t engine, uint64_t documents, uint64_t pending);
 
   void set_log_sink(LogSink sink, void *context);
   void log(int level, const std::string &message);
@@ -61,13 +68,19 @@ class Bridge {
   Napi::ThreadSafeFunction tsfn_;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};
-  std::unordered_map<uint64_t, std::shared_ptr<EventQueue>> queues_;
+  struct Channel {
+    std::shared_ptr<EventQueue> queue;
+    std::shared_ptr<PublishedState> state;
+  };
+  /** The channel of `engine`, or an empty one when it is not attached. */
+  Channel channel(uint64_t engine);
+  std::unordered_map<uint64_t, Channel> channels_;
   std::mutex log_mutex_;
   LogSink log_sink_ = nullptr;
   void *log_context_ = nullptr;
 };
 
-/** The binding's exports: start(dispatch), pushEvent(...), log(level, message). */
+/** The binding's exports: start(dispatch), pushEvent(...), publishCounts(engine, documents, pending), log(level, message). */
 Napi::Object InitBridge(Napi::Env env, Napi::Object exports);
 
 }  // namespace sync_client

@@ -6,7 +6,9 @@
 #include <mutex>
 #include <vector>
 
+#include "document_reader.h"
 #include "event_queue.h"
+#include "published_state.h"
 #include "sync_client.h"
 
 struct SyncListener {
@@ -22,6 +24,9 @@ struct CSyncEngine {
   uint64_t id = 0;
   uint32_t call_timeout_ms = 10000;
   std::shared_ptr<sync_client::EventQueue> events;
+  /** Counts and connection state, as the engine's thread last published them. */
+  std::shared_ptr<sync_client::PublishedState> state;
+  std::shared_ptr<sync_client::DocumentReader> reader;
   /** Held while callbacks run: another thread's removal waits until they return (recursive: a callback may remove). */
   std::recursive_mutex delivery_mutex;
   std::mutex listeners_mutex;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bridge.h"
+#include "document_reader.h"
 
 namespace sync_client {
 
@@ -77,7 +78,7 @@ class Runtime {
   bool Start(std::string *error) {
     std::string dir = LibraryDirectory();
     bundle_ = dir + "/sync_client/sync_engine.js";
-    sqlite_ = dir + "/sync_client/better_sqlite3.node";
+    sqlite_ = SqliteModulePath();
     if (!FileExists(bundle_)) {
       *error = "the engine bundle is missing: " + bundle_;
       return false;
@@ -204,6 +205,7 @@ class Runtime {
   void Shutdown() {
     // exit() called on the runtime's own thread (from a notify or log callback): nothing can be waited for.
     if (Bridge::on_runtime_thread_now()) return;
+    DocumentReader::CloseAll();
     Bridge::instance().call("shutdown", 0, {}, 1000);
     Bridge::instance().stop();
     std::unique_lock<std::mutex> lock(done_mutex_);
@@ -239,6 +241,8 @@ std::string LibraryDirectory() {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
+
+std::string SqliteModulePath() { return LibraryDirectory() + "/sync_client/better_sqlite3.node"; }
 
 bool EnsureRuntime(std::string *error) {
   static std::mutex mutex;

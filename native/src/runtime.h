@@ -14,4 +14,7 @@ bool EnsureRuntime(std::string *error);
 /** Directory holding this library's file (for the engine bundle and the SQLite build beside it). */
 std::string LibraryDirectory();
 
+/** The better-sqlite3 module the runtime loads (its SQLite is also the one libsync_client reads with). */
+std::string SqliteModulePath();
+
 }  // namespace sync_client

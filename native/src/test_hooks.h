@@ -11,6 +11,17 @@ extern "C" {
 /** Runs a test-only engine operation ("test_process_exit", "test_block" with milliseconds in arg). */
 SYNC_API enum CSyncResult sync_client_test_call(struct CSyncEngine *engine, const char *op, const char *arg);
 
+/**
+ * Where the reads' SQLite lives, as JSON: "used" (the address of the sqlite3_libversion they call),
+ * "used_in" and "used_base" (the object holding it), "module" and "module_base" (the runtime's
+ * better_sqlite3.node), "definitions" (how many distinct sqlite3_libversion the loaded objects
+ * reach), "version". Free with sync_string_free().
+ */
+SYNC_API enum CSyncResult sync_client_test_sqlite_origin(char **out_json);
+
+/** Opens one more read connection on the engine's file, reads every document through it, and closes it. */
+SYNC_API enum CSyncResult sync_client_test_read_once(struct CSyncEngine *engine);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,7 +2,8 @@
  * create (generated id / given id, safe retry, conflict), update (full replacement), patch (RFC 6902),
  * merge (RFC 7386), delete, get / get_all (wire JSON), counts, is_connected, flush (a second engine
  * of the same user then has the document), offline → pending → online + flush → 0, undo / redo,
- * history and conflicts. */
+ * history and conflicts; the exact JSON of a read (escapes as the engine's JSON.stringify writes
+ * them). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <stdint.h>
@@ -61,22 +62,28 @@ static bool doc_has(struct CSyncEngine *e, const char *id, const char *fragment)
   return ok;
 }
 
-static int count_occurrences(const char *text, const char *needle) {
-  int n = 0;
-  for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
-  return n;
-}
-
-static uint64_t count_docs(struct CSyncEngine *e) {
-  uint64_t n = UINT64_MAX;
-  CHECK(sync_engine_count_documents(e, &n) == SYNC_RESULT_SUCCESS);
-  return n;
+/**
+ * doc_has, waiting up to 10 s: another engine's change reaches this one as the server's push, which
+ * may come after this engine's own flush is done (it waits for its own changes and catch-up only).
+ */
+static bool arrives(struct CSyncEngine *e, const char *id, const char *fragment) {
+  double deadline = test_now_ms() + 10000;
+  while (!doc_has(e, id, fragment)) {
+    if (test_now_ms() > deadline) return false;
+    usleep(10000);
+  }
+  return true;
 }
 
 static uint64_t count_pending(struct CSyncEngine *e) {
   uint64_t n = UINT64_MAX;
   CHECK(sync_engine_count_pending(e, &n) == SYNC_RESULT_SUCCESS);
   return n;
+}
+
+/** The content of the latest DocumentCreated event, as the engine's JSON.stringify wrote it. */
+static void remember_content(const SyncEventData *event, void *context) {
+  if (event->content) snprintf((char *)context, 512, "%s", event->content);
 }
 
 static bool wait_connected(struct CSyncEngine *e, bool want, int timeout_ms) {
@@ -104,7 +111,7 @@ int main(void) {
   /* Connected once the first flush is through. */
   CHECK(sync_engine_flush(a, 20000) == SYNC_RESULT_SUCCESS);
   CHECK(wait_connected(a, true, 5000));
-  CHECK(count_docs(a) == 0);
+  CHECK(test_count_documents(a) == 0);
   CHECK(count_pending(a) == 0);
 
   /* create_document: a fresh lowercase UUID and the wire JSON back. */
@@ -131,7 +138,37 @@ int main(void) {
     CHECK(strstr(json, "\"deleted_at\":null") != NULL);
     sync_string_free(json);
   }
-  CHECK(count_docs(a) == 1);
+  CHECK(test_count_documents(a) == 1);
+
+  /* The exact JSON a read answers, escapes included (as the engine's JSON.stringify writes them). */
+  {
+    char odd[37], expected[1024];
+    const char *title = "Q\\\"uote\\\\ \\n\\t\\u0001 \\u001f é✓😀";
+    char content[512];
+    snprintf(content, sizeof content, "{\"title\":\"%s\",\"n\":1.5,\"list\":[null,true,\"\\u2028\"],\"empty\":{}}", title);
+    CHECK(sync_engine_create_document(a, content, odd) == SYNC_RESULT_SUCCESS);
+    char *json = get_doc(a, odd);
+    REQUIRE(json != NULL);
+    /* created_at / updated_at vary: compare around them. */
+    snprintf(expected, sizeof expected, "{\"id\":\"%s\",\"title\":\"%s\",\"content\":{\"title\":\"%s\",\"n\":1.5,\"list\":[null,true,\"\u2028\"],\"empty\":{}},"
+             "\"sync_revision\":null,\"pending\":1,\"created_at\":\"", odd, title, title);
+    CHECK(strncmp(json, expected, strlen(expected)) == 0);
+    const char *tail = strstr(json, "\"updated_at\":\"");
+    CHECK(tail && strlen(tail) == strlen("\"updated_at\":\"2026-01-01T00:00:00.000Z\",\"deleted_at\":null}") &&
+          strcmp(tail + strlen(tail) - strlen("\",\"deleted_at\":null}"), "\",\"deleted_at\":null}") == 0);
+    if (strncmp(json, expected, strlen(expected)) != 0) fprintf(stderr, "got      %s\nexpected %s...\n", json, expected);
+    /* The same text the engine's own serialisation gives, in the DocumentCreated event. */
+    char from_event[512] = "";
+    SyncListener *listener = NULL;
+    CHECK(sync_engine_add_listener(a, SYNC_EVENT_DOCUMENT_CREATED, remember_content, from_event, &listener) == SYNC_RESULT_SUCCESS);
+    CHECK(sync_engine_process_events(a, NULL) == SYNC_RESULT_SUCCESS);
+    sync_listener_remove(listener);
+    char content_field[600];
+    snprintf(content_field, sizeof content_field, "\"content\":%s,\"sync_revision\"", from_event);
+    CHECK(from_event[0] == '{' && strstr(json, content_field) != NULL);
+    sync_string_free(json);
+    CHECK(sync_engine_delete_document(a, odd) == SYNC_RESULT_SUCCESS);
+  }
 
   /* create_document_with_id: the given id; the same id and content again is a safe retry;
    * the same id with other content is a conflict and changes nothing. */
@@ -144,7 +181,7 @@ int main(void) {
   CHECK(sync_last_error_message()[0] != '\0');
   CHECK(doc_has(a, fixed, "\"n\":7"));
   CHECK(doc_has(a, fixed, "\"title\":\"Fixed\""));
-  CHECK(count_docs(a) == 2);
+  CHECK(test_count_documents(a) == 2);
 
   /* update_document: full replacement, members missing from the new content are removed. */
   CHECK(sync_engine_update_document(a, id, "{\"title\":\"Second\",\"alpha\":5}") == SYNC_RESULT_SUCCESS);
@@ -208,7 +245,7 @@ int main(void) {
     size_t len = strlen(history);
     CHECK(len >= 2 && history[0] == '[' && history[len - 1] == ']');
     /* create, update, patch, 2 merges, 2 undos, 2 redos */
-    CHECK(count_occurrences(history, "\"kind\":") >= 9);
+    CHECK(test_count_occurrences(history, "\"kind\":") >= 9);
     const char *create = strstr(history, "\"create\"");
     const char *update = strstr(history, "\"update\"");
     CHECK(create != NULL && update != NULL && create < update);
@@ -225,13 +262,13 @@ int main(void) {
     CHECK(len >= 2 && all[0] == '[' && all[len - 1] == ']');
     CHECK(strstr(all, id) != NULL);
     CHECK(strstr(all, fixed) != NULL);
-    CHECK(count_occurrences(all, "\"sync_revision\":") == 2);
+    CHECK(test_count_occurrences(all, "\"sync_revision\":") == 2);
     sync_string_free(all);
   }
 
   /* delete_document: gone from counts and lists, still readable with deleted_at set. */
   CHECK(sync_engine_delete_document(a, fixed) == SYNC_RESULT_SUCCESS);
-  CHECK(count_docs(a) == 1);
+  CHECK(test_count_documents(a) == 1);
   {
     char *json = get_doc(a, fixed);
     CHECK(json != NULL);
@@ -259,7 +296,7 @@ int main(void) {
   struct CSyncEngine *b = sync_engine_create(url_b, env.server_url, email, env.api_key, env.api_secret);
   REQUIRE(b != NULL);
   CHECK(sync_engine_flush(b, 20000) == SYNC_RESULT_SUCCESS);
-  CHECK(count_docs(b) == 1);
+  CHECK(test_count_documents(b) == 1);
   {
     char *json = get_doc(b, id);
     CHECK(json != NULL);
@@ -287,9 +324,9 @@ int main(void) {
   CHECK(count_pending(a) == 0);
   CHECK(wait_connected(a, true, 1000));
   CHECK(sync_engine_flush(b, 20000) == SYNC_RESULT_SUCCESS);
-  CHECK(doc_has(b, offline_id, "\"o\":1"));
-  CHECK(doc_has(b, id, "\"title\":\"Offline edit\""));
-  CHECK(count_docs(b) == 2);
+  CHECK(arrives(b, offline_id, "\"o\":1"));
+  CHECK(arrives(b, id, "\"title\":\"Offline edit\""));
+  CHECK(test_count_documents(b) == 2);
 
   /* get_conflicts: [] while nothing lost; then b, offline, creates an id a already created:
    * the server keeps a's document and b records the conflict. */

@@ -110,3 +110,15 @@ int test_finish(const char *name) {
   printf("%s: %d passed, %d failed\n", name, passed, test_failures == 0 ? 0 : 1);
   return test_failures == 0 ? 0 : 1;
 }
+
+uint64_t test_count_documents(struct CSyncEngine *engine) {
+  uint64_t n = UINT64_MAX;
+  CHECK(sync_engine_count_documents(engine, &n) == SYNC_RESULT_SUCCESS);
+  return n;
+}
+
+int test_count_occurrences(const char *text, const char *needle) {
+  int n = 0;
+  for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+  return n;
+}

@@ -60,6 +60,12 @@ bool test_got_created(void *context);
 /** Milliseconds on a monotonic clock. */
 double test_now_ms(void);
 
+/** sync_engine_count_documents, CHECKed; UINT64_MAX when it fails. */
+uint64_t test_count_documents(struct CSyncEngine *engine);
+
+/** How many times `needle` occurs in `text` (not overlapping). */
+int test_count_occurrences(const char *text, const char *needle);
+
 extern int test_failures;
 
 #define CHECK(cond)                                                                                         \

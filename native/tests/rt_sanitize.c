@@ -118,14 +118,21 @@ int main(void) {
   usleep(50 * 1000);
   for (int i = 0; i < 3; i++) {
     char *late = NULL;
-    CHECK(sync_engine_get_all_documents(c, &late) == SYNC_RESULT_TIMEOUT && late == NULL);
+    CHECK(sync_engine_get_conflicts(c, &late) == SYNC_RESULT_TIMEOUT && late == NULL);
   }
+  /* Reads do not wait for the blocked thread. */
+  char *all = NULL;
+  CHECK(sync_engine_get_all_documents(c, &all) == SYNC_RESULT_SUCCESS && all && strcmp(all, "[]") == 0);
+  sync_string_free(all);
   pthread_join(t, NULL);
-  uint64_t count = 1;
+  char *conflicts = NULL;
   double deadline = test_now_ms() + 5000;
-  while (sync_engine_count_documents(c, &count) == SYNC_RESULT_TIMEOUT && test_now_ms() < deadline) {
+  while (sync_engine_get_conflicts(c, &conflicts) == SYNC_RESULT_TIMEOUT && test_now_ms() < deadline) {
   }
-  CHECK(count == 0);
+  CHECK(conflicts && strcmp(conflicts, "[]") == 0);
+  sync_string_free(conflicts);
+  uint64_t count = 1;
+  CHECK(sync_engine_count_documents(c, &count) == SYNC_RESULT_SUCCESS && count == 0);
 
   /* Overflow: 20 events into a queue of 5. */
   Seen cs = {0};

@@ -1,7 +1,7 @@
 /* call_timeout_ms: while the engine's JS thread is busy, a call returns SYNC_RESULT_TIMEOUT after
  * about the configured time ("outcome unknown"); the request still runs when the thread is free
  * again, and retrying create_document_with_id with the same id and content then succeeds without
- * creating a second document. */
+ * creating a second document. Reads do not wait for the busy thread at all: they answer at once. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <string.h>
@@ -48,7 +48,19 @@ int main(void) {
   REQUIRE(pthread_create(&thread, NULL, block_js_thread, &blocker) == 0);
   usleep(100 * 1000);  /* let the block start on the JS thread */
 
+  /* Reads answer on this thread meanwhile, from the file and from the published counts. */
   double t0 = test_now_ms();
+  char *all = NULL;
+  bool connected = true;
+  CHECK(sync_engine_get_all_documents(e, &all) == SYNC_RESULT_SUCCESS && all && strcmp(all, "[]") == 0);
+  sync_string_free(all);
+  CHECK(sync_engine_count_documents(e, &count) == SYNC_RESULT_SUCCESS && count == 0);
+  CHECK(sync_engine_count_pending(e, &count) == SYNC_RESULT_SUCCESS && count == 0);
+  CHECK(sync_engine_is_connected(e, &connected) == SYNC_RESULT_SUCCESS && !connected);
+  printf("rt_timeout: four reads while the JS thread is blocked took %.2f ms\n", test_now_ms() - t0);
+  CHECK(test_now_ms() - t0 < 100);
+
+  t0 = test_now_ms();
   enum CSyncResult r = sync_engine_create_document_with_id(e, id, json);
   double waited = test_now_ms() - t0;
   printf("rt_timeout: create_document_with_id while the JS thread is blocked returned %d after %.1f ms (call_timeout_ms %d)\n", (int)r, waited,
@@ -62,11 +74,14 @@ int main(void) {
   CHECK(blocker.result == SYNC_RESULT_TIMEOUT);
   CHECK(blocker.elapsed_ms >= CALL_TIMEOUT_MS - 5 && blocker.elapsed_ms <= 600);
 
-  /* Wait for the JS thread to come back (calls time out until then). */
+  /* Wait for the JS thread to come back (calls that go there time out until then). */
   double deadline = test_now_ms() + 10000;
-  while ((r = sync_engine_count_documents(e, &count)) == SYNC_RESULT_TIMEOUT && test_now_ms() < deadline) {
+  char *conflicts = NULL;
+  while ((r = sync_engine_get_conflicts(e, &conflicts)) == SYNC_RESULT_TIMEOUT && test_now_ms() < deadline) {
   }
   CHECK(r == SYNC_RESULT_SUCCESS);
+  sync_string_free(conflicts);
+  CHECK(sync_engine_count_documents(e, &count) == SYNC_RESULT_SUCCESS);
   printf("rt_timeout: the JS thread answered again %.0f ms after the block began; count_documents = %llu\n", test_now_ms() - block_start,
          (unsigned long long)count);
   CHECK(test_now_ms() - block_start >= 1400);

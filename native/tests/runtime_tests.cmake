@@ -1,6 +1,7 @@
 # Runtime and robustness tests (rt_*): the bounded event queue under 100k events, process.exit in
-# the runtime, call timeouts and safe retries, dlopen/dlclose/dlopen, X11's Success macro, destroy
-# and create with the server unreachable, and a round trip under AddressSanitizer + UBSan.
+# the runtime, call timeouts and safe retries, one SQLite shared by the engine and the reads,
+# dlopen/dlclose/dlopen, X11's Success macro, destroy and create with the server unreachable, and a
+# round trip under AddressSanitizer + UBSan.
 
 # A test that needs no server: same as sync_test() without the fixture.
 function(rt_local_test name)
@@ -19,8 +20,10 @@ endfunction()
 rt_local_test(rt_overflow SOURCES rt_overflow.c harness.c TIMEOUT 150)
 # process.exit(3) inside the runtime: the host and the engine go on (a change still syncs).
 sync_test(rt_process_exit SOURCES rt_process_exit.c harness.c TIMEOUT 60 LIBRARY sync_client_testing)
-# call_timeout_ms = 300 against a blocked JS thread → SYNC_RESULT_TIMEOUT; the retry succeeds once.
+# call_timeout_ms = 300 against a blocked JS thread → SYNC_RESULT_TIMEOUT; the retry succeeds once; reads answer meanwhile.
 rt_local_test(rt_timeout SOURCES rt_timeout.c harness.c TIMEOUT 60 LIBRARY sync_client_testing)
+# The reads use the runtime's own SQLite (one copy in the process) and keep the engine's locks; a second copy would drop them.
+rt_local_test(rt_sqlite_shared SOURCES rt_sqlite_shared.c harness.c TIMEOUT 60 LIBRARY sync_client_testing LIBS ${CMAKE_DL_LIBS})
 # create/destroy with the server refused or silent; offline documents go out once a server starts.
 sync_test(rt_destroy SOURCES rt_destroy.c harness.c TIMEOUT 90)
 
