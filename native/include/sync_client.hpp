@@ -54,6 +54,18 @@ inline std::string take(char *text) {
   return owned ? std::string(owned.get()) : std::string();
 }
 
+/** The strings of a JSON array of document ids, as the library writes it (UUIDs: nothing to unescape). */
+inline std::vector<std::string> ids_of(const std::string &json) {
+  std::vector<std::string> ids;
+  for (std::string::size_type open = json.find('"'); open != std::string::npos; open = json.find('"', open)) {
+    std::string::size_type close = json.find('"', open + 1);
+    if (close == std::string::npos) break;
+    ids.push_back(json.substr(open + 1, close - open - 1));
+    open = close + 1;
+  }
+  return ids;
+}
+
 typedef std::function<void(const SyncEventData &)> event_function;
 
 /** One registration: the C listener and the function its trampoline calls. Owned by the engine's state. */
@@ -226,6 +238,12 @@ class sync_engine {
     char id[SYNC_DOCUMENT_ID_SIZE];
     check(sync_engine_create_document(handle(), json.c_str(), id));
     return id;
+  }
+  /** Creates the documents of `json_array` (a JSON array of objects) in one transaction, all or none; returns their ids in order. */
+  std::vector<std::string> create_documents(const std::string &json_array) {
+    char *ids = nullptr;
+    check(sync_engine_create_documents(handle(), json_array.c_str(), &ids));
+    return detail::ids_of(detail::take(ids));
   }
   void create_document_with_id(const std::string &id, const std::string &json) {
     check(sync_engine_create_document_with_id(handle(), id.c_str(), json.c_str()));

@@ -158,6 +158,12 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
     create_document(id, [json]) {
       return ok(engineOf(id).createDocument(parseJson(json, 'content') as JsonObject));
     },
+    /** All or nothing, in one transaction; answers the new ids as a JSON array, in order. */
+    create_documents(id, [json]) {
+      const contents = parseJson(json, 'contents');
+      if (!Array.isArray(contents)) throw new SyncError('invalid_input', 'contents must be a JSON array of objects');
+      return ok(JSON.stringify(engineOf(id).createDocuments(contents as JsonObject[])));
+    },
     create_document_with_id(id, [docId, json]) {
       const engine = engineOf(id);
       const content = parseJson(json, 'content') as JsonObject;

@@ -50,6 +50,15 @@ SYNC_API enum CSyncResult sync_engine_create_document(struct CSyncEngine *engine
   });
 }
 
+SYNC_API enum CSyncResult sync_engine_create_documents(struct CSyncEngine *engine, const char *json_array, char **out_ids_json) {
+  return Guard([&]() -> CSyncResult {
+    if (!out_ids_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_ids_json is NULL");
+    *out_ids_json = nullptr;
+    if (!CheckStrings({{"json_array", json_array}})) return SYNC_RESULT_INVALID_INPUT;
+    return RunText(engine, "create_documents", {json_array}, out_ids_json);
+  });
+}
+
 SYNC_API enum CSyncResult sync_engine_create_document_with_id(struct CSyncEngine *engine, const char *id, const char *json) {
   return Guard([&]() -> CSyncResult { return RunOnDocument(engine, "create_document_with_id", id, "json", json); });
 }

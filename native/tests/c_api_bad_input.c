@@ -2,7 +2,8 @@
  * is not an object, invalid UTF-8 (overlong, lone continuation byte, encoded surrogate, truncated
  * sequence), non-UUID ids and unknown ids. Each call runs on a fresh thread (whose last error is ""),
  * must return its code and leave a non-empty sync_last_error_message(), and must write nothing.
- * Also: the last error is per thread; NULL-safe destroy/free/remove; sync_engine_create and
+ * sync_engine_create_documents refuses a batch with one bad element whole. Also: the last error is
+ * per thread; NULL-safe destroy/free/remove; sync_engine_create and
  * sync_engine_open refusing their arguments (open with the code of each reason) and a database file
  * another engine holds, in this process or another. */
 #define _GNU_SOURCE
@@ -97,6 +98,7 @@ static int open_case(int which) {
     case 14: c.client_id = "not-a-uuid"; break;
     case 15: c.email = "bad" OVERLONG "@example.com"; break;
     case 16: c.durability = (SyncDurability)7; break;
+    case 17: c.database_url = ":memory:"; break;
   }
   struct CSyncEngine *engine = (struct CSyncEngine *)&c; /* any non-NULL value */
   CSyncResult r = sync_engine_open(&c, &engine);
@@ -277,6 +279,16 @@ static const Case cases[] = {
     {"add_listener(callback NULL)", SYNC_RESULT_INVALID_INPUT},
     {"add_listener(filter -2)", SYNC_RESULT_INVALID_INPUT},
     {"add_listener(filter 10)", SYNC_RESULT_INVALID_INPUT},
+    /* 153: sync_engine_create_documents */
+    {"create_documents(NULL engine)", SYNC_RESULT_NOT_INITIALIZED},
+    {"create_documents(json_array NULL)", SYNC_RESULT_INVALID_INPUT},
+    {"create_documents(out NULL)", SYNC_RESULT_INVALID_INPUT},
+    {"create_documents(invalid JSON)", SYNC_RESULT_INVALID_INPUT},
+    {"create_documents(an object, not an array)", SYNC_RESULT_INVALID_INPUT},
+    {"create_documents(one element not an object)", SYNC_RESULT_INVALID_INPUT},
+    {"create_documents(invalid UTF-8)", SYNC_RESULT_INVALID_INPUT},
+    /* 160: an in-memory database, which the library could not read */
+    {"open(database_url :memory:)", SYNC_RESULT_INVALID_URL},
 };
 #define CASE_COUNT ((int)(sizeof cases / sizeof cases[0]))
 
@@ -417,6 +429,14 @@ static int run_case(int i) {
     case 150: return sync_engine_add_listener(e, SYNC_EVENT_ALL, NULL, NULL, &out_listener);
     case 151: return sync_engine_add_listener(e, -2, noop_event, NULL, &out_listener);
     case 152: return sync_engine_add_listener(e, 10, noop_event, NULL, &out_listener);
+    case 153: return sync_engine_create_documents(NULL, "[{}]", &out_json);
+    case 154: return sync_engine_create_documents(e, NULL, &out_json);
+    case 155: return sync_engine_create_documents(e, "[{\"title\":\"no out\"}]", NULL);
+    case 156: return sync_engine_create_documents(e, "[{\"title\":", &out_json);
+    case 157: return sync_engine_create_documents(e, "{\"title\":\"one\"}", &out_json);
+    case 158: return sync_engine_create_documents(e, "[{\"title\":\"fine\"},5,{\"title\":\"also fine\"}]", &out_json);
+    case 159: return sync_engine_create_documents(e, "[{\"t\":\"" OVERLONG "\"}]", &out_json);
+    case 160: return open_case(17);
     default: return i < 132 ? create_with_options_case(i - 121) : open_case(i - 132);
   }
 }
@@ -609,7 +629,8 @@ int main(int argc, char **argv) {
               out.empty_before ? "" : " (fresh thread's message was not empty)");
     }
     /* Outputs of refused calls are set to NULL, never left dangling or half-written. */
-    bool uses_out_json = strncmp(cases[i].name, "get_", 4) == 0 && strstr(cases[i].name, "out NULL") == NULL;
+    bool uses_out_json = (strncmp(cases[i].name, "get_", 4) == 0 || strncmp(cases[i].name, "create_documents", 16) == 0) &&
+                         strstr(cases[i].name, "out NULL") == NULL;
     if (uses_out_json && out.result != SYNC_RESULT_SUCCESS && out_json != NULL) {
       fprintf(stderr, "case %d %s: *out_json not NULL after failure\n", i, cases[i].name);
       test_failures++;

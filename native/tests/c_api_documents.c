@@ -3,7 +3,7 @@
  * merge (RFC 7386), delete, get / get_all (wire JSON), counts, is_connected, flush (a second engine
  * of the same user then has the document), offline → pending → online + flush → 0, undo / redo,
  * history and conflicts; the exact JSON of a read (escapes as the engine's JSON.stringify writes
- * them). */
+ * them); create_documents (many in one call, all or nothing). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <stdint.h>
@@ -352,6 +352,33 @@ int main(void) {
     CHECK(strstr(conflicts, dup) != NULL);
     sync_string_free(conflicts);
     CHECK(doc_has(b, dup, "\"title\":\"A wins\""));
+  }
+
+  /* create_documents: many in one call, their ids in order; the other engine gets them all. */
+  {
+    uint64_t before = test_count_documents(a);
+    char *ids = NULL;
+    CHECK(sync_engine_create_documents(a, "[{\"title\":\"bulk 1\",\"i\":1},{\"title\":\"bulk 2\",\"i\":2},{\"i\":3}]", &ids) == SYNC_RESULT_SUCCESS);
+    REQUIRE(ids != NULL);
+    /* ["<36>","<36>","<36>"] */
+    CHECK(strlen(ids) == 2 + 3 * 38 + 2 && ids[0] == '[' && ids[strlen(ids) - 1] == ']');
+    CHECK(test_count_documents(a) == before + 3);
+    char bulk[3][37];
+    for (int i = 0; i < 3; i++) {
+      snprintf(bulk[i], sizeof bulk[i], "%.36s", ids + 2 + i * 39);
+      CHECK(is_canonical_uuid(bulk[i]));
+      char fragment[16];
+      snprintf(fragment, sizeof fragment, "\"i\":%d", i + 1);
+      CHECK(doc_has(a, bulk[i], fragment));
+    }
+    sync_string_free(ids);
+    CHECK(sync_engine_create_documents(a, "[]", &ids) == SYNC_RESULT_SUCCESS && ids && strcmp(ids, "[]") == 0);
+    sync_string_free(ids);
+    /* One refused element: none is written. */
+    CHECK(sync_engine_create_documents(a, "[{\"title\":\"not written\"},[]]", &ids) == SYNC_RESULT_INVALID_INPUT && ids == NULL);
+    CHECK(test_count_documents(a) == before + 3);
+    CHECK(sync_engine_flush(a, 20000) == SYNC_RESULT_SUCCESS);
+    for (int i = 0; i < 3; i++) CHECK(arrives(b, bulk[i], "\"pending\":0"));
   }
 
   sync_engine_destroy(b);

@@ -246,6 +246,18 @@ static void test_round_trips() {
   }
   CHECK(e.count_documents() == 3);  // id, offline_id, taken (id2 is deleted)
   CHECK(contains(e.get_document(offline_id), "Offline"));
+
+  // create_documents: the ids in order, all or nothing
+  std::vector<std::string> bulk = e.create_documents(R"([{"title":"bulk","i":0},{"i":1}])");
+  CHECK(bulk.size() == 2);
+  for (size_t i = 0; i < bulk.size(); i++) {
+    CHECK(bulk[i].size() == 36);
+    CHECK(contains(e.get_document(bulk[i]), "\"i\":" + std::to_string(i)));
+  }
+  CHECK(e.create_documents("[]").empty());
+  CHECK_THROWS_CODE(e.create_documents(R"([{"title":"not written"},"not an object"])"), SYNC_RESULT_INVALID_INPUT);
+  CHECK_THROWS_CODE(e.create_documents(R"({"not":"an array"})"), SYNC_RESULT_INVALID_INPUT);
+  CHECK(e.count_documents() == 5);
 }
 
 // ---- callbacks: three forms, filter, handles and scoped removal, throwing callbacks -----------------------
