@@ -189,6 +189,10 @@ typedef struct SyncEngineConfig {
     SyncDurability durability;       /* default SYNC_DURABILITY_NORMAL */
     const char *client_id;           /* a lowercase UUID kept in the database on first open; NULL: generated */
     bool start_offline;              /* do not connect until sync_engine_set_online(engine, true) */
+    /* Added after the first version (a caller built against that one passes a smaller struct_size): */
+    const char *tls_ca_file;         /* a PEM file (or PEM text) of certificate authorities trusted for wss:// besides the
+                                        system's; NULL: the system's only. A server certificate they do not verify is
+                                        refused: SYNC_EVENT_CONNECTION_LOST with an error starting "TLS:" */
 } SyncEngineConfig;
 
 /**
@@ -206,6 +210,7 @@ typedef struct SyncEngineOptions {
     SyncDurability durability;
     const char *client_id;
     bool start_offline;
+    const char *tls_ca_file;  /* as in SyncEngineConfig; added after the first version */
 } SyncEngineOptions;
 
 /* ---- library ------------------------------------------------------------------------------- */

@@ -118,6 +118,7 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
         durability: number;
         client_id: string | null;
         start_offline: boolean;
+        tls_ca_file: string | null;
       };
       if (engines.has(id)) throw new SyncError('invalid_input', `engine ${id} exists`);
       const databasePath = databasePathOf(dbUrl!);
@@ -135,6 +136,7 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
         heartbeat: { intervalMs: o.heartbeat_interval_ms, timeoutMs: o.heartbeat_timeout_ms },
         durability: o.durability === 1 ? 'full' : 'normal',
         online: !o.start_offline,
+        ...(o.tls_ca_file !== null ? { tlsCa: o.tls_ca_file } : {}),
         logger,
         nativeBinding: options.sqliteBinding,
       });

@@ -1,5 +1,6 @@
 // Opening and destroying engines: sync_engine_open, and the original create functions over it.
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <memory>
 
@@ -17,10 +18,11 @@ namespace {
 std::atomic<uint64_t> next_engine_id{1};
 
 /**
- * The smallest struct_size a caller may pass: the size of SyncEngineConfig's first version (this
- * one). Later versions append fields and keep this value, so older callers keep working.
+ * The smallest struct_size a caller may pass: the size of SyncEngineConfig's first version, which
+ * ended with start_offline. Later versions append fields and keep this value, so older callers keep
+ * working (their missing fields keep their defaults).
  */
-constexpr size_t kFirstConfigSize = sizeof(SyncEngineConfig);
+constexpr size_t kFirstConfigSize = offsetof(SyncEngineConfig, tls_ca_file);
 
 /** The option fields SyncEngineConfig and SyncEngineOptions share, copied either way. */
 template <typename To, typename From>
@@ -34,6 +36,7 @@ void CopyOptions(To &to, const From &from) {
   to.durability = from.durability;
   to.client_id = from.client_id;
   to.start_offline = from.start_offline;
+  to.tls_ca_file = from.tls_ca_file;
 }
 
 /** A string option as JSON: null when unset. */
@@ -48,7 +51,7 @@ std::string OptionsJson(const SyncEngineConfig &c) {
   return std::string("{") + "\"reconnect_min_ms\":" + std::to_string(c.reconnect_min_ms) + ",\"reconnect_max_ms\":" + std::to_string(c.reconnect_max_ms) +
          ",\"heartbeat_interval_ms\":" + std::to_string(c.heartbeat_interval_ms) + ",\"heartbeat_timeout_ms\":" + std::to_string(c.heartbeat_timeout_ms) +
          ",\"durability\":" + std::to_string(static_cast<int>(c.durability)) + ",\"client_id\":" + JsonOrNull(c.client_id) +
-         ",\"start_offline\":" + (c.start_offline ? "true" : "false") + "}";
+         ",\"start_offline\":" + (c.start_offline ? "true" : "false") + ",\"tls_ca_file\":" + JsonOrNull(c.tls_ca_file) + "}";
 }
 
 /** The checks that need no engine: everything the JS side cannot see (NULL, UTF-8, sizes) or would misread. */
@@ -60,6 +63,7 @@ CSyncResult CheckConfig(const SyncEngineConfig &c) {
                                   {"api_secret", c.api_secret}}))
     return SYNC_RESULT_INVALID_INPUT;
   if (c.client_id && !sync_client::CheckStrings({{"client_id", c.client_id}})) return SYNC_RESULT_INVALID_INPUT;
+  if (c.tls_ca_file && !sync_client::CheckStrings({{"tls_ca_file", c.tls_ca_file}})) return SYNC_RESULT_INVALID_INPUT;
   if (c.call_timeout_ms == 0 || c.event_queue_limit == 0) return Fail(SYNC_RESULT_INVALID_INPUT, "call_timeout_ms and event_queue_limit must be positive");
   if (c.durability != SYNC_DURABILITY_NORMAL && c.durability != SYNC_DURABILITY_FULL) {
     return Fail(SYNC_RESULT_INVALID_INPUT, "durability must be SYNC_DURABILITY_NORMAL or SYNC_DURABILITY_FULL");

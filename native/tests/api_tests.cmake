@@ -1,6 +1,6 @@
 # C API functional tests (C99, against the fixture's real server): opening and its refusals,
 # document round trips, events, listener handles, conflicts, bad input on every function,
-# concurrent callers, reads on the caller's thread while the engine writes and checkpoints.
+# concurrent callers, reads on the caller's thread while the engine writes and checkpoints, TLS trust.
 set(_c_api_tests c_api_open c_api_documents c_api_events c_api_listeners c_api_conflicts c_api_bad_input c_api_threads c_api_reads)
 sync_test(c_api_open SOURCES c_api_open.c harness.c TIMEOUT 60)
 sync_test(c_api_documents SOURCES c_api_documents.c harness.c TIMEOUT 90)
@@ -10,6 +10,15 @@ sync_test(c_api_conflicts SOURCES c_api_conflicts.c harness.c TIMEOUT 90)
 sync_test(c_api_bad_input SOURCES c_api_bad_input.c harness.c TIMEOUT 60)
 sync_test(c_api_threads SOURCES c_api_threads.c harness.c TIMEOUT 120)
 sync_test(c_api_reads SOURCES c_api_reads.c harness.c TIMEOUT 120)
+
+# tls_ca_file against a small WebSocket-over-TLS server of its own (tls-server.mjs: a throwaway CA by
+# openssl; `authenticate` answered, nothing more), not the fixture's.
+add_executable(c_api_tls c_api_tls.c harness.c)
+target_link_libraries(c_api_tls PRIVATE sync_client::sync_client Threads::Threads)
+target_include_directories(c_api_tls PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}")
+add_test(NAME c_api_tls COMMAND node "${CMAKE_CURRENT_SOURCE_DIR}/tls-server.mjs" "$<TARGET_FILE:c_api_tls>")
+set_tests_properties(c_api_tls PROPERTIES TIMEOUT 90)
+list(APPEND _c_api_tests c_api_tls)
 
 foreach(t IN LISTS _c_api_tests)
   set_target_properties(${t} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)

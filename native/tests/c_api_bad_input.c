@@ -71,6 +71,7 @@ static int create_with_options_case(int which) {
     case 8: o.reconnect_min_ms = 5000; o.reconnect_max_ms = 1000; break;
     case 9: o.heartbeat_interval_ms = 0; break;
     case 10: o.durability = (SyncDurability)7; break;
+    case 11: o.tls_ca_file = "/nonexistent-dir-for-sync-tests/ca.pem"; break;
   }
   return created_engine(sync_engine_create_with_options(test_db_path("opts"), env.server_url, "bad-opts@example.com", env.api_key, env.api_secret, &o));
 }
@@ -99,6 +100,9 @@ static int open_case(int which) {
     case 15: c.email = "bad" OVERLONG "@example.com"; break;
     case 16: c.durability = (SyncDurability)7; break;
     case 17: c.database_url = ":memory:"; break;
+    case 18: c.tls_ca_file = "/tmp/ca" LONE_CONT ".pem"; break;
+    case 19: c.tls_ca_file = "/nonexistent-dir-for-sync-tests/ca.pem"; break;
+    case 20: c.tls_ca_file = ""; break;
   }
   struct CSyncEngine *engine = (struct CSyncEngine *)&c; /* any non-NULL value */
   CSyncResult r = sync_engine_open(&c, &engine);
@@ -287,8 +291,12 @@ static const Case cases[] = {
     {"create_documents(an object, not an array)", SYNC_RESULT_INVALID_INPUT},
     {"create_documents(one element not an object)", SYNC_RESULT_INVALID_INPUT},
     {"create_documents(invalid UTF-8)", SYNC_RESULT_INVALID_INPUT},
-    /* 160: an in-memory database, which the library could not read */
+    /* 160: options added later */
     {"open(database_url :memory:)", SYNC_RESULT_INVALID_URL},
+    {"open(tls_ca_file invalid UTF-8)", SYNC_RESULT_INVALID_INPUT},
+    {"open(tls_ca_file missing)", SYNC_RESULT_INVALID_INPUT},
+    {"open(tls_ca_file \"\")", SYNC_RESULT_INVALID_INPUT},
+    {"create_with_options(tls_ca_file missing)", RETURNED_NULL},
 };
 #define CASE_COUNT ((int)(sizeof cases / sizeof cases[0]))
 
@@ -437,6 +445,10 @@ static int run_case(int i) {
     case 158: return sync_engine_create_documents(e, "[{\"title\":\"fine\"},5,{\"title\":\"also fine\"}]", &out_json);
     case 159: return sync_engine_create_documents(e, "[{\"t\":\"" OVERLONG "\"}]", &out_json);
     case 160: return open_case(17);
+    case 161: return open_case(18);
+    case 162: return open_case(19);
+    case 163: return open_case(20);
+    case 164: return create_with_options_case(11);
     default: return i < 132 ? create_with_options_case(i - 121) : open_case(i - 132);
   }
 }

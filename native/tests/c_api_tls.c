@@ -1,0 +1,99 @@
+/* tls_ca_file against a WebSocket server over TLS whose certificate a throwaway CA signed (run by
+ * tls-server.mjs, which also checks that only the trusted engines sent `authenticate`):
+ * - trusting that CA, as a file or as PEM text: SYNC_EVENT_CONNECTION_SUCCEEDED, is_connected;
+ * - trusting another CA, or only the system's: SYNC_EVENT_CONNECTION_LOST with an error starting
+ *   "TLS:" through process_events, and never connected. */
+#define _GNU_SOURCE
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+typedef struct Seen {
+  int succeeded;
+  int tls_refusals;
+  char error[512];
+} Seen;
+
+static void on_connection(const SyncEventData *e, void *context) {
+  Seen *s = context;
+  if (e->event_type == SYNC_EVENT_CONNECTION_SUCCEEDED) s->succeeded++;
+  if (e->event_type == SYNC_EVENT_CONNECTION_LOST && e->error && strncmp(e->error, "TLS: ", 5) == 0) {
+    s->tls_refusals++;
+    snprintf(s->error, sizeof s->error, "%s", e->error);
+  }
+}
+
+static bool succeeded(void *c) { return ((Seen *)c)->succeeded > 0; }
+static bool refused(void *c) { return ((Seen *)c)->tls_refusals > 0; }
+static bool never(void *c) { return ((Seen *)c)->succeeded > 0; }
+
+static struct CSyncEngine *open_engine(const char *name, const char *email, const char *ca, Seen *seen) {
+  SyncEngineConfig c;
+  sync_engine_config_init(&c);
+  c.database_url = test_db_path(name);
+  c.server_url = getenv("TLS_SERVER_URL");
+  c.email = email;
+  c.api_key = TEST_OFFLINE_API_KEY;
+  c.api_secret = TEST_OFFLINE_API_SECRET;
+  c.reconnect_min_ms = 100;
+  c.reconnect_max_ms = 300;
+  c.tls_ca_file = ca;
+  struct CSyncEngine *e = NULL;
+  CSyncResult r = sync_engine_open(&c, &e);
+  if (r != SYNC_RESULT_SUCCESS) fprintf(stderr, "open %s: %d %s\n", name, (int)r, sync_last_error_message());
+  if (e) CHECK(sync_engine_add_listener(e, SYNC_EVENT_ALL, on_connection, seen, NULL) == SYNC_RESULT_SUCCESS);
+  return e;
+}
+
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  REQUIRE(f != NULL);
+  static char text[16384];
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  fclose(f);
+  text[n] = '\0';
+  return text;
+}
+
+static void trusted(const char *name, const char *email, const char *ca) {
+  Seen seen = {0};
+  struct CSyncEngine *e = open_engine(name, email, ca, &seen);
+  REQUIRE(e != NULL);
+  CHECK(test_pump_until(e, succeeded, &seen, 15000));
+  bool connected = false;
+  CHECK(sync_engine_is_connected(e, &connected) == SYNC_RESULT_SUCCESS && connected);
+  CHECK(seen.tls_refusals == 0);
+  printf("c_api_tls: %s: connected over TLS\n", name);
+  sync_engine_destroy(e);
+}
+
+static void untrusted(const char *name, const char *email, const char *ca) {
+  Seen seen = {0};
+  struct CSyncEngine *e = open_engine(name, email, ca, &seen);
+  REQUIRE(e != NULL);
+  CHECK(test_pump_until(e, refused, &seen, 15000));
+  printf("c_api_tls: %s: %s\n", name, seen.error);
+  /* It keeps retrying, and keeps being refused: never connected. */
+  CHECK(!test_pump_until(e, never, &seen, 1500));
+  CHECK(seen.tls_refusals >= 2);
+  bool connected = true;
+  CHECK(sync_engine_is_connected(e, &connected) == SYNC_RESULT_SUCCESS && !connected);
+  /* Local work goes on meanwhile. */
+  char id[37];
+  CHECK(sync_engine_create_document(e, "{\"title\":\"kept locally\"}", id) == SYNC_RESULT_SUCCESS);
+  sync_engine_destroy(e);
+}
+
+int main(void) {
+  const char *ca = getenv("TLS_CA_FILE"), *other = getenv("TLS_OTHER_CA_FILE");
+  if (!ca || !other || !getenv("TLS_SERVER_URL")) {
+    fprintf(stderr, "run through tls-server.mjs (ctest -R c_api_tls)\n");
+    return 1;
+  }
+  trusted("ca-file", "trusted-file@example.com", ca);
+  trusted("ca-text", "trusted-text@example.com", read_file(ca));
+  untrusted("other-ca", "untrusted-other@example.com", other);
+  untrusted("system-only", "untrusted-system@example.com", NULL);
+  return test_finish("c_api_tls");
+}
