@@ -3,8 +3,11 @@
  *   reopened online it syncs what was written offline;
  * - sync_engine_create and sync_engine_create_with_options return the engine open() would, and NULL
  *   with open()'s message when it refuses;
+ * - a config of the first version (struct_size without the fields added since, garbage after it)
+ *   opens with those fields at their defaults;
  * - the version string: the library's static one, which sync_string_free() accepts (any number of
  *   times) and which needs no freeing. (Each refusal's code: c_api_bad_input.) */
+#include <stddef.h>
 #include <string.h>
 
 #include "harness.h"
@@ -56,8 +59,26 @@ int main(void) {
   CHECK(sync_engine_count_pending(e, &n) == SYNC_RESULT_SUCCESS && n == 0);
   sync_engine_destroy(e);
 
+  /* A caller built against the first SyncEngineConfig: the library reads no further than its
+   * struct_size, so what lies beyond (here an unreadable tls_ca_file) is never seen. */
+  test_config(&c, &env, "open-first-version", "open@example.com");
+  c.struct_size = offsetof(SyncEngineConfig, tls_ca_file);
+  c.tls_ca_file = "/nonexistent-dir-for-sync-tests/ca.pem";
+  c.start_offline = true;
+  e = NULL;
+  CHECK(sync_engine_open(&c, &e) == SYNC_RESULT_SUCCESS);
+  sync_engine_destroy(e);
+  SyncEngineOptions first;
+  sync_engine_options_init(&first);
+  first.struct_size = offsetof(SyncEngineOptions, tls_ca_file);
+  first.tls_ca_file = "/nonexistent-dir-for-sync-tests/ca.pem";
+  first.start_offline = true;
+  struct CSyncEngine *created = sync_engine_create_with_options(test_db_path("open-first-options"), env.server_url, "open@example.com", env.api_key, env.api_secret, &first);
+  CHECK(created != NULL);
+  sync_engine_destroy(created);
+
   /* The create functions are open() underneath: same engine, same refusals with open()'s message. */
-  struct CSyncEngine *created = test_engine(&env, "open-create", "open@example.com");
+  created = test_engine(&env, "open-create", "open@example.com");
   CHECK(created != NULL);
   CHECK(created && sync_engine_count_documents(created, &n) == SYNC_RESULT_SUCCESS);
   sync_engine_destroy(created);
