@@ -125,8 +125,12 @@ class Runtime {
     std::vector<std::string> args{"libsync_client"};
     using F = node::ProcessInitializationFlags::Flags;
     // The host owns its process: no stdio or signal handling, no NODE_OPTIONS, no rlimit changes.
+    // No OpenSSL set-up by Node either: OpenSSL initialises itself on first use, and Node's would
+    // read NODE_EXTRA_CA_CERTS and build the whole root store before anything runs (half the
+    // start-up's CPU where that variable is set); trust extra CAs with tls_ca_file instead.
     auto init = node::InitializeOncePerProcess(
         args, static_cast<F>(node::ProcessInitializationFlags::kNoInitializeV8 | node::ProcessInitializationFlags::kNoInitializeNodeV8Platform |
+                             node::ProcessInitializationFlags::kNoInitOpenSSL |
                              node::ProcessInitializationFlags::kNoStdioInitialization | node::ProcessInitializationFlags::kNoDefaultSignalHandling |
                              node::ProcessInitializationFlags::kDisableNodeOptionsEnv | node::ProcessInitializationFlags::kDisableCLIOptions |
                              node::ProcessInitializationFlags::kNoAdjustResourceLimits | node::ProcessInitializationFlags::kNoUseLargePages |

@@ -2,7 +2,8 @@
  * tls-server.mjs, which also checks that only the trusted engines sent `authenticate`):
  * - trusting that CA, as a file or as PEM text: SYNC_EVENT_CONNECTION_SUCCEEDED, is_connected;
  * - trusting another CA, or only the system's: SYNC_EVENT_CONNECTION_LOST with an error starting
- *   "TLS:" through process_events, and never connected. */
+ *   "TLS:" through process_events, and never connected — though NODE_EXTRA_CA_CERTS names the
+ *   signing CA: the embedded runtime reads no Node environment variables. */
 #define _GNU_SOURCE
 #include <string.h>
 #include <unistd.h>

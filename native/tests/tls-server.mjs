@@ -2,8 +2,9 @@
 // certificate it signed (openssl, as the server's test support does), serves WebSocket over TLS on a
 // loopback port — answering `authenticate` with `auth_success`, nothing else — and runs PROGRAM with
 // TLS_SERVER_URL, TLS_CA_FILE (the CA that signed the server) and TLS_OTHER_CA_FILE (one that signed
-// nothing). Passes when PROGRAM passes and only its trusted engines (emails starting "trusted")
-// got as far as sending `authenticate`.
+// nothing) — and NODE_EXTRA_CA_CERTS naming the signing CA too, which the embedded runtime must not
+// read. Passes when PROGRAM passes and only its trusted engines (emails starting "trusted") got as
+// far as sending `authenticate`.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -38,7 +39,7 @@ const program = process.argv[2];
 const code = await new Promise((resolve) => {
   const child = spawn(program, [], {
     stdio: 'inherit',
-    env: { ...process.env, TLS_SERVER_URL: url, TLS_CA_FILE: certs.caFile, TLS_OTHER_CA_FILE: certs.otherCaFile },
+    env: { ...process.env, TLS_SERVER_URL: url, TLS_CA_FILE: certs.caFile, TLS_OTHER_CA_FILE: certs.otherCaFile, NODE_EXTRA_CA_CERTS: certs.caFile },
   });
   child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
 });
