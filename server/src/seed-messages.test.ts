@@ -1,16 +1,12 @@
 import t from 'tap';
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isUuid, unixSeconds, type ServerMessage } from '@json-sync/core';
+import { seedSnippet } from './test-support/seed.js';
 import { startTestServer } from './test-support/test-server.js';
 import { TestClient } from './test-support/ws-client.js';
 
 // The original system's README shows three WebSocket messages (../shared/seed/snippets/10–12).
 // Users have them in their code and notes: they go through a real server exactly as written.
-const SEED = process.env.SYNC_SEED_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'seed', 'snippets');
-const seed = (name: string) => readFileSync(join(SEED, name), 'utf8');
 
 const ts = await startTestServer({ prefix: 'seed_messages' });
 t.teardown(() => ts.teardown());
@@ -21,11 +17,11 @@ const isReply = (m: ServerMessage) => m.type.endsWith('_response') || m.type ===
 t.test('authenticate (10): accepted as a message; with real credentials signed as the README says, a session', async (t) => {
   const verbatim = await TestClient.open(ts.url);
   t.teardown(() => verbatim.close());
-  const refused = await verbatim.request(seed('10.json'), isAuthReply);
+  const refused = await verbatim.request(seedSnippet('10.json'), isAuthReply);
   // Its 2025 timestamp is refused before its placeholder key is looked at: what matters is that it parsed.
   t.match(refused, { type: 'auth_error', reason: 'timestamp_skew' }, 'the message as written is well formed');
 
-  const message = JSON.parse(seed('10.json')) as Record<string, unknown>;
+  const message = JSON.parse(seedSnippet('10.json')) as Record<string, unknown>;
   const timestamp = unixSeconds();
   // "HMAC-SHA256(secret, "timestamp.email.api_key.body")", with an empty body: the message has no nonce.
   const signature = createHmac('sha256', ts.secret).update(`${timestamp}.${String(message.email)}.${ts.apiKey}.`).digest('hex');
@@ -38,15 +34,15 @@ t.test('authenticate (10): accepted as a message; with real credentials signed a
 t.test('create_document (11) and update_document (12), without mutation_id: applied, the title kept, ids assigned', async (t) => {
   const c = await TestClient.connect(ts.url, { email: 'user@example.com', apiKey: ts.apiKey, secret: ts.secret });
   t.teardown(() => c.close());
-  const create = JSON.parse(seed('11.json')) as { document: { id: string } };
+  const create = JSON.parse(seedSnippet('11.json')) as { document: { id: string } };
   const id = create.document.id;
 
-  const created = await c.request(seed('11.json'), isReply);
+  const created = await c.request(seedSnippet('11.json'), isReply);
   t.match(created, { type: 'document_created_response', document_id: id, sync_revision: 1, success: true });
   const createdId = (created as { mutation_id: string }).mutation_id;
   t.ok(isUuid(createdId), `the server assigned mutation_id ${createdId}`);
 
-  const updated = await c.request(seed('12.json'), isReply);
+  const updated = await c.request(seedSnippet('12.json'), isReply);
   t.match(updated, { type: 'document_updated_response', document_id: id, sync_revision: 2, success: true });
   const updatedId = (updated as { mutation_id: string }).mutation_id;
   t.ok(isUuid(updatedId) && updatedId !== createdId, 'a fresh id for each mutation');
@@ -57,6 +53,6 @@ t.test('create_document (11) and update_document (12), without mutation_id: appl
   t.same(log.rows.map((r) => r.mutation_id), [createdId, updatedId], 'the log records the assigned ids');
 
   // Without an id a resend cannot be recognised: the create meets its own document and loses.
-  const again = await c.request(seed('11.json'), isReply);
+  const again = await c.request(seedSnippet('11.json'), isReply);
   t.match(again, { type: 'conflict_detected', document_id: id }, 'a resent create without id is a new mutation');
 });

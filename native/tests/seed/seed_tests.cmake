@@ -6,7 +6,15 @@
 # register_callback, say — fails the build. Snippet 16 also runs under AddressSanitizer + UBSan and
 # under valgrind, compiled as C and as C++. The CMake and compile-line snippets (18, 19) run
 # against the dist package: seed_dist_test.sh.
-set(SYNC_SEED_SNIPPETS_DIR "${PROJECT_SOURCE_DIR}/../shared/seed/snippets" CACHE PATH "The original README's code blocks (14.c, 15.cpp, ...)")
+# Where they are: $SYNC_SEED_DIR, else ../shared beside the clone, else the workspace's /work/shared
+# (a clone made elsewhere, as a clean CI checkout may be). server/src/test-support/seed.ts looks the same way.
+set(_seed_default "$ENV{SYNC_SEED_DIR}")
+foreach(_candidate "${PROJECT_SOURCE_DIR}/../shared/seed/snippets" "/work/shared/seed/snippets")
+  if(_seed_default STREQUAL "" AND EXISTS "${_candidate}/14.c")
+    set(_seed_default "${_candidate}")
+  endif()
+endforeach()
+set(SYNC_SEED_SNIPPETS_DIR "${_seed_default}" CACHE PATH "The original README's code blocks (14.c, 15.cpp, ...)")
 set(_seed "${CMAKE_CURRENT_SOURCE_DIR}/seed")
 
 if(NOT EXISTS "${SYNC_SEED_SNIPPETS_DIR}/14.c")
