@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 /** The server build the tests run: this checkout's, unless SYNC_SERVER_CLI names another (e.g. a build of another revision). */
-export const CLI = process.env.SYNC_SERVER_CLI ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli.js');
+export const CLI = process.env.SYNC_SERVER_CLI || join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli.js');
 
 export interface ServerProcess {
   child: ChildProcess;
