@@ -19,7 +19,9 @@ const INVALID_ANSWER_RETRY_MS = 500;
 /**
  * Applies server messages in arrival order, in slices of about a millisecond, each slice in one
  * SQLite transaction (each message in a savepoint of it, so one that fails leaves no trace), and
- * the slice's events delivered once it committed.
+ * the slice's events delivered once it committed. A slice also ends after the message at hand when
+ * `yielding()` says that calls from outside wait for this thread (the C SDK's writes), so they
+ * wait for one message, not a whole slice.
  */
 export class Inbox {
   private queue: InboxItem[] = [];
@@ -28,6 +30,7 @@ export class Inbox {
   constructor(
     private readonly ctx: EngineContext,
     private readonly drained: () => void,
+    private readonly yielding: () => boolean = () => false,
   ) {}
 
   get size(): number {
@@ -57,7 +60,7 @@ export class Inbox {
         while (this.size > 0 && !ctx.isClosed()) {
           const m = this.queue[this.head++]!;
           this.apply(m);
-          if (performance.now() >= deadline) break;
+          if (performance.now() >= deadline || this.yielding()) break;
         }
       });
       ctx.counts.committed();

@@ -1,0 +1,48 @@
+import t from 'tap';
+import { contentHash, newUuid } from '@json-sync/core';
+import { engineParts } from '../test-support/parts.js';
+import { Inbox, type InboxItem } from './inbox.js';
+
+const at = '2026-11-30T00:00:00.000Z';
+
+/** `n` pushes of new documents, in sequence order from 1. */
+function pushes(n: number): InboxItem[] {
+  return Array.from({ length: n }, (_, i) => {
+    const content = { title: `pushed ${i}` };
+    return {
+      type: 'document_created',
+      document: { id: newUuid(), user_id: newUuid(), title: content.title, content, sync_revision: 1, content_hash: contentHash(content), created_at: at, updated_at: at, deleted_at: null },
+      sequence: i + 1,
+      client_id: 'other',
+      mutation_id: newUuid(),
+    } as InboxItem;
+  });
+}
+
+/** Pushes the messages and waits until the inbox has applied them; returns how many slices (commits) that took. */
+async function slices(inbox: Inbox, parts: ReturnType<typeof engineParts>, messages: InboxItem[]): Promise<number> {
+  let commits = 0;
+  const off = parts.ctx.counts.onCommitted(() => commits++);
+  for (const m of messages) inbox.push(m);
+  while (inbox.size > 0) await new Promise((resolve) => setImmediate(resolve));
+  off();
+  return commits;
+}
+
+t.test('messages that arrive together share slices of about a millisecond', async (t) => {
+  const parts = engineParts(t);
+  const inbox = new Inbox(parts.ctx, () => {});
+  const n = await slices(inbox, parts, pushes(50));
+  t.ok(n < 50, `50 messages in ${n} slices`);
+  t.equal(parts.ctx.counts.documents, 50);
+});
+
+t.test('while calls from outside wait, a slice ends after the message at hand, each in order', async (t) => {
+  const parts = engineParts(t);
+  let asked = 0;
+  const inbox = new Inbox(parts.ctx, () => {}, () => (asked++, true));
+  t.equal(await slices(inbox, parts, pushes(5)), 5, 'one message per slice');
+  t.equal(asked, 5, 'asked after each message');
+  t.equal(parts.ctx.cursor.value, 5, 'all applied, in sequence order');
+  t.equal(parts.ctx.counts.documents, 5);
+});
