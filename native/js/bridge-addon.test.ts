@@ -35,6 +35,7 @@ interface BridgeAddon {
   start(dispatch: Dispatch): void;
   pushEvent(engine: number, type: number, documentId: string | null, title: string | null, content: string | null, error: string | null, numeric: number, flag: boolean): void;
   publishCounts(engine: number, documents: number, pending: number): void;
+  callsWaiting(): boolean;
   log(level: number, message: string): void;
   newQueue(engineId: number, limit: number): void;
   removeQueue(engineId: number): void;
@@ -376,6 +377,18 @@ t.test('pushEvent for an unknown or removed engine is ignored', async (t) => {
   t.same(bridge.drainQueue(8).events.map((e) => e.documentId), ['kept'], 'nothing reached the queue after detach');
   t.equal(bridge.notifyCount(8), 1, 'and no notify fired for it');
   t.throws(() => bridge.drainQueue(12345), /no queue/);
+});
+
+t.test('callsWaiting is true exactly while a call is queued and this thread has not picked it up', async (t) => {
+  handler = () => ({ code: SUCCESS, value: 'done' });
+  t.equal(bridge.callsWaiting(), false, 'nothing queued');
+  const reply = bridge.callFromThread('queued', 1, [], 5000);
+  // This thread stays busy (as during a slice of server messages) until the worker thread has queued the call.
+  const until = Date.now() + 2000;
+  while (!bridge.callsWaiting() && Date.now() < until);
+  t.equal(bridge.callsWaiting(), true, 'queued, not picked up');
+  t.equal((await reply).text, 'done');
+  t.equal(bridge.callsWaiting(), false, 'picked up');
 });
 
 t.test('publishCounts and the connection events set what the C calls answer on their own thread', async (t) => {

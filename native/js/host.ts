@@ -19,6 +19,8 @@ export interface Bridge {
   pushEvent(engine: number, type: number, documentId: string | null, title: string | null, content: string | null, error: string | null, numeric: number, flag: boolean): void;
   /** The engine's live documents and unanswered changes, after each commit that may change them. */
   publishCounts(engine: number, documents: number, pending: number): void;
+  /** Whether calls from C threads are queued for this thread and not yet picked up. */
+  callsWaiting(): boolean;
   log(level: number, message: string): void;
 }
 
@@ -146,6 +148,8 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
       const publish = () => bridge.publishCounts(id, engine.countDocuments(), engine.pendingCount());
       engine.onCountsChanged(publish);
       publish();
+      // C writes go ahead of incoming changes: a slice of them ends as soon as a call waits.
+      engine.yieldSlicesWhen(bridge.callsWaiting);
       engines.set(id, engine);
       if (o.start_offline) offline.add(id);
       return ok(absolutePath);

@@ -96,6 +96,7 @@ void FinishFailed(napi_env env, const std::shared_ptr<Pending> &p) {
 void Dispatch(Napi::Env env, Napi::Function dispatch, std::shared_ptr<Pending> *boxed) {
   std::shared_ptr<Pending> p = std::move(*boxed);
   delete boxed;
+  Bridge::instance().picked_up();
   if (env == nullptr) {  // the function is being torn down
     p->finish(ErrorReply(SYNC_RESULT_NOT_INITIALIZED, "the sync runtime is shutting down"));
     return;
@@ -184,7 +185,9 @@ Reply Bridge::call(const std::string &op, uint64_t engine, std::vector<std::stri
     std::lock_guard<std::mutex> lock(mutex_);
     if (!started_ || stopped_) return ErrorReply(SYNC_RESULT_NOT_INITIALIZED, "the sync runtime is not running");
     auto *boxed = new std::shared_ptr<Pending>(p);
+    waiting_.fetch_add(1, std::memory_order_relaxed);
     if (tsfn_.NonBlockingCall(boxed, Dispatch) != napi_ok) {
+      waiting_.fetch_sub(1, std::memory_order_relaxed);
       delete boxed;
       return ErrorReply(SYNC_RESULT_NOT_INITIALIZED, "the sync runtime is not accepting calls");
     }
@@ -271,6 +274,9 @@ Napi::Object InitBridge(Napi::Env env, Napi::Object exports) {
                 }
                 auto count = [&](size_t i) { return static_cast<uint64_t>(info[i].As<Napi::Number>().Int64Value()); };
                 Bridge::instance().publish_counts(count(0), count(1), count(2));
+              }));
+  exports.Set("callsWaiting", Napi::Function::New(env, [](const Napi::CallbackInfo &info) {
+                return Napi::Boolean::New(info.Env(), Bridge::instance().calls_waiting());
               }));
   exports.Set("log", Napi::Function::New(env, [](const Napi::CallbackInfo &info) {
                 if (info.Length() < 2) return;

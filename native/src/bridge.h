@@ -58,6 +58,10 @@ class Bridge {
   void detach(uint64_t engine);
   void push_event(uint64_t engine, Event event);
   void publish_counts(uint64_t engine, uint64_t documents, uint64_t pending);
+  /** Calls queued for the JS thread that it has not picked up yet. */
+  bool calls_waiting() const { return waiting_.load(std::memory_order_relaxed) > 0; }
+  /** The JS thread picked up a queued call. */
+  void picked_up() { waiting_.fetch_sub(1, std::memory_order_relaxed); }
 
   void set_log_sink(LogSink sink, void *context);
   void log(int level, const std::string &message);
@@ -68,6 +72,8 @@ class Bridge {
   Napi::ThreadSafeFunction tsfn_;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};
+  /** Calls queued and not yet picked up by the JS thread (Dispatch): what the engines' slices yield to. */
+  std::atomic<int> waiting_{0};
   struct Channel {
     std::shared_ptr<EventQueue> queue;
     std::shared_ptr<PublishedState> state;
@@ -80,7 +86,7 @@ class Bridge {
   void *log_context_ = nullptr;
 };
 
-/** The binding's exports: start(dispatch), pushEvent(...), publishCounts(engine, documents, pending), log(level, message). */
+/** The binding's exports: start(dispatch), pushEvent(...), publishCounts(engine, documents, pending), callsWaiting(), log(level, message). */
 Napi::Object InitBridge(Napi::Env env, Napi::Object exports);
 
 }  // namespace sync_client
