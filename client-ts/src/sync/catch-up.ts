@@ -44,6 +44,11 @@ export class CatchUp {
     return this.snapshot !== null;
   }
 
+  /** A full sync waits for the outbox to drain: the pump sends what is queued before it. */
+  get snapshotWanted(): boolean {
+    return this.fullSyncWanted;
+  }
+
   /** True while anything of the server's log is still on its way in. */
   get busy(): boolean {
     return this.initialSync || this.catchingUp || this.snapshot !== null;

@@ -37,15 +37,18 @@ export class LocalChanges {
   /** One change of document `id`; `after` runs inside its transaction (undo bookkeeping). */
   change(id: string, origin: Exclude<ChangeOrigin, 'remote'>, plan: Plan, after?: () => void): void {
     if (typeof id !== 'string' || !isUuid(id)) throw new SyncError('not_found', `no document ${String(id)}`);
-    const event = this.ctx.store.transaction(() => {
-      const e = this.write(id, origin, plan);
-      if (e) after?.();
-      return e;
+    const { sender } = this.ctx;
+    const written = this.ctx.store.transaction(() => {
+      const w = this.write(id, origin, plan);
+      if (!w) return null;
+      after?.();
+      return { ...w, message: sender.prepare(w.entry) };
     });
-    if (!event) return;
+    if (!written) return;
+    if (written.message) sender.sendPrepared(written.entry, written.message);
+    else sender.schedule();
     this.ctx.counts.committed();
-    this.ctx.events.emit(event.type, event.fields);
-    this.ctx.sender.schedule();
+    this.ctx.events.emit(written.type, written.fields);
   }
 
   /** Many creates in one transaction: all or none are written; their events fire after it. */
@@ -75,7 +78,7 @@ export class LocalChanges {
     if (forwardText !== null && Buffer.byteLength(forwardText) + MESSAGE_OVERHEAD_BYTES > DEFAULT_LIMITS.max_frame_bytes) {
       throw new SyncError('invalid_input', `the change is too large to send (over ${DEFAULT_LIMITS.max_frame_bytes} bytes as one message)`);
     }
-    outbox.add({
+    const entry = outbox.add({
       document_id: id,
       origin,
       kind: step.kind,
@@ -102,7 +105,7 @@ export class LocalChanges {
     this.ctx.counts.viewWritten(view, next);
     if (origin === 'local') store.clearRedo(id);
     const type = step.kind === 'create' ? EventType.DocumentCreated : deleted ? EventType.DocumentDeleted : EventType.DocumentUpdated;
-    return { type, fields: { documentId: id, content: deleted ? null : content, title, booleanData: true } };
+    return { entry, type, fields: { documentId: id, content: deleted ? null : content, title, booleanData: true } };
   }
 }
 

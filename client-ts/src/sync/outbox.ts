@@ -111,6 +111,11 @@ export class Outbox {
     return this.total === 0 ? [] : this.store.outboxOf(documentId);
   }
 
+  /** Whether `entry` is its document's oldest unanswered entry (what may be sent for it next). */
+  isHead(entry: OutboxEntry): boolean {
+    return this.headsByDocument.get(entry.documentId) === entry;
+  }
+
   heads(): IterableIterator<OutboxEntry> {
     return this.headsByDocument.values();
   }

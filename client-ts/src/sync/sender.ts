@@ -76,6 +76,24 @@ export class Sender {
     }
   }
 
+  /**
+   * A change just written, inside its transaction: when it can go at once, its message is made
+   * (and its base stored) in the same transaction, to be sent by `sendPrepared` once that commits —
+   * one commit and no turn of the event loop between the call and the wire.
+   */
+  prepare(entry: OutboxEntry): ClientMessage | null {
+    const { ctx } = this;
+    if (!ctx.transport.live || ctx.catchUp.snapshotActive || ctx.catchUp.snapshotWanted || this.inFlight.size >= MAX_IN_FLIGHT) return null;
+    if (this.inFlightDocs.has(entry.documentId) || !ctx.outbox.isHead(entry)) return null;
+    return this.message(entry);
+  }
+
+  sendPrepared(entry: OutboxEntry, message: ClientMessage): void {
+    if (!this.ctx.transport.send(message)) return this.schedule();
+    this.inFlight.set(entry.mutationId, entry);
+    this.inFlightDocs.add(entry.documentId);
+  }
+
   /** An answer for `mutationId` arrived (or will never come): its slot is free, so the pump runs again. */
   settle(mutationId: string): void {
     const entry = this.inFlight.get(mutationId);
