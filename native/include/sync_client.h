@@ -192,7 +192,8 @@ typedef struct SyncEngineConfig {
     /* Added after the first version (a caller built against that one passes a smaller struct_size): */
     const char *tls_ca_file;         /* a PEM file (or PEM text) of certificate authorities trusted for wss:// besides the
                                         system's; NULL: the system's only. A server certificate they do not verify is
-                                        refused: SYNC_EVENT_CONNECTION_LOST with an error starting "TLS:" */
+                                        refused: SYNC_EVENT_CONNECTION_LOST with an error starting "TLS:". (The
+                                        runtime reads no Node environment variables: NODE_EXTRA_CA_CERTS is ignored.) */
 } SyncEngineConfig;
 
 /**
