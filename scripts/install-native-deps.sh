@@ -24,8 +24,8 @@ declare -A groups=(
   # which juce-modules-source pulls in itself (libcurl4-gnutls-dev), with the headers of the GUI
   # modules it also ships (GTK, WebKit, ALSA, ...): that is the bulk of this group's time.
   [juce]="juce-modules-source"
-  # memory checks of the C tests beside V8
-  [tools]="valgrind"
+  # memory checks of the C tests beside V8; openssl makes c_api_tls's throwaway certificate authority
+  [tools]="valgrind openssl"
   # example_qt_tasks: the Qt task list on a virtual display (Xvfb), its screenshot taken and checked with ImageMagick
   [display]="xvfb imagemagick"
 )
