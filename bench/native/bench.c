@@ -1,22 +1,23 @@
 /*
  * sync_bench — measures libsync_client through its C API. Driven by bench/native/run.mjs, which
- * starts the server and compares with the TypeScript engine; every mode prints one JSON line.
+ * starts the server and compares with the TypeScript engine; every mode prints its results as JSON lines.
  *
  *   sync_bench ops    --dir D --count N [--warmup W] [--online --server URL --email E --key K --secret S]
  *       N creates then N updates (full replacement), each call timed. Offline: start_offline.
  *   sync_bench cold   --db FILE --server URL --email E --key K --secret S [--docs 100]
  *       a fresh process: sync_engine_create (seed signature) → first create_document, then VmRSS
  *       after `docs` documents (and again once synced).
- *   sync_bench reader --dir D --server ... [--duration-ms 8000] [--quiet-ms 2000] [--interval-us 2000]
- *       engines A and B of one user in this process; prints READY, waits for GO on stdin, then times
- *       get_document / count_documents / create_document on A (and process_events on A and B every
- *       10 ms, as a UI timer would) while another process writes to the same user. --email-a OTHER: A is
- *       another user's engine, so only B receives the stream (A shares the runtime thread with it).
- *   sync_bench writer --dir D --server ... [--duration-ms 10000] [--rate 2000] [--docs 200]
- *       prints READY, waits for GO, then creates/updates documents of the user at `rate` ops/s (0: flat out).
+ *   sync_bench reader --dir D --server URL --email A --email-b B --key K --secret S [--interval-us 2000] [--docs 100]
+ *       engines A and B of two users in this process; prints READY once both are synced and A holds
+ *       `docs` documents. Then for each line "WINDOW name ms" on stdin: every interval, get_document,
+ *       count_documents and is_connected on A and one write on A (create_document and
+ *       update_document by turns), each timed, with process_events on A and B every 10 ms (a UI
+ *       timer) and a round trip to another thread as the machine's baseline; one JSON line per
+ *       window. run.mjs streams changes into A's user, B's user or neither meanwhile.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -147,8 +148,9 @@ static Server server_args(int argc, char **argv, const char *default_email) {
   Server s;
   s.url = arg(argc, argv, "--server", "ws://127.0.0.1:9/ws");
   s.email = arg(argc, argv, "--email", default_email);
-  s.key = arg(argc, argv, "--key", "rpa_none");
-  s.secret = arg(argc, argv, "--secret", "rps_none");
+  /* Offline engines never send them, but they must have the form the server issues. */
+  s.key = arg(argc, argv, "--key", "rpa_0000000000000000000000000000000000000000000000000000000000000000");
+  s.secret = arg(argc, argv, "--secret", "rps_0000000000000000000000000000000000000000000000000000000000000000");
   return s;
 }
 
@@ -186,13 +188,6 @@ static void read_rss(double *rss_mb, double *hwm_mb) {
     if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) *hwm_mb = (double)kb / 1024.0;
   }
   fclose(f);
-}
-
-static void wait_for_go(void) {
-  printf("READY\n");
-  fflush(stdout);
-  char line[64];
-  if (!fgets(line, sizeof line, stdin)) exit(1);
 }
 
 static void drain(CSyncEngine *e) {
@@ -376,62 +371,101 @@ static int mode_cold(int argc, char **argv) {
   return 0;
 }
 
-/* ---- reader / writer: call latency while sync traffic runs ------------------------------------- */
+/* ---- reader: call latency while sync traffic runs ----------------------------------------------- */
 
 typedef struct Seen {
   unsigned long long remote_changes; /* created/updated/deleted that started elsewhere */
-  unsigned long long events;
 } Seen;
 
 static void on_event(const SyncEventData *e, void *context) {
   Seen *seen = context;
-  seen->events++;
   if (e->event_type <= SYNC_EVENT_DOCUMENT_DELETED && !e->boolean_data) seen->remote_changes++;
 }
 
+/*
+ * The baseline measured beside the calls: a round trip to another thread of this process and back
+ * (condition variables), the least a call carried to the engine's thread can cost on this machine
+ * right now — its scheduler, its load.
+ */
+typedef struct Handoff {
+  pthread_mutex_t mutex;
+  pthread_cond_t cond;
+  int asked, answered;
+  bool stop;
+  pthread_t thread;
+} Handoff;
+
+static void *handoff_main(void *arg) {
+  Handoff *h = arg;
+  pthread_mutex_lock(&h->mutex);
+  while (!h->stop) {
+    if (h->answered < h->asked) {
+      h->answered = h->asked;
+      pthread_cond_broadcast(&h->cond);
+    }
+    pthread_cond_wait(&h->cond, &h->mutex);
+  }
+  pthread_mutex_unlock(&h->mutex);
+  return NULL;
+}
+
+static void handoff_round_trip(Handoff *h) {
+  pthread_mutex_lock(&h->mutex);
+  h->asked++;
+  pthread_cond_broadcast(&h->cond);
+  while (h->answered < h->asked) pthread_cond_wait(&h->cond, &h->mutex);
+  pthread_mutex_unlock(&h->mutex);
+}
+
 typedef struct Window {
-  Samples get, count, create, events;
+  Samples get, count, connected, create, update, events, handoff;
   unsigned long long remote_a, remote_b;
   double ms;
 } Window;
 
 static void free_window(Window *w) {
-  free(w->get.v);
-  free(w->count.v);
-  free(w->create.v);
-  free(w->events.v);
+  Samples *all[] = {&w->get, &w->count, &w->connected, &w->create, &w->update, &w->events, &w->handoff};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]->v);
 }
 
-/** Paced calls on A for `duration` ms; process_events on A and B every 10 ms. */
+/** Times one call into `s`. */
+#define TIMED(s, expr, what)            \
+  do {                                  \
+    double t_ = mono_ms();              \
+    CALL((expr), (what));               \
+    push((s), mono_ms() - t_);          \
+  } while (0)
+
+/** Paced calls on A for `duration` ms: three reads and one write (create and update by turns); process_events on A and B every 10 ms. */
 static void measure(CSyncEngine *a, CSyncEngine *b, Seen *seen_a, Seen *seen_b, char (*ids)[37], long nids, double duration, double interval,
-                    long *seq, Window *w) {
+                    long *seq, Handoff *handoff, Window *w) {
   char buf[512], id[37];
   unsigned long long ra = seen_a->remote_changes, rb = seen_b->remote_changes;
   double start = mono_ms(), next = start, last_events = start;
   long k = 0;
   while (mono_ms() - start < duration) {
     char *json = NULL;
-    double t = mono_ms();
-    CALL(sync_engine_get_document(a, ids[k % nids], &json), "get_document");
-    push(&w->get, mono_ms() - t);
-    sync_string_free(json);
     uint64_t count;
-    t = mono_ms();
-    CALL(sync_engine_count_documents(a, &count), "count_documents");
-    push(&w->count, mono_ms() - t);
-    content_json(buf, sizeof buf, (*seq)++);
-    t = mono_ms();
-    CALL(sync_engine_create_document(a, buf, id), "create_document");
-    push(&w->create, mono_ms() - t);
+    bool connected;
+    TIMED(&w->get, sync_engine_get_document(a, ids[k % nids], &json), "get_document");
+    sync_string_free(json);
+    TIMED(&w->count, sync_engine_count_documents(a, &count), "count_documents");
+    TIMED(&w->connected, sync_engine_is_connected(a, &connected), "is_connected");
+    if (k % 2 == 0) {
+      content_json(buf, sizeof buf, (*seq)++);
+      TIMED(&w->create, sync_engine_create_document(a, buf, id), "create_document");
+    } else {
+      updated_json(buf, sizeof buf, k % nids, k);
+      TIMED(&w->update, sync_engine_update_document(a, ids[k % nids], buf), "update_document");
+    }
+    double t = mono_ms();
+    handoff_round_trip(handoff);
+    push(&w->handoff, mono_ms() - t);
     k++;
     if (mono_ms() - last_events >= 10) {
       uint32_t n;
-      t = mono_ms();
-      CALL(sync_engine_process_events(a, &n), "process_events");
-      push(&w->events, mono_ms() - t);
-      t = mono_ms();
-      CALL(sync_engine_process_events(b, &n), "process_events");
-      push(&w->events, mono_ms() - t);
+      TIMED(&w->events, sync_engine_process_events(a, &n), "process_events");
+      TIMED(&w->events, sync_engine_process_events(b, &n), "process_events");
       last_events = mono_ms();
     }
     next += interval;
@@ -447,39 +481,34 @@ static void measure(CSyncEngine *a, CSyncEngine *b, Seen *seen_a, Seen *seen_b, 
 }
 
 static void print_window(const char *name, Window *w) {
-  printf("\"%s\":{\"ms\":%.1f,\"remote_a\":%llu,\"remote_b\":%llu,", name, w->ms, w->remote_a, w->remote_b);
-  print_stats("get", &w->get);
-  printf(",");
-  print_stats("count", &w->count);
-  printf(",");
-  print_stats("create", &w->create);
-  printf(",");
-  print_stats("events", &w->events);
-  printf("}");
+  printf("{\"window\":\"%s\",\"ms\":%.1f,\"remote_a\":%llu,\"remote_b\":%llu,", name, w->ms, w->remote_a, w->remote_b);
+  const char *names[] = {"get", "count", "connected", "create", "update", "events", "handoff"};
+  Samples *all[] = {&w->get, &w->count, &w->connected, &w->create, &w->update, &w->events, &w->handoff};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+    if (i) printf(",");
+    print_stats(names[i], all[i]);
+  }
+  printf("}\n");
+  fflush(stdout);
 }
 
 static int mode_reader(int argc, char **argv) {
   const char *dir = arg(argc, argv, "--dir", NULL);
-  double duration = (double)arg_long(argc, argv, "--duration-ms", 8000);
-  double quiet = (double)arg_long(argc, argv, "--quiet-ms", 2000);
   double interval = (double)arg_long(argc, argv, "--interval-us", 2000) / 1e3;
   long nids = arg_long(argc, argv, "--docs", 100);
+  Server sa = server_args(argc, argv, "bench-native-a@example.com");
+  Server sb = sa;
+  sb.email = arg(argc, argv, "--email-b", "bench-native-b@example.com");
   if (!dir || nids < 1) {
-    fprintf(stderr, "usage: sync_bench reader --dir D --server ...\n");
+    fprintf(stderr, "usage: sync_bench reader --dir D --server URL --email A --email-b B --key K --secret S\n");
     return 2;
   }
-  Server s = server_args(argc, argv, "bench-native-traffic@example.com");
-  /* --email-a: A belongs to another user (no traffic of its own; it only shares the runtime with B). */
-  Server sa = s;
-  sa.email = arg(argc, argv, "--email-a", s.email);
   char *db_a = path_in(dir, "reader-a.db"), *db_b = path_in(dir, "reader-b.db");
   CSyncEngine *a = open_engine(db_a, &sa, false);
-  CSyncEngine *b = open_engine(db_b, &s, false);
+  CSyncEngine *b = open_engine(db_b, &sb, false);
   Seen seen_a = {0}, seen_b = {0};
   CALL(sync_engine_register_event_callback(a, on_event, &seen_a, -1), "register_event_callback");
   CALL(sync_engine_register_event_callback(b, on_event, &seen_b, -1), "register_event_callback");
-  CALL(sync_engine_flush(a, 30000), "flush A");
-  CALL(sync_engine_flush(b, 30000), "flush B");
   char(*ids)[37] = malloc((size_t)nids * sizeof *ids);
   char buf[512];
   long seq = 0;
@@ -491,81 +520,31 @@ static int mode_reader(int argc, char **argv) {
   CALL(sync_engine_flush(b, 30000), "flush B");
   drain(a);
   drain(b);
+  Handoff handoff = {.asked = 0};
+  pthread_mutex_init(&handoff.mutex, NULL);
+  pthread_cond_init(&handoff.cond, NULL);
+  pthread_create(&handoff.thread, NULL, handoff_main, &handoff);
 
-  Window q = {0}, t = {0};
-  measure(a, b, &seen_a, &seen_b, ids, nids, quiet, interval, &seq, &q);
-  CALL(sync_engine_flush(a, 30000), "flush A");
-  wait_for_go();
-  measure(a, b, &seen_a, &seen_b, ids, nids, duration, interval, &seq, &t);
-  uint64_t pa = 0, pb = 0;
-  CALL(sync_engine_count_pending(a, &pa), "count_pending");
-  CALL(sync_engine_count_pending(b, &pb), "count_pending");
-  printf("{\"mode\":\"reader\",\"interval_ms\":%.3f,\"pending_a\":%llu,\"pending_b\":%llu,", interval, (unsigned long long)pa, (unsigned long long)pb);
-  print_window("quiet", &q);
-  printf(",");
-  print_window("traffic", &t);
-  printf("}\n");
+  printf("READY\n");
   fflush(stdout);
+  char line[256], name[64];
+  long ms;
+  while (fgets(line, sizeof line, stdin) && sscanf(line, "WINDOW %63s %ld", name, &ms) == 2) {
+    Window w = {0};
+    measure(a, b, &seen_a, &seen_b, ids, nids, (double)ms, interval, &seq, &handoff, &w);
+    print_window(name, &w);
+    free_window(&w);
+  }
+  pthread_mutex_lock(&handoff.mutex);
+  handoff.stop = true;
+  pthread_cond_broadcast(&handoff.cond);
+  pthread_mutex_unlock(&handoff.mutex);
+  pthread_join(handoff.thread, NULL);
   sync_engine_destroy(a);
   sync_engine_destroy(b);
-  free_window(&q);
-  free_window(&t);
   free(ids);
   free(db_a);
   free(db_b);
-  return 0;
-}
-
-static int mode_writer(int argc, char **argv) {
-  const char *dir = arg(argc, argv, "--dir", NULL);
-  double duration = (double)arg_long(argc, argv, "--duration-ms", 10000);
-  double rate = (double)arg_long(argc, argv, "--rate", 2000);
-  long ndocs = arg_long(argc, argv, "--docs", 200);
-  if (!dir || ndocs < 1) {
-    fprintf(stderr, "usage: sync_bench writer --dir D --server ...\n");
-    return 2;
-  }
-  Server s = server_args(argc, argv, "bench-native-traffic@example.com");
-  char *db = path_in(dir, "writer.db");
-  CSyncEngine *e = open_engine(db, &s, false);
-  CALL(sync_engine_flush(e, 30000), "flush");
-  char(*ids)[37] = malloc((size_t)ndocs * sizeof *ids);
-  char buf[512];
-  for (long i = 0; i < ndocs; i++) {
-    content_json(buf, sizeof buf, 1000000 + i);
-    CALL(sync_engine_create_document(e, buf, ids[i]), "create_document");
-  }
-  CALL(sync_engine_flush(e, 30000), "flush");
-  drain(e);
-  wait_for_go();
-  double start = mono_ms();
-  long ops = 0, creates = 0;
-  char id[37];
-  while (mono_ms() - start < duration) {
-    if (rate > 0 && (double)ops >= rate * (mono_ms() - start) / 1e3) {
-      sleep_until_ms(mono_ms() + 0.5);
-      continue;
-    }
-    if (ops % 10 == 9) {
-      content_json(buf, sizeof buf, 2000000 + creates++);
-      CALL(sync_engine_create_document(e, buf, id), "create_document");
-    } else {
-      long i = ops % ndocs;
-      updated_json(buf, sizeof buf, 1000000 + i, ops);
-      CALL(sync_engine_update_document(e, ids[i], buf), "update_document");
-    }
-    ops++;
-    if (ops % 100 == 0) drain(e);
-  }
-  double ms = mono_ms() - start;
-  uint64_t pending = 0;
-  CALL(sync_engine_count_pending(e, &pending), "count_pending");
-  printf("{\"mode\":\"writer\",\"ops\":%ld,\"creates\":%ld,\"ms\":%.1f,\"ops_per_s\":%.1f,\"pending_at_end\":%llu}\n", ops, creates, ms,
-         (double)ops / (ms / 1e3), (unsigned long long)pending);
-  fflush(stdout);
-  sync_engine_destroy(e);
-  free(ids);
-  free(db);
   return 0;
 }
 
@@ -574,7 +553,6 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "ops") == 0) return mode_ops(argc, argv);
   if (strcmp(mode, "cold") == 0) return mode_cold(argc, argv);
   if (strcmp(mode, "reader") == 0) return mode_reader(argc, argv);
-  if (strcmp(mode, "writer") == 0) return mode_writer(argc, argv);
-  fprintf(stderr, "usage: sync_bench ops|cold|reader|writer [options] (see bench/native/bench.c)\n");
+  fprintf(stderr, "usage: sync_bench ops|cold|reader [options] (see bench/native/bench.c)\n");
   return 2;
 }
