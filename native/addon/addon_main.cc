@@ -10,7 +10,7 @@
 //   queueFdReadable(engineId)           → whether the queue's eventfd polls readable (0 timeout)
 //   notifyCount(engineId)               installs a counting notify on first use; → calls so far
 //   publishedState(engineId)            → { documents, pending, connected }: what the C calls would answer
-//   callFromThread(op, engineId, args, timeoutMs) → Promise<{code, message, text, number, flag}>:
+//   callFromThread(op, engineId, args, timeoutMs) → Promise<{code, message, text}>:
 //                                       Bridge::call on a libuv worker thread (Napi::AsyncWorker)
 //   stop()                              Bridge::stop: releases the thread-safe function
 #include <napi.h>
@@ -86,8 +86,6 @@ class CallWorker : public Napi::AsyncWorker {
     r.Set("code", Napi::Number::New(env, reply_.code));
     r.Set("message", Napi::String::New(env, reply_.message));
     r.Set("text", reply_.has_text ? Napi::Value(Napi::String::New(env, reply_.text)) : env.Null());
-    r.Set("number", Napi::Number::New(env, static_cast<double>(reply_.number)));
-    r.Set("flag", Napi::Boolean::New(env, reply_.flag));
     deferred_.Resolve(r);
   }
 

@@ -32,7 +32,8 @@ export interface HostOptions {
 export interface Reply {
   code: ResultCode;
   message?: string;
-  value?: string | number | boolean;
+  /** What the C side receives as text (the only kind of value it reads). */
+  value?: string;
 }
 
 const LOG = { debug: 0, info: 1, warn: 2, error: 3 } as const;
@@ -88,7 +89,7 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
     error: (m) => bridge.log(LOG.error, m),
   };
 
-  const ok = (value?: string | number | boolean): Reply => (value === undefined ? { code: RESULT_CODES.SUCCESS } : { code: RESULT_CODES.SUCCESS, value });
+  const ok = (value?: string): Reply => (value === undefined ? { code: RESULT_CODES.SUCCESS } : { code: RESULT_CODES.SUCCESS, value });
   const fail = (err: unknown): Reply => {
     if (err instanceof SyncError) return { code: resultCodeOf(err.code), message: err.message };
     return { code: RESULT_CODES.UNKNOWN, message: (err as Error)?.message ?? String(err) };

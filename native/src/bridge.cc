@@ -47,10 +47,6 @@ Reply ReplyFrom(Napi::Value value) {
   if (v.IsString()) {
     r.has_text = true;
     r.text = v.As<Napi::String>().Utf8Value();
-  } else if (v.IsNumber()) {
-    r.number = v.As<Napi::Number>().Int64Value();
-  } else if (v.IsBoolean()) {
-    r.flag = v.As<Napi::Boolean>().Value();
   }
   return r;
 }

@@ -16,14 +16,12 @@
 
 namespace sync_client {
 
-/** The JS side's answer to one call; `code` is a CSyncResult value. */
+/** The JS side's answer to one call; `code` is a CSyncResult value; `text` the value it answered, if any. */
 struct Reply {
   int code = 0;
   std::string message;
   bool has_text = false;
   std::string text;
-  int64_t number = 0;
-  bool flag = false;
 };
 
 using LogSink = void (*)(int level, const char *message, void *context);
