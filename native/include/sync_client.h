@@ -15,11 +15,12 @@
  * THREADING CONTRACT
  * - Every function may be called from any thread, concurrently, with one exception: an engine
  *   must not be destroyed while another thread is still using it (or one of its listeners).
- * - Writes (create, update, patch, merge, delete, undo, redo) and the calls that wait (flush) run on
- *   the engine's thread, in the order they arrive; a write returns once it is committed locally.
- *   Incoming server changes are applied in slices of about a millisecond between them, so a write
- *   waits for at most about one slice of that work — of this engine or of any other engine of the
- *   process, which share the thread.
+ * - Writes (create, create_documents, update, patch, merge, delete, undo, redo) and the calls that
+ *   wait (flush) run on the engine's thread, in the order they arrive; a write returns once it is
+ *   committed locally. Incoming server changes are applied between them in slices of about a
+ *   millisecond, which end early as soon as a call waits: a write waits for the server change being
+ *   applied — of this engine or of any other engine of the process, which share the thread — not
+ *   for the ones queued behind it.
  * - Reads run on the calling thread, concurrently with each other and with the engine's work:
  *   sync_engine_get_document and sync_engine_get_all_documents on read-only connections of their
  *   own to the database file (one consistent snapshot per call, holding every write that returned
