@@ -16,11 +16,23 @@ import { lookupKey, type KeyLookup } from './store/credentials.js';
 export interface AuthenticatedSession {
   userId: string;
   applicationId: string;
+  applicationName: string;
   apiKey: string;
   latestSequence: number;
 }
 
-export type AuthOutcome = { ok: true; session: AuthenticatedSession } | { ok: false; reason: AuthErrorReason };
+export type AuthOutcome =
+  | { ok: true; session: AuthenticatedSession }
+  | {
+      ok: false;
+      reason: AuthErrorReason;
+      /** The key's application, when the key was found. */
+      applicationId?: string;
+      applicationName?: string;
+      /** A rate-limited refusal after the first of its window (which alone is logged), and that window. */
+      repeat?: boolean;
+      windowSeconds?: number;
+    };
 
 export interface AuthFailureLimit {
   /** Failures one address may have within `windowMs` before further attempts are refused outright. */
@@ -28,25 +40,39 @@ export interface AuthFailureLimit {
   windowMs: number;
 }
 
-/** Counts failed authentications per remote address in a sliding window (per process). */
+/**
+ * Counts failed authentications per remote address in a sliding window (per process), and when
+ * an address over the limit was last reported, so that it is reported once per window.
+ */
 export class AuthRateLimiter {
-  private readonly failures = new Map<string, number[]>();
+  private readonly addresses = new Map<string, { failures: number[]; reportedAt: number }>();
 
-  constructor(private readonly limit: AuthFailureLimit) {}
+  constructor(readonly limit: AuthFailureLimit) {}
 
-  private recent(address: string, now: number): number[] {
-    const list = (this.failures.get(address) ?? []).filter((t) => now - t < this.limit.windowMs);
-    if (list.length === 0) this.failures.delete(address);
-    else this.failures.set(address, list);
-    return list;
+  private recent(address: string, now: number): { failures: number[]; reportedAt: number } | undefined {
+    const entry = this.addresses.get(address);
+    if (!entry) return undefined;
+    entry.failures = entry.failures.filter((t) => now - t < this.limit.windowMs);
+    if (entry.failures.length === 0 && now - entry.reportedAt >= this.limit.windowMs) {
+      this.addresses.delete(address);
+      return undefined;
+    }
+    return entry;
   }
 
-  blocked(address: string, now = Date.now()): boolean {
-    return this.recent(address, now).length >= this.limit.maxFailures;
+  /** False while the address may try; else 'first' for the first refusal of a window, 'repeat' for the rest. */
+  blocked(address: string, now = Date.now()): false | 'first' | 'repeat' {
+    const entry = this.recent(address, now);
+    if (!entry || entry.failures.length < this.limit.maxFailures) return false;
+    if (now - entry.reportedAt < this.limit.windowMs) return 'repeat';
+    entry.reportedAt = now;
+    return 'first';
   }
 
   fail(address: string, now = Date.now()): void {
-    this.failures.set(address, [...this.recent(address, now), now]);
+    const entry = this.recent(address, now);
+    if (entry) entry.failures.push(now);
+    else this.addresses.set(address, { failures: [now], reportedAt: -Infinity });
   }
 }
 
@@ -58,6 +84,7 @@ interface PendingCheck {
   signature: string;
   apiKey: string;
   applicationId: string;
+  applicationName: string;
   email: string;
   emailNormalized: string;
   resolve(outcome: AuthOutcome): void;
@@ -99,24 +126,26 @@ export class Authenticator {
   ) {}
 
   async authenticate(address: string, m: ClientMessageOf<'authenticate'>): Promise<AuthOutcome> {
-    const failed = (reason: AuthErrorReason): AuthOutcome => {
-      if (reason !== 'rate_limited') this.limiter.fail(address);
-      return { ok: false, reason };
+    const failed = (reason: AuthErrorReason, key?: KeyLookup): AuthOutcome => {
+      this.limiter.fail(address);
+      return key ? { ok: false, reason, applicationId: key.application_id, applicationName: key.application_name } : { ok: false, reason };
     };
     if (m.protocol_version !== undefined && m.protocol_version !== PROTOCOL_VERSION) return failed('unsupported_protocol');
-    if (this.limiter.blocked(address)) return failed('rate_limited');
+    const blocked = this.limiter.blocked(address);
+    if (blocked) return { ok: false, reason: 'rate_limited', repeat: blocked === 'repeat', windowSeconds: this.limiter.limit.windowMs / 1000 };
     if (Math.abs(unixSeconds() - m.timestamp) > AUTH_MAX_SKEW_SECONDS) return failed('timestamp_skew');
     const key = await this.lookup(m.api_key);
     if (!key) return failed('unknown_key');
-    if (!key.active) return failed('revoked_key');
+    if (!key.active) return failed('revoked_key', key);
     const expected = sign({ secret: key.secret, timestamp: m.timestamp, email: m.email, apiKey: m.api_key, body: authenticateBody(m.client_id, m.nonce) });
-    if (!signaturesEqual(expected, m.signature)) return failed('bad_signature');
+    if (!signaturesEqual(expected, m.signature)) return failed('bad_signature', key);
     const outcome = await new Promise<AuthOutcome>((resolve, reject) => {
       this.pending.push({
         signature: m.signature,
         // The cached key's strings: thousands of sessions then hold one copy, not one each.
         apiKey: key.apiKey,
         applicationId: key.application_id,
+        applicationName: key.application_name,
         email: m.email,
         emailNormalized: normalizeEmail(m.email),
         resolve,
@@ -127,7 +156,7 @@ export class Authenticator {
     if (!outcome.ok) {
       // Revocation is for good: later attempts with this key are refused without asking the database.
       if (outcome.reason === 'revoked_key') key.active = false;
-      return failed(outcome.reason);
+      return failed(outcome.reason, key);
     }
     return outcome;
   }
@@ -218,7 +247,7 @@ export class Authenticator {
 }
 
 function success(p: PendingCheck, userId: string, latestSequence: number): AuthOutcome {
-  return { ok: true, session: { userId, applicationId: p.applicationId, apiKey: p.apiKey, latestSequence } };
+  return { ok: true, session: { userId, applicationId: p.applicationId, applicationName: p.applicationName, apiKey: p.apiKey, latestSequence } };
 }
 
 /** Forgets replay entries past their window; run periodically by one of the server's timers. */

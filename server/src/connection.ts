@@ -11,7 +11,7 @@ export const HIGH_WATER_BYTES = 256 * 1024;
 /** A client that lets this much pile up (it stopped reading) is disconnected rather than kept in memory. */
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 
-export interface Session extends Omit<AuthenticatedSession, 'latestSequence'> {
+export interface Session extends Omit<AuthenticatedSession, 'latestSequence' | 'applicationName'> {
   clientId: string;
 }
 

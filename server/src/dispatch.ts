@@ -10,6 +10,7 @@ import {
   type Limits,
   type MutationMessage,
 } from '@json-sync/core';
+import { AuthAudit } from './auth-audit.js';
 import type { Authenticator, AuthOutcome } from './auth.js';
 import { acknowledge, changesSince, fullSync } from './changes.js';
 import { BINARY_FRAME, OVERSIZED_FRAME, type Connection, type Frame } from './connection.js';
@@ -43,6 +44,7 @@ export interface MutationOwner {
  */
 export class Dispatcher {
   private readonly limitsJson: string;
+  private readonly audit: AuthAudit;
   readonly batcher: MutationBatcher<MutationOwner>;
 
   constructor(
@@ -56,6 +58,7 @@ export class Dispatcher {
     private readonly opts: DispatchOptions,
   ) {
     this.limitsJson = JSON.stringify(opts.limits);
+    this.audit = new AuthAudit(log);
     this.batcher = new MutationBatcher(db, opts.limits, opts.serverId, metrics, log, this.answer);
   }
 
@@ -124,6 +127,7 @@ export class Dispatcher {
       const parsed = parseClientMessage(typeof frame === 'string' ? parseJson(frame) : undefined);
       if (!parsed.ok || parsed.message.type !== 'authenticate') {
         this.count(parsed.ok ? parsed.message.type : 'invalid');
+        this.audit.refused(conn.address, null, { ok: false, reason: 'malformed' });
         return this.refuseAuth(conn, 'malformed');
       }
       this.count('authenticate');
@@ -212,10 +216,16 @@ export class Dispatcher {
     conn.send({ type: 'error', code, message, ...(mutationId ? { mutation_id: mutationId } : {}) });
   }
 
-  refuseAuth(conn: Connection, reason: AuthErrorReason): void {
+  private refuseAuth(conn: Connection, reason: AuthErrorReason): void {
     this.metrics.authFailures.inc({ reason });
     conn.send({ type: 'auth_error', reason, server_time: unixSeconds() });
     conn.end(1008, `authentication failed: ${reason}`);
+  }
+
+  /** Closes an open session whose key was revoked since it authenticated. */
+  revokeSession(conn: Connection): void {
+    if (conn.session) this.audit.revoked(conn.address, conn.session);
+    this.refuseAuth(conn, 'revoked_key');
   }
 
   private async authenticate(conn: Connection, m: ClientMessageOf<'authenticate'>): Promise<void> {
@@ -224,10 +234,14 @@ export class Dispatcher {
       outcome = await this.auth.authenticate(conn.address, m);
     } catch (err) {
       // The credentials could not be checked (database down): say so, so the client retries with backoff.
-      this.log.warn({ err: (err as Error).message, address: conn.address }, 'authentication could not be checked');
+      this.audit.refused(conn.address, m, { ok: false, reason: 'unavailable' }, err as Error);
       return this.refuseAuth(conn, 'unavailable');
     }
-    if (!outcome.ok) return this.refuseAuth(conn, outcome.reason);
+    if (!outcome.ok) {
+      this.audit.refused(conn.address, m, outcome);
+      return this.refuseAuth(conn, outcome.reason);
+    }
+    this.audit.succeeded(conn.address, m, outcome.session);
     if (conn.closed) return;
     const { userId, applicationId, apiKey, latestSequence } = outcome.session;
     conn.session = { userId, applicationId, apiKey, clientId: m.client_id };

@@ -84,7 +84,7 @@ export class SyncServer {
     await followOtherProcesses(this.db, this.serverId, this.fanout, this.log);
     this.port = await this.listen();
     this.stopTimers = startTimers(this.db, this.log, { revocationPollMs: this.opts.revocationPollMs ?? 2000 }, () => this.connections, this.usedKeys, (c) =>
-      this.dispatcher.refuseAuth(c, 'revoked_key'),
+      this.dispatcher.revokeSession(c),
     );
     return this.port;
   }

@@ -22,6 +22,7 @@ export interface CredentialRow {
 export interface KeyLookup {
   secret: string;
   application_id: string;
+  application_name: string;
   active: boolean;
 }
 
@@ -57,7 +58,10 @@ export async function countCredentials(db: Queryable): Promise<number> {
 
 export async function lookupKey(db: Queryable, apiKey: string): Promise<KeyLookup | null> {
   if (!API_KEY_PATTERN.test(apiKey)) return null;
-  const r = await db.query<KeyLookup>('SELECT secret, application_id, active FROM api_credentials WHERE api_key = $1', [apiKey]);
+  const r = await db.query<KeyLookup>(
+    'SELECT k.secret, k.application_id, a.name AS application_name, k.active FROM api_credentials k JOIN applications a ON a.id = k.application_id WHERE k.api_key = $1',
+    [apiKey],
+  );
   return r.rows[0] ?? null;
 }
 
