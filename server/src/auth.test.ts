@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap';
-import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { DEFAULT_LIMITS, isUuid, newUuid, parseServerMessage, unixSeconds, type ServerMessage } from '@json-sync/core';
 import { createTestDatabase } from './test-support/database.js';
-import { CLI, startServer, type ServerProcess } from './test-support/server-process.js';
+import { runCli } from './test-support/run-cli.js';
+import { startServer, type ServerProcess } from './test-support/server-process.js';
 import { TestClient } from './test-support/ws-client.js';
 
 interface Creds {
@@ -111,18 +111,6 @@ async function userRow(applicationId: string, emailNormalized: string): Promise<
 async function earlyInSecond(): Promise<void> {
   const ms = Date.now() % 1000;
   if (ms > 500) await new Promise((r) => setTimeout(r, 1010 - ms));
-}
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: tdb.url, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 // Failures count toward the per-address limit; this file makes about a dozen on the shared server,
@@ -343,7 +331,7 @@ t.test('revoke-credentials closes that key’s open sessions within 5 s; other k
   let kClosed = false;
   void k.closed.then(() => (kClosed = true));
 
-  const cli = await runCli(['revoke-credentials', doomed.apiKey]);
+  const cli = await runCli(['revoke-credentials', doomed.apiKey], { databaseUrl: tdb.url });
   t.equal(cli.code, 0, `revoke-credentials exits 0: ${cli.stderr}`);
   const revokedAt = Date.now();
   const closed = await within(Promise.all([d1.closed, d2.closed]), 8000);

@@ -1,19 +1,13 @@
 import t from 'tap';
 import pg from 'pg';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, TEST_DATABASE_URL } from './test-support/database.js';
-import { CLI, startServer, type ServerProcess } from './test-support/server-process.js';
+import { runCli, type CliRun } from './test-support/run-cli.js';
+import { startServer, type ServerProcess } from './test-support/server-process.js';
 import { TestClient } from './test-support/ws-client.js';
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 // Every command runs in a scratch directory, so a command that wrongly falls back to the
 // embedded database would create ./data there (checked below) instead of in the repository.
@@ -24,25 +18,9 @@ t.teardown(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** Runs `node server/dist/cli.js ...args`; `databaseUrl: null` runs on the embedded database. */
-function cli(args: string[], databaseUrl: string | null = tdb.url, timeoutMs = 30_000): Promise<Run> {
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), LOG_LEVEL: 'warn' };
-  if (databaseUrl) env.DATABASE_URL = databaseUrl;
-  else delete env.DATABASE_URL;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: scratch, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    // A command that should have failed fast but serves instead must not hang the file.
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** Runs `node server/dist/cli.js ...args` in the scratch directory; `databaseUrl: null` runs on the embedded database. */
+function cli(args: string[], databaseUrl: string | null = tdb.url, timeoutMs = 30_000): Promise<CliRun> {
+  return runCli(args, { databaseUrl, cwd: scratch, timeoutMs });
 }
 
 const KEY_LINE = /^API Key: (rpa_[0-9a-f]{64})$/gm;

@@ -27,6 +27,8 @@ export interface ServerOptions {
   maxOutboundBytes?: number;
   /** A connection that has not authenticated this long after opening is closed with 1008 (default 10 s). */
   authTimeoutMs?: number;
+  /** Serve wss:// and https:// with this PEM certificate and key (checked beforehand: see tls-files.ts). */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export const DEFAULT_MAX_OUTBOUND_BYTES = 256 * 1024 * 1024;
@@ -37,8 +39,9 @@ const UWS_MAX_PAYLOAD = 16 * 1024 * 1024;
 const SHUTDOWN_DRAIN_MS = 4000;
 
 /**
- * The sync server: the WebSocket protocol at /ws and the HTTP routes, on uWebSockets.js. Frames
- * go to the dispatcher, mutations through the batcher; replies and pushes leave only after commit.
+ * The sync server: the WebSocket protocol at /ws and the HTTP routes, on uWebSockets.js (over TLS
+ * when given a certificate). Frames go to the dispatcher, mutations through the batcher; replies
+ * and pushes leave only after commit.
  */
 export class SyncServer {
   readonly serverId = newUuid();
@@ -62,7 +65,7 @@ export class SyncServer {
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.outbound = new OutboundBudget(opts.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES);
-    this.app = uWS.App();
+    this.app = opts.tls ? uWS.SSLApp({ cert_file_name: opts.tls.certFile, key_file_name: opts.tls.keyFile }) : uWS.App();
     this.fanout = new Fanout(db, log, this.app);
     const auth = new Authenticator(db, new AuthRateLimiter(opts.authFailureLimit ?? { maxFailures: 20, windowMs: 60_000 }));
     this.dispatcher = new Dispatcher(db, log, this.metrics, auth, this.fanout, this.usedKeys, {

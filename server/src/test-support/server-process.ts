@@ -9,7 +9,9 @@ export const CLI = process.env.SYNC_SERVER_CLI || join(dirname(fileURLToPath(imp
 export interface ServerProcess {
   child: ChildProcess;
   port: number;
+  /** ws://127.0.0.1:PORT/ws, or wss:// when the server was given a certificate. */
   url: string;
+  /** http://127.0.0.1:PORT, or https://. */
   httpUrl: string;
   stdout: () => string;
   stderr: () => string;
@@ -33,7 +35,7 @@ export interface StartOptions {
   timeoutMs?: number;
 }
 
-const LISTENING = /listening on ws:\/\/[^:]+:(\d+)\/ws/;
+const LISTENING = /listening on (wss?):\/\/[^:]+:(\d+)\/ws/;
 
 function alive(pid: number): boolean {
   try {
@@ -83,8 +85,11 @@ export function startServer(opts: StartOptions = {}): Promise<ServerProcess> {
   return opts.detachedLog ? startDetached(args, env, opts.detachedLog, opts.timeoutMs) : startAttached(args, env, opts.timeoutMs);
 }
 
-function handle(child: ChildProcess, port: number, out: () => string, err: () => string, stop: ServerProcess['stop']): ServerProcess {
-  return { child, port, url: `ws://127.0.0.1:${port}/ws`, httpUrl: `http://127.0.0.1:${port}`, stdout: out, stderr: err, stop };
+/** The handle of a server whose output said `listening on ws://…` (or wss:// with TLS): `listening` is that match. */
+function handle(child: ChildProcess, listening: RegExpExecArray, out: () => string, err: () => string, stop: ServerProcess['stop']): ServerProcess {
+  const [, scheme, port] = listening;
+  const http = scheme === 'wss' ? 'https' : 'http';
+  return { child, port: Number(port), url: `${scheme}://127.0.0.1:${port}/ws`, httpUrl: `${http}://127.0.0.1:${port}`, stdout: out, stderr: err, stop };
 }
 
 function startAttached(args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<ServerProcess> {
@@ -110,7 +115,7 @@ function startAttached(args: string[], env: Record<string, string>, timeoutMs = 
       resolve(
         handle(
           child,
-          Number(m[1]),
+          m,
           () => out,
           () => err,
           async (signal: NodeJS.Signals = 'SIGTERM') => {
@@ -141,7 +146,7 @@ async function startDetached(args: string[], env: Record<string, string>, logFil
   for (;;) {
     const m = LISTENING.exec(log());
     if (m) {
-      return handle(child, Number(m[1]), log, log, async (signal: NodeJS.Signals = 'SIGTERM') => {
+      return handle(child, m, log, log, async (signal: NodeJS.Signals = 'SIGTERM') => {
         const t0 = Date.now();
         await stopDetached(pid, signal);
         return { code: null, signal, ms: Date.now() - t0 };

@@ -1,5 +1,6 @@
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { startServer, type ServerProcess, type StartOptions } from './server-process.js';
+import { makeTestCertificates, type TestCertificates } from './tls.js';
 
 export interface TestServerOptions extends Pick<StartOptions, 'args' | 'env' | 'nodeArgs' | 'detachedLog' | 'timeoutMs'> {
   /** Prefix of the database's name, so a leftover one says which suite made it. */
@@ -13,6 +14,12 @@ export interface TestServerOptions extends Pick<StartOptions, 'args' | 'env' | '
   databaseServerUrl?: string;
   /** The connection string the server process uses, made from the database's (e.g. to go through a proxy). */
   serverDatabaseUrl?: (url: string) => string;
+  /**
+   * Serve over TLS (`--tls-cert`/`--tls-key`) with a certificate for localhost and 127.0.0.1 signed by
+   * a throwaway CA made for this server: `url` is then wss://, `httpUrl` https://, and `tls` holds
+   * the CA to trust (and another CA, to be refused with).
+   */
+  tls?: boolean;
 }
 
 export interface TestServer {
@@ -23,6 +30,8 @@ export interface TestServer {
   readonly server: ServerProcess;
   readonly url: string;
   readonly httpUrl: string;
+  /** With `tls: true`: the certificates' files (removed by `teardown()`; a detached server's caller removes `tls.dir`). */
+  tls: TestCertificates | undefined;
   /** Stops the process (SIGTERM by default, SIGKILL for a crash) and starts a new one on the same port. */
   restart(signal?: NodeJS.Signals): Promise<ServerProcess>;
   /** Stops the server and drops the database, even when the server already died. */
@@ -36,11 +45,13 @@ export interface TestServer {
  */
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const tdb = await createTestDatabase(opts.prefix, opts.databaseServerUrl);
+  const tls = opts.tls ? makeTestCertificates() : undefined;
+  const args = [...(opts.args ?? []), ...(tls ? ['--tls-cert', tls.certFile, '--tls-key', tls.keyFile] : [])];
   const start = (port?: number) =>
     startServer({
       databaseUrl: opts.serverDatabaseUrl ? opts.serverDatabaseUrl(tdb.url) : tdb.url,
       ...(port !== undefined ? { port } : {}),
-      ...(opts.args ? { args: opts.args } : {}),
+      args,
       ...(opts.env ? { env: opts.env } : {}),
       ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}),
       ...(opts.detachedLog ? { detachedLog: opts.detachedLog } : {}),
@@ -53,6 +64,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     server = await start();
   } catch (err) {
     await tdb.drop();
+    tls?.remove();
     throw err;
   }
   return {
@@ -68,6 +80,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     get httpUrl() {
       return server.httpUrl;
     },
+    tls,
     async restart(signal: NodeJS.Signals = 'SIGTERM') {
       await server.stop(signal);
       server = await start(server.port);
@@ -76,6 +89,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     async teardown() {
       await server.stop().catch(() => {});
       await tdb.drop();
+      tls?.remove();
     },
   };
 }
