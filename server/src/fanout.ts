@@ -139,6 +139,11 @@ export class Fanout {
     readonly app: uWS.TemplatedApp,
   ) {}
 
+  /** Users with a connection here. */
+  get users(): number {
+    return this.feeds.size;
+  }
+
   add(userId: string, conn: Connection, latestSequence: number): void {
     const feed = this.feeds.get(userId);
     if (feed) feed.add(conn);

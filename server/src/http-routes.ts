@@ -1,9 +1,15 @@
 import type uWS from 'uWebSockets.js';
 import type { Database } from './db/database.js';
 import type { Metrics } from './metrics.js';
+import type { ServerStatus } from './status.js';
+import { STATUS_PAGE, STATUS_PAGE_CSP } from './status-page.js';
 
-/** GET /health (200 when the database answers within 2 s, else 503), GET /metrics, and 404 for the rest. */
-export function httpRoutes(app: uWS.TemplatedApp, db: Database, metrics: Metrics, beforeScrape: () => void): void {
+/**
+ * GET /health (200 when the database answers within 2 s, else 503), GET /metrics, the status page
+ * at GET / with its figures at GET /status.json, and 404 for the rest. `beforeScrape` brings the
+ * gauges kept elsewhere up to date before either of them is read.
+ */
+export function httpRoutes(app: uWS.TemplatedApp, db: Database, metrics: Metrics, status: ServerStatus, beforeScrape: () => void): void {
   app.get('/health', (res) => {
     let aborted = false;
     res.onAborted(() => (aborted = true));
@@ -25,6 +31,22 @@ export function httpRoutes(app: uWS.TemplatedApp, db: Database, metrics: Metrics
     void metrics.registry.metrics().then((body) => {
       if (aborted) return;
       res.cork(() => res.writeHeader('content-type', metrics.registry.contentType).end(body));
+    });
+  });
+  app.get('/', (res) => {
+    res
+      .writeHeader('content-type', 'text/html; charset=utf-8')
+      .writeHeader('content-security-policy', STATUS_PAGE_CSP)
+      .writeHeader('cache-control', 'no-store')
+      .end(STATUS_PAGE);
+  });
+  app.get('/status.json', (res) => {
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    beforeScrape();
+    void status.snapshot().then((body) => {
+      if (aborted) return;
+      res.cork(() => res.writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store').end(JSON.stringify(body)));
     });
   });
   app.any('/*', (res) => {

@@ -22,6 +22,7 @@ export function createMetrics() {
     },
     connections: new client.Gauge({ name: 'sync_connections', help: 'Open WebSocket connections', registers: r }),
     authenticatedConnections: new client.Gauge({ name: 'sync_authenticated_connections', help: 'Authenticated WebSocket connections', registers: r }),
+    usersOnline: new client.Gauge({ name: 'sync_users_online', help: 'Users with at least one authenticated connection to this process', registers: r }),
     messages: new client.Counter({ name: 'sync_messages_total', help: 'Client messages received, by type', labelNames: ['type'] as const, registers: r }),
     changesCommitted: new client.Counter({ name: 'sync_changes_committed_total', help: 'Changes committed to the change log', registers: r }),
     batchSize: new client.Histogram({

@@ -12,6 +12,7 @@ import { httpRoutes } from './http-routes.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { OutboundBudget } from './outbound-budget.js';
+import { ServerStatus } from './status.js';
 import { startTimers } from './timers.js';
 
 export interface ServerOptions {
@@ -51,6 +52,7 @@ export class SyncServer {
   private readonly dispatcher: Dispatcher;
   private readonly fanout: Fanout;
   private readonly outbound: OutboundBudget;
+  private readonly status: ServerStatus;
   private readonly connections = new Set<Connection>();
   private readonly usedKeys = new Set<string>();
   private listenSocket: uWS.us_listen_socket | null = null;
@@ -74,8 +76,12 @@ export class SyncServer {
       maxInFlightPerConnection: opts.maxInFlightPerConnection ?? 1024,
     });
     this.metrics.observeDatabase(db);
+    this.status = new ServerStatus(this.metrics);
     this.socketRoute();
-    httpRoutes(this.app, db, this.metrics, () => this.metrics.outboundQueuedBytes.set(this.outbound.queuedBytes));
+    httpRoutes(this.app, db, this.metrics, this.status, () => {
+      this.metrics.outboundQueuedBytes.set(this.outbound.queuedBytes);
+      this.metrics.usersOnline.set(this.fanout.users);
+    });
   }
 
   /** True when the native uWS binary is in use (not the package's slow pure-JS fallback). */
@@ -89,6 +95,7 @@ export class SyncServer {
     this.stopTimers = startTimers(this.db, this.log, { revocationPollMs: this.opts.revocationPollMs ?? 2000 }, () => this.connections, this.usedKeys, (c) =>
       this.dispatcher.revokeSession(c),
     );
+    this.status.start();
     return this.port;
   }
 
@@ -118,6 +125,7 @@ export class SyncServer {
     if (this.closing) return;
     this.closing = true;
     this.stopTimers?.();
+    this.status.stop();
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
     const drained = (async () => {

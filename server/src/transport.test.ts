@@ -75,9 +75,11 @@ t.test('HTTP endpoints', async (t) => {
   });
 
   t.test('unknown paths and methods answer 404', async (t) => {
+    // GET / is the status page (status-page.test.ts).
     for (const [method, path] of [
-      ['GET', '/'],
+      ['POST', '/'],
       ['GET', '/nope'],
+      ['GET', '/status.json/x'],
       ['GET', '/health/extra'],
       ['GET', '/metrics/x'],
       ['POST', '/health'],
@@ -119,6 +121,7 @@ t.test('HTTP endpoints', async (t) => {
     t.match(contentType, /^text\/plain; version=0\.0\.4/, 'Prometheus text content type');
     for (const [name, type] of [
       ['sync_connections', 'gauge'],
+      ['sync_users_online', 'gauge'],
       ['sync_messages_total', 'counter'],
       ['sync_changes_committed_total', 'counter'],
       ['sync_batch_size', 'histogram'],
@@ -133,6 +136,7 @@ t.test('HTTP endpoints', async (t) => {
     }
     const expected: [string, number][] = [
       ['sync_connections', 2],
+      ['sync_users_online', 1],
       ['sync_messages_total{type="authenticate"}', 3],
       ['sync_messages_total{type="create_document"}', 1],
       ['sync_messages_total{type="update_document"}', 3],
