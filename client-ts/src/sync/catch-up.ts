@@ -90,14 +90,17 @@ export class CatchUp {
     transport.send({ type: 'get_changes_since', last_sequence: cursor.value, limit: this.pageLimit });
   }
 
-  /** A page of the log after the cursor, applied in order within the caller's transaction. */
-  onChanges(m: ServerMessageOf<'changes'>): void {
-    const { replica } = this.ctx;
+  /** One event of a catch-up page (the inbox applies a page's events one by one, in order). */
+  onChangeEvent(e: ChangeEvent): void {
+    this.ctx.replica.receive(streamChangeOf(e));
+  }
+
+  /** The end of a catch-up page: the next page, or caught up. */
+  onChangesEnd(latestSequence: number, hasMore: boolean): void {
     this.invalidRetryMs = INVALID_RETRY_MIN_MS;
-    for (const e of m.events) replica.receive(streamChangeOf(e));
-    this.saw(m.latest_sequence);
+    this.saw(latestSequence);
     this.catchingUp = false;
-    if (m.has_more || this.highestSeen > this.ctx.cursor.value) return this.request();
+    if (hasMore || this.highestSeen > this.ctx.cursor.value) return this.request();
     this.caughtUp();
   }
 

@@ -46,3 +46,32 @@ t.test('while calls from outside wait, a slice ends after the message at hand, e
   t.equal(parts.ctx.cursor.value, 5, 'all applied, in sequence order');
   t.equal(parts.ctx.counts.documents, 5);
 });
+
+t.test('a catch-up page is applied event by event: a slice can end inside it, and the page ends caught up', async (t) => {
+  const parts = engineParts(t);
+  const inbox = new Inbox(parts.ctx, () => {}, () => true);
+  const events = Array.from({ length: 4 }, (_, i) => {
+    const content = { title: `caught up ${i}` };
+    return {
+      sequence: i + 1,
+      document_id: newUuid(),
+      event_type: 'create' as const,
+      forward_patch: content,
+      reverse_patch: null,
+      sync_revision: 1,
+      content_hash: contentHash(content),
+      client_id: 'other',
+      mutation_id: newUuid(),
+      created_at: at,
+    };
+  });
+  let commits = 0;
+  const off = parts.ctx.counts.onCommitted(() => commits++);
+  inbox.push({ type: 'changes', events, latest_sequence: 4, has_more: false });
+  while (inbox.size > 0) await new Promise((resolve) => setImmediate(resolve));
+  off();
+  t.equal(commits, 5, 'four events and the page end, one slice each while calls wait');
+  t.equal(parts.ctx.cursor.value, 4, 'every event applied, in order');
+  t.equal(parts.ctx.counts.documents, 4);
+  t.equal(parts.ctx.catchUp.busy, false, 'the page end left nothing being caught up');
+});

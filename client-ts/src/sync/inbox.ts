@@ -1,10 +1,17 @@
-import { isPlainObject, type ServerMessage } from '@json-sync/core';
+import { isPlainObject, type ChangeEvent, type ServerMessage, type ServerMessageOf } from '@json-sync/core';
 import { EventType } from '../events.js';
 import type { EngineContext } from './context.js';
 import { givenTitleOf } from './replica.js';
 
-/** What the inbox holds: server messages, and frames that failed validation (kept in their place in the order). */
-export type InboxItem = ServerMessage | { type: 'invalid'; error: string; raw: unknown };
+/**
+ * What the inbox holds: server messages, and frames that failed validation (kept in their place in
+ * the order). A catch-up page is held as its events and its end, so a slice can end inside a page.
+ */
+export type InboxItem =
+  | Exclude<ServerMessage, { type: 'changes' }>
+  | { type: 'invalid'; error: string; raw: unknown }
+  | { type: 'change_event'; event: ChangeEvent }
+  | { type: 'changes_end'; latestSequence: number; hasMore: boolean };
 
 /**
  * How long one turn of the event loop may spend applying server messages. Short, because every
@@ -37,12 +44,18 @@ export class Inbox {
     return this.queue.length - this.head;
   }
 
-  push(m: InboxItem): void {
+  push(m: InboxItem | ServerMessageOf<'changes'>): void {
     if (this.ctx.isClosed()) return;
-    this.queue.push(m);
-    if (this.size === 1) setImmediate(() => this.drain());
+    const idle = this.size === 0;
+    if (m.type === 'changes') {
+      for (const event of m.events) this.queue.push({ type: 'change_event', event });
+      this.queue.push({ type: 'changes_end', latestSequence: m.latest_sequence, hasMore: m.has_more });
+    } else {
+      this.queue.push(m);
+    }
+    if (idle) setImmediate(() => this.drain());
     // Bounded memory: a huge catch-up or snapshot waits in the socket, not here.
-    if (this.size === HIGH_WATER) this.ctx.transport.setPaused(true);
+    if (this.size >= HIGH_WATER) this.ctx.transport.setPaused(true);
   }
 
   clear(): void {
@@ -142,8 +155,10 @@ export class Inbox {
           clientId: m.client_id,
           at: new Date().toISOString(),
         });
-      case 'changes':
-        return catchUp.onChanges(m);
+      case 'change_event':
+        return catchUp.onChangeEvent(m.event);
+      case 'changes_end':
+        return catchUp.onChangesEnd(m.latestSequence, m.hasMore);
       case 'sync_document':
         return catchUp.onSyncDocument(m.document);
       case 'sync_complete':
