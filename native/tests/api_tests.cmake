@@ -11,12 +11,12 @@ sync_test(c_api_bad_input SOURCES c_api_bad_input.c harness.c TIMEOUT 60)
 sync_test(c_api_threads SOURCES c_api_threads.c harness.c TIMEOUT 120)
 sync_test(c_api_reads SOURCES c_api_reads.c harness.c TIMEOUT 120)
 
-# tls_ca_file against a small WebSocket-over-TLS server of its own (tls-server.mjs: a throwaway CA by
-# openssl; `authenticate` answered, nothing more), not the fixture's.
+# tls_ca_file against the real sync server over wss:// (tls-fixture.mjs starts it through the shared
+# test fixture with a certificate a throwaway CA signed): trusted engines sync, untrusted ones are refused.
 add_executable(c_api_tls c_api_tls.c harness.c)
 target_link_libraries(c_api_tls PRIVATE sync_client::sync_client Threads::Threads)
 target_include_directories(c_api_tls PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}")
-add_test(NAME c_api_tls COMMAND node "${CMAKE_CURRENT_SOURCE_DIR}/tls-server.mjs" "$<TARGET_FILE:c_api_tls>")
+add_test(NAME c_api_tls COMMAND node "${CMAKE_CURRENT_SOURCE_DIR}/tls-fixture.mjs" "$<TARGET_FILE:c_api_tls>")
 set_tests_properties(c_api_tls PROPERTIES TIMEOUT 90)
 list(APPEND _c_api_tests c_api_tls)
 

@@ -1,6 +1,6 @@
-/* tls_ca_file against a WebSocket server over TLS whose certificate a throwaway CA signed (run by
- * tls-server.mjs, which also checks that only the trusted engines sent `authenticate`):
- * - trusting that CA, as a file or as PEM text: SYNC_EVENT_CONNECTION_SUCCEEDED, is_connected;
+/* tls_ca_file against the real sync server over TLS (wss://), its certificate signed by a throwaway
+ * CA (tls-fixture.mjs starts it, and checks afterwards that only the trusted engines' users exist):
+ * - trusting that CA, as a file or as PEM text: two engines of one user sync a document over wss://;
  * - trusting another CA, or only the system's: SYNC_EVENT_CONNECTION_LOST with an error starting
  *   "TLS:" through process_events, and never connected — though NODE_EXTRA_CA_CERTS names the
  *   signing CA: the embedded runtime reads no Node environment variables. */
@@ -35,8 +35,8 @@ static struct CSyncEngine *open_engine(const char *name, const char *email, cons
   c.database_url = test_db_path(name);
   c.server_url = getenv("TLS_SERVER_URL");
   c.email = email;
-  c.api_key = TEST_OFFLINE_API_KEY;
-  c.api_secret = TEST_OFFLINE_API_SECRET;
+  c.api_key = getenv("TLS_API_KEY");
+  c.api_secret = getenv("TLS_API_SECRET");
   c.reconnect_min_ms = 100;
   c.reconnect_max_ms = 300;
   c.tls_ca_file = ca;
@@ -57,16 +57,30 @@ static char *read_file(const char *path) {
   return text;
 }
 
+/* Two engines of one user trusting `ca`: a document created on one reaches the other over wss://. */
 static void trusted(const char *name, const char *email, const char *ca) {
-  Seen seen = {0};
-  struct CSyncEngine *e = open_engine(name, email, ca, &seen);
-  REQUIRE(e != NULL);
-  CHECK(test_pump_until(e, succeeded, &seen, 15000));
+  char writer_name[64], reader_name[64];
+  snprintf(writer_name, sizeof writer_name, "%s-writer", name);
+  snprintf(reader_name, sizeof reader_name, "%s-reader", name);
+  Seen writer_seen = {0}, reader_seen = {0};
+  struct CSyncEngine *writer = open_engine(writer_name, email, ca, &writer_seen);
+  struct CSyncEngine *reader = open_engine(reader_name, email, ca, &reader_seen);
+  REQUIRE(writer != NULL && reader != NULL);
+  TestCreated created = {0};
+  CHECK(sync_engine_add_listener(reader, SYNC_EVENT_DOCUMENT_CREATED, test_record_created, &created, NULL) == SYNC_RESULT_SUCCESS);
+  CHECK(test_pump_until(writer, succeeded, &writer_seen, 15000));
+  CHECK(test_pump_until(reader, succeeded, &reader_seen, 15000));
   bool connected = false;
-  CHECK(sync_engine_is_connected(e, &connected) == SYNC_RESULT_SUCCESS && connected);
-  CHECK(seen.tls_refusals == 0);
-  printf("c_api_tls: %s: connected over TLS\n", name);
-  sync_engine_destroy(e);
+  CHECK(sync_engine_is_connected(writer, &connected) == SYNC_RESULT_SUCCESS && connected);
+  char id[SYNC_DOCUMENT_ID_SIZE];
+  CHECK(sync_engine_create_document(writer, "{\"title\":\"over wss\"}", id) == SYNC_RESULT_SUCCESS);
+  CHECK(sync_engine_flush(writer, 15000) == SYNC_RESULT_SUCCESS);
+  CHECK(test_pump_until(reader, test_got_created, &created, 15000));
+  CHECK(strcmp(created.id, id) == 0);
+  CHECK(writer_seen.tls_refusals == 0 && reader_seen.tls_refusals == 0);
+  printf("c_api_tls: %s: synced %s over TLS\n", name, created.id);
+  sync_engine_destroy(reader);
+  sync_engine_destroy(writer);
 }
 
 static void untrusted(const char *name, const char *email, const char *ca) {
@@ -88,8 +102,8 @@ static void untrusted(const char *name, const char *email, const char *ca) {
 
 int main(void) {
   const char *ca = getenv("TLS_CA_FILE"), *other = getenv("TLS_OTHER_CA_FILE");
-  if (!ca || !other || !getenv("TLS_SERVER_URL")) {
-    fprintf(stderr, "run through tls-server.mjs (ctest -R c_api_tls)\n");
+  if (!ca || !other || !getenv("TLS_SERVER_URL") || !getenv("TLS_API_KEY")) {
+    fprintf(stderr, "run through tls-fixture.mjs (ctest -R c_api_tls)\n");
     return 1;
   }
   trusted("ca-file", "trusted-file@example.com", ca);
