@@ -25,7 +25,11 @@ t.test('core, client and server pack, install into an empty project, and work th
   const packed = await run('npm', ['pack', '-w', 'core', '-w', 'client-ts', '-w', 'server', '--pack-destination', dir, '--json'], { cwd: root, ...big });
   const tarballs = (JSON.parse(packed.stdout) as { filename: string; name: string; version: string; files: { path: string }[] }[]).map((p) => ({ ...p, filename: p.filename.replace(/^@/, '').replace('/', '-') }));
   t.same(tarballs.map((p) => p.name).sort(), ['@json-sync/client', '@json-sync/core', '@json-sync/server']);
-  t.same([...new Set(tarballs.map((p) => p.version))], [JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version], 'one version for all, the repository\'s');
+  const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string;
+  t.same([...new Set(tarballs.map((p) => p.version))], [version], "one version for all, the repository's");
+  t.match(readFileSync(join(root, 'native', 'include', 'sync_client.h'), 'utf8'), `#define SYNC_CLIENT_VERSION "${version}"`, 'and the C SDK\'s');
+  const sdkReadme = readFileSync(join(root, 'native', 'dist', 'README.md'), 'utf8');
+  for (const p of tarballs) t.match(sdkReadme, p.filename.replace(version, '@VERSION@'), `the SDK's README names ${p.filename}`);
   for (const p of tarballs) {
     t.same(p.files.filter((f) => /\.test\.|test-support|\.ts$(?<!\.d\.ts)|tsconfig|\/src\/.*\.ts$/.test(f.path) && !f.path.endsWith('.d.ts')), [], `${p.name} ships no sources, tests or test support`);
   }
