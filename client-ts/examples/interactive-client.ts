@@ -86,8 +86,9 @@ function parseFlags(argv: string[]) {
 function promptSecret(): Promise<string> {
   return new Promise((resolve) => {
     const stdin = process.stdin;
-    process.stdout.write('API secret (rps_...): ');
+    // Echo goes off before the prompt shows: nothing typed after it can be echoed.
     stdin.setRawMode(true);
+    process.stdout.write('API secret (rps_...): ');
     stdin.resume();
     let secret = '';
     const onData = (chunk: Buffer) => {
