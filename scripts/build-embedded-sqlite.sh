@@ -33,7 +33,8 @@ sed -i "/'-Wl,--exclude-libs,ALL',/d" "$work/better-sqlite3/binding.gyp"
   npm_config_nodedir="$libnode_usr" npx --yes node-gyp rebuild --release --nodedir="$libnode_usr" -j 2 >&2
 )
 built="$work/better-sqlite3/build/Release/better_sqlite3.node"
-if ! nm -D --defined-only "$built" | grep -q ' T sqlite3_libversion$'; then
+# Not `nm | grep -q`: grep stopping at the first match can kill nm with SIGPIPE, and pipefail then fails the check.
+if ! grep -q ' T sqlite3_libversion$' <<<"$(nm -D --defined-only "$built")"; then
   echo "build-embedded-sqlite: $built does not export sqlite3_libversion" >&2
   exit 1
 fi
