@@ -55,7 +55,7 @@ for d in "$libnode_root/lib/x86_64-linux-gnu" "$libnode_root/lib" "$libnode_root
   [ -e "$d/libnode.so.108" ] && { libnode_dir=$d; break; }
 done
 needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
-in_system() { ldconfig -p 2>/dev/null | grep -q "^[[:space:]]*$1 (.*x86-64" ||
+in_system() { grep -q "^[[:space:]]*$1 (.*x86-64" <<<"$(ldconfig -p 2>/dev/null)" ||
   [ -e "/lib/x86_64-linux-gnu/$1" ] || [ -e "/usr/lib/x86_64-linux-gnu/$1" ]; }
 # Copies the NEEDED entries of $1 that the system lacks but the unpacked libnode prefix has, recursively
 # (libnode.so.108 itself; libv8*.so too if a libnode build ever needs them).

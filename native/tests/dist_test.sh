@@ -41,7 +41,8 @@ name="sync_client-$version"
 tarball="$root/dist/$name-linux-x64.tar.gz"
 hidden=("$build/lib" "$root/build/dist-build/lib" "$root/third_party/libnode" "$root/dist")
 system_libnode=0
-if ldconfig -p | grep -q '^[[:space:]]*libnode.so.108 (.*x86-64'; then system_libnode=1; fi
+# Not `ldconfig -p | grep -q`: under pipefail, grep stopping early can fail the pipeline by SIGPIPE.
+if grep -q '^[[:space:]]*libnode.so.108 (.*x86-64' <<<"$(ldconfig -p)"; then system_libnode=1; fi
 
 # ---- steps 3-5: run either here (rename mode) or in a private mount namespace ----------------------------
 consume() { # consume TMP PKG
@@ -143,7 +144,7 @@ EOF
     ! grep -qF "$root/" <<<"$deps" || { echo "$raw" >&2; fail "$(basename "$bin"): resolves a library inside the source tree"; }
   }
   check_resolution "$app"
-  readelf -d "$app" | grep -E 'R(UN)?PATH' | grep -qF "$pkg/lib" || fail "app has no RPATH to the package's lib/"
+  grep -E 'R(UN)?PATH' <<<"$(readelf -d "$app")" | grep -qF "$pkg/lib" || fail "app has no RPATH to the package's lib/"
 
   say "running the find_package consumer (no LD_LIBRARY_PATH, cwd $tmp/run)"
   local start first_id second_id
