@@ -1,11 +1,14 @@
 // A protocol server that commits to memory: it answers mutations at once and pushes nothing. The
 // client benchmark uploads to it to measure the engine's own share of an upload, with no
-// PostgreSQL (and no real server) in the way. It checks nothing a real server checks.
+// PostgreSQL (and no real server) in the way. It checks nothing a real server checks. It runs in
+// a process of its own (`startMemoryServer` spawns this file), so its work is not counted as the engine's.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { randomUUID } from 'node:crypto';
 import { applyPatch, contentHash, DEFAULT_LIMITS, unixSeconds } from '@json-sync/core';
 
-export async function startMemoryServer() {
+async function serve() {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: 64 * 1024 * 1024 });
   await new Promise((resolve) => wss.once('listening', resolve));
   const docs = new Map();
@@ -47,12 +50,24 @@ export async function startMemoryServer() {
       if (reply) ws.send(JSON.stringify(reply));
     });
   });
+  process.stdout.write(`ws://127.0.0.1:${wss.address().port}/ws\n`);
+}
+
+/** Starts the server in a child process: its URL, and close(). */
+export async function startMemoryServer() {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.once('data', (d) => resolve(d.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`memory server exited ${code}`)));
+  });
   return {
-    url: `ws://127.0.0.1:${wss.address().port}/ws`,
+    url,
     close: () =>
       new Promise((resolve) => {
-        for (const c of wss.clients) c.terminate();
-        wss.close(resolve);
+        child.once('exit', resolve);
+        child.kill();
       }),
   };
 }
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await serve();

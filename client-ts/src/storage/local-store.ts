@@ -101,6 +101,10 @@ export class LocalStore {
   private readonly runInTransaction: (fn: () => unknown) => unknown;
   /** Undo steps for in-memory state changed inside the current transaction (see onRollback). */
   private readonly undo: (() => void)[] = [];
+  /** Writes due just before the outermost transaction commits (see beforeCommit). */
+  private readonly atCommit: (() => void)[] = [];
+  /** Transactions open (nested ones are savepoints). */
+  private depth = 0;
   private readonly idleTimer: NodeJS.Timeout;
   /** The highest seq of any change (read once, then kept as changes are added). */
   private seqCounter: number | undefined;
@@ -215,17 +219,33 @@ export class LocalStore {
    */
   transaction<T>(fn: () => T): T {
     const mark = this.undo.length;
+    this.depth++;
     try {
-      return this.runInTransaction(fn) as T;
+      return this.runInTransaction(() => {
+        const result = fn();
+        if (this.depth === 1) for (const write of this.atCommit.splice(0)) write();
+        return result;
+      }) as T;
     } catch (err) {
       for (const step of this.undo.splice(mark).reverse()) step();
       throw err;
     } finally {
+      this.depth--;
       if (!this.db.inTransaction) {
         this.undo.length = 0;
+        this.atCommit.length = 0;
         this.wrote();
       }
     }
+  }
+
+  /**
+   * Runs `write` once, inside the outermost transaction just before it commits (at once when no
+   * transaction is open): state written for every change of a slice is then written once per slice.
+   */
+  beforeCommit(write: () => void): void {
+    if (this.depth === 0) write();
+    else if (!this.atCommit.includes(write)) this.atCommit.push(write);
   }
 
   /** In-memory state just changed inside the current transaction: `revert` undoes it if the transaction rolls back. */

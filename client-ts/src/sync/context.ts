@@ -23,9 +23,12 @@ export class Cursor {
   set(sequence: number): void {
     const before = this.current;
     this.current = sequence;
-    this.store.setState('cursor', String(sequence));
     this.store.onRollback(() => (this.current = before));
+    this.store.beforeCommit(this.persist);
   }
+
+  /** Writes the value the cursor has when its transaction commits: once per slice, not once per change. */
+  private readonly persist = () => this.store.setState('cursor', String(this.current));
 }
 
 /** What the engine's parts share: storage, connection, events, and each other. */

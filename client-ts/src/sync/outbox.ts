@@ -108,7 +108,9 @@ export class Outbox {
 
   /** One document's entries with their payloads, oldest first. */
   rowsOf(documentId: string): ChangeRow[] {
-    return this.total === 0 ? [] : this.store.outboxOf(documentId);
+    // With the whole outbox in the window, the window knows which documents have entries.
+    const all = this.loadedThrough >= this.newest;
+    return this.total === 0 || (all && !this.byDocument.has(documentId)) ? [] : this.store.outboxOf(documentId);
   }
 
   /** Whether `entry` is its document's oldest unanswered entry (what may be sent for it next). */

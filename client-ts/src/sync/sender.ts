@@ -124,7 +124,13 @@ export class Sender {
   /** The entry's message: built on its first send (storing the base it carries), rebuilt the same on resends. */
   private message(entry: OutboxEntry): ClientMessage {
     const { store, outbox } = this.ctx;
-    if (entry.sentBase === null) outbox.markSent(entry, store.revisionOf(entry.documentId) ?? -1);
+    if (entry.sentBase === null) {
+      const revision = store.revisionOf(entry.documentId) ?? null;
+      // A create of a document the server has never had has no base now and none at any resend
+      // (only its own answer gives it a revision): nothing to store for the resend to repeat.
+      if (entry.kind === 'create' && revision === null) entry.sentBase = -1;
+      else outbox.markSent(entry, revision ?? -1);
+    }
     const base = entry.sentBase! >= 0 ? { base_revision: entry.sentBase! } : {};
     const forward = store.getChange(entry.seq)!.forward;
     const payload = forward === null ? null : JSON.parse(forward);
