@@ -143,7 +143,9 @@ export class Outbox {
     if (held) this.unindex(entry);
     this.total--;
     if (entry.ackedSequence === null) this.unanswered--;
+    const legacy = this.legacy.delete(entry.mutationId);
     this.store.onRollback(() => {
+      if (legacy) this.legacy.set(entry.mutationId, entry.seq);
       if (held) this.index(entry);
       this.total++;
       if (entry.ackedSequence === null) this.unanswered++;
