@@ -117,7 +117,7 @@ export class CatchUp {
   }
 
   /** Asks for a full sync (remembered across restarts until one completes). */
-  wantFullSync(): void {
+  private wantFullSync(): void {
     this.fullSyncWanted = true;
     this.ctx.store.setState('full_sync', 'pending');
     this.maybeStartSnapshot();
@@ -188,7 +188,7 @@ export class CatchUp {
   }
 
   /** Caught up after a catch-up or snapshot: SyncCompleted after a login, and the server learns how far we are. */
-  caughtUp(): void {
+  private caughtUp(): void {
     const { events, transport, cursor } = this.ctx;
     if (this.initialSync) {
       this.initialSync = false;
