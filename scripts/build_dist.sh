@@ -2,7 +2,10 @@
 # Builds the C/C++ SDK's binary package from a clone (after `npm ci`):
 #   dist/include/            sync_client.h, sync_client.hpp, sync_client_events.h
 #   dist/lib/                libsync_client.so.1 (+ symlinks), sync_client/{sync_engine.js,better_sqlite3.node},
-#                            libnode.so.108 unless the system has it, cmake/sync_client/, pkgconfig/sync_client.pc
+#                            libnode.so.108 and the libraries it needs (ICU, OpenSSL, libuv, ...; not glibc or
+#                            libstdc++), sync_client/nodejs/ (libnode's JavaScript dependencies),
+#                            cmake/sync_client/, pkgconfig/sync_client.pc
+#   dist/licenses/           the license of everything shipped
 #   dist/examples/           native/examples as it is
 #   dist/README.md           from native/dist/README.md
 #   dist/sync_client-<version>-linux-x64.tar.gz   all of the above under sync_client-<version>/
@@ -49,37 +52,10 @@ done
 runpath=$(readelf -d "$so" | sed -n 's/.*(\(RUNPATH\|RPATH\)).*\[\(.*\)\]/\2/p')
 [ "$runpath" = '$ORIGIN' ] || { log "libsync_client.so.1 has RUNPATH '$runpath', expected \$ORIGIN"; exit 1; }
 
-# ---- libnode: ship it unless the dynamic linker finds it in a standard place -----------------------------
-libnode_dir=""
-for d in "$libnode_root/lib/x86_64-linux-gnu" "$libnode_root/lib" "$libnode_root/usr/lib/x86_64-linux-gnu"; do
-  [ -e "$d/libnode.so.108" ] && { libnode_dir=$d; break; }
-done
-needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
-in_system() { grep -q "^[[:space:]]*$1 (.*x86-64" <<<"$(ldconfig -p 2>/dev/null)" ||
-  [ -e "/lib/x86_64-linux-gnu/$1" ] || [ -e "/usr/lib/x86_64-linux-gnu/$1" ]; }
-# Copies the NEEDED entries of $1 that the system lacks but the unpacked libnode prefix has, recursively
-# (libnode.so.108 itself; libv8*.so too if a libnode build ever needs them).
-ship_needed() {
-  local dep
-  for dep in $(needed "$1"); do
-    [ -e "$lib/$dep" ] && continue
-    in_system "$dep" && continue
-    if [ -n "$libnode_dir" ] && [ -e "$libnode_dir/$dep" ]; then
-      log "shipping $dep from $libnode_dir"
-      cp -L "$libnode_dir/$dep" "$lib/$dep"
-      chmod 0644 "$lib/$dep"
-      ship_needed "$lib/$dep"
-    fi
-  done
-}
-ship_needed "$so"
-ship_needed "$lib/sync_client/better_sqlite3.node"
-# Everything must now resolve from the package or the system (the Debian runtime packages in the README).
-missing=$( (ldd "$so"; ldd "$lib/sync_client/better_sqlite3.node") | grep 'not found' || true)
-[ -z "$missing" ] || { log "unresolved libraries (install the runtime packages named in native/dist/README.md):"; echo "$missing" >&2; exit 1; }
-if (ldd "$so"; ldd "$lib/sync_client/better_sqlite3.node") | grep -F "$root/" | grep -vF "$dist/" >&2; then
-  log "the package resolves a library in the source tree outside dist/"; exit 1
-fi
+# ---- the runtime: libnode, every library it needs beyond glibc and libstdc++, its JavaScript -----------
+# scripts/dist_runtime.sh: copies them into lib/ with RUNPATH $ORIGIN, the JavaScript files into
+# lib/sync_client/nodejs/, their licenses into licenses/, and checks the glibc floor the README states.
+bash scripts/dist_runtime.sh "$dist" "$libnode_root" >&2
 
 # ---- examples, README, tarball ------------------------------------------------------------------------
 mkdir -p "$dist/examples"

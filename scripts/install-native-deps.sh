@@ -11,12 +11,15 @@
 set -euo pipefail
 
 declare -A groups=(
-  # compilers and build tools; x11proto-dev for the <X11/X.h> compatibility test
-  [build]="cmake g++ pkg-config x11proto-dev"
+  # compilers and build tools; x11proto-dev for the <X11/X.h> compatibility test; patchelf gives the
+  # libraries scripts/build_dist.sh ships their RUNPATH $ORIGIN (scripts/dist_runtime.sh)
+  [build]="cmake g++ pkg-config x11proto-dev patchelf"
   # clang++: the C++ wrapper is also compiled by clang at C++11/14/17/20 (cpp_standard_clang_* tests)
   [clang]="clang"
   # glib_example.c: GMainLoop, g_timeout_add, g_unix_fd_add
   [glib]="libglib2.0-dev"
+  # libsecret_key.c: the database's encryption key kept in the desktop's keyring (Secret Service)
+  [secret]="libsecret-1-dev"
   # qt_example.cpp: Qt 6 Core (QCoreApplication, QSocketNotifier, QTimer)
   [qt]="qt6-base-dev"
   # juce_example.cpp: JUCE 7.0.5 modules and its CMake package. juce_core's only build dependency
@@ -29,7 +32,7 @@ declare -A groups=(
   # example_qt_tasks: the Qt task list on a virtual display (Xvfb), its screenshot taken and checked with ImageMagick
   [display]="xvfb imagemagick"
 )
-order=(build clang glib qt juce tools display)
+order=(build clang glib secret qt juce tools display)
 [ $# -gt 0 ] && order=("$@")
 
 updated=0

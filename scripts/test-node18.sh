@@ -14,8 +14,9 @@
 #  4. starts tap itself with node18, so tap's test processes (process.execPath) and the servers they
 #     spawn (process.execPath too; uWebSockets.js ships an ABI-108 binary) all run on Node 18.
 #
-# Needs: npm ci and `npm run build` done (the tests spawn server/dist/cli.js), PostgreSQL as for
-# `npm test`. Extra arguments go to tap, e.g. `bash scripts/test-node18.sh src/api.test.ts`.
+# Needs: npm ci and `npm run build` done (the tests spawn server/dist/cli.js through the fixture in
+# test-support/dist), PostgreSQL as for `npm test`. Extra arguments go to tap, e.g.
+# `bash scripts/test-node18.sh src/api.test.ts`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -60,11 +61,11 @@ shim="$root/native/node18/sqlite-abi108.cjs"
 # flag: NODE_OPTIONS carries it (and the sqlite shim) to all of them. The engine, core and server import
 # node:crypto and do not use the global (the embedded runtime does not set this flag).
 export NODE_OPTIONS="--experimental-global-webcrypto --require=$shim${NODE_OPTIONS:+ $NODE_OPTIONS}"
-"$node18" -e "new (require('better-sqlite3'))(':memory:').close()" || {
-  echo "test-node18: better-sqlite3 does not load under Node 18 with $SYNC_TEST_SQLITE_BINDING" >&2
+"$node18" -e "new (require('better-sqlite3-multiple-ciphers'))(':memory:').close()" || {
+  echo "test-node18: better-sqlite3-multiple-ciphers does not load under Node 18 with $SYNC_TEST_SQLITE_BINDING" >&2
   exit 1
 }
-[ -f server/dist/cli.js ] && [ -f client-ts/dist/src/index.js ] || { echo "test-node18: run 'npm run build' first" >&2; exit 1; }
+[ -f server/dist/cli.js ] && [ -f test-support/dist/index.js ] && [ -f client-ts/dist/src/index.js ] || { echo "test-node18: run 'npm run build' first" >&2; exit 1; }
 
 # tap's bin, resolved from the project, started with node18: its workers then run on process.execPath.
 tap_run=$("$node18" -p "const p = require.resolve('tap/package.json'); require('path').join(require('path').dirname(p), require(p).bin.tap)")

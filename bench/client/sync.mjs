@@ -52,14 +52,15 @@ export async function uploadPhase(srv, count) {
 }
 
 /** An engine away while another uploads `count` changes; then online: changes per second until it has them all. */
-export async function catchUpPhase(srv, count) {
-  const email = 'bench-catchup@example.com';
-  const reader = openEngine('catchup-reader', connect(srv, email));
+/** `extra` goes to both engines (bench/client/encryption.mjs passes a key); `tag` keeps runs apart (files, user). */
+export async function catchUpPhase(srv, count, extra = {}, tag = '') {
+  const email = `bench-catchup${tag}@example.com`;
+  const reader = openEngine(`catchup-reader${tag}`, { ...connect(srv, email), ...extra });
   await reader.whenSynced(30_000);
   reader.createDocument(content(0));
   await reader.whenSynced(30_000);
   reader.setOnline(false);
-  const writer = openEngine('catchup-writer', { ...connect(srv, email), online: false });
+  const writer = openEngine(`catchup-writer${tag}`, { ...connect(srv, email), ...extra, online: false });
   await bulkCreate(writer, count);
   writer.setOnline(true);
   await writer.whenSynced(300_000);

@@ -7,6 +7,9 @@
  *   sync_bench cold   --db FILE --server URL --email E --key K --secret S [--docs 100]
  *       a fresh process: sync_engine_create (seed signature) → first create_document, then VmRSS
  *       after `docs` documents (and again once synced).
+ *   sync_bench reads  --db FILE [--docs 2000] [--count 20000] [--encryption-key HEX]
+ *       get_document of random ids among `docs`, each call timed, on a plain or (with a key) an
+ *       encrypted database: bench/native/encryption.mjs compares the two.
  *   sync_bench reader --dir D --server URL --email A --email-b B --key K --secret S [--interval-us 2000] [--docs 100]
  *       engines A and B of two users in this process; prints READY once both are synced and A holds
  *       `docs` documents. Then for each line "WINDOW name ms" on stdin: every interval, get_document,
@@ -14,6 +17,15 @@
  *       update_document by turns), each timed, with process_events on A and B every 10 ms (a UI
  *       timer) and a round trip to another thread as the machine's baseline; one JSON line per
  *       window. run.mjs streams changes into A's user, B's user or neither meanwhile.
+ *   sync_bench queries --dir D [--docs 100000] [--runs 500]
+ *       an offline engine with `docs` task-like documents (bench/query/device.mjs's shape) and the
+ *       indexes a task list declares; each query of QUERIES run `runs` times through
+ *       sync_engine_query on this thread (after a warm-up that compiles it), timed; prints the
+ *       timings with each query's statement (explain), which run.mjs then runs on raw SQLite.
+ *   sync_bench live --dir D --server URL --email E --key K --secret S [--count 200]
+ *       engines A and B of one user; A watches {"where":{"kind":"probe"}}. B creates `count` probes,
+ *       one at a time; A is pumped every 0.1 ms. Per probe: B's create returned → A's DocumentCreated
+ *       callback (the change's end-to-end time), and → the live query's callback for it.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -117,7 +129,7 @@ static long arg_long(int argc, char **argv, const char *name, long fallback) {
 
 #define CALL(expr, what)                                                                                   \
   do {                                                                                                     \
-    CSyncResult r_ = (expr);                                                                               \
+    SyncResult r_ = (expr);                                                                               \
     if (r_ != SYNC_RESULT_SUCCESS) {                                                                       \
       fprintf(stderr, "sync_bench: %s failed (%d): %s\n", (what), (int)r_, sync_last_error_message());     \
       exit(1);                                                                                             \
@@ -154,14 +166,14 @@ static Server server_args(int argc, char **argv, const char *default_email) {
   return s;
 }
 
-static CSyncEngine *open_engine(const char *db, const Server *s, bool offline) {
+static SyncEngineHandle *open_engine(const char *db, const Server *s, bool offline) {
   SyncEngineOptions o;
   sync_engine_options_init(&o);
   o.reconnect_min_ms = 50;
   o.reconnect_max_ms = 500;
   o.call_timeout_ms = 30000;
   o.start_offline = offline;
-  CSyncEngine *e = sync_engine_create_with_options(db, s->url, s->email, s->key, s->secret, &o);
+  SyncEngineHandle *e = sync_engine_create_with_options(db, s->url, s->email, s->key, s->secret, &o);
   if (!e) {
     fprintf(stderr, "sync_bench: sync_engine_create_with_options(%s) failed: %s\n", db, sync_last_error_message());
     exit(1);
@@ -190,7 +202,7 @@ static void read_rss(double *rss_mb, double *hwm_mb) {
   fclose(f);
 }
 
-static void drain(CSyncEngine *e) {
+static void drain(SyncEngineHandle *e) {
   uint32_t n;
   do CALL(sync_engine_process_events(e, &n), "process_events");
   while (n > 0);
@@ -211,7 +223,7 @@ static int mode_ops(int argc, char **argv) {
   Server s = server_args(argc, argv, "bench-native-ops@example.com");
   char *db = path_in(dir, online ? "ops-online.db" : "ops-offline.db");
   double t_open = mono_ms();
-  CSyncEngine *e = open_engine(db, &s, !online);
+  SyncEngineHandle *e = open_engine(db, &s, !online);
   t_open = mono_ms() - t_open;
   if (online) CALL(sync_engine_flush(e, 30000), "flush (connect)");
 
@@ -321,7 +333,7 @@ static int mode_cold(int argc, char **argv) {
   content_json(buf, sizeof buf, 0);
 
   double t_before = mono_ms();
-  CSyncEngine *e = sync_engine_create(db, s.url, s.email, s.key, s.secret); /* the seed's signature: connects in the background */
+  SyncEngineHandle *e = sync_engine_create(db, s.url, s.email, s.key, s.secret); /* the seed's signature: connects in the background */
   if (!e) {
     fprintf(stderr, "sync_bench: sync_engine_create failed: %s\n", sync_last_error_message());
     return 1;
@@ -339,7 +351,7 @@ static int mode_cold(int argc, char **argv) {
   double rss_docs, hwm_docs;
   read_rss(&rss_docs, &hwm_docs);
   double t_sync = mono_ms();
-  CSyncResult synced = sync_engine_flush(e, 15000);
+  SyncResult synced = sync_engine_flush(e, 15000);
   t_sync = mono_ms() - t_sync;
   drain(e);
   double rss_synced, hwm_synced;
@@ -349,7 +361,7 @@ static int mode_cold(int argc, char **argv) {
   char *db2 = malloc(n2);
   snprintf(db2, n2, "%s.second", db);
   double t_second = mono_ms();
-  CSyncEngine *e2 = sync_engine_create(db2, s.url, s.email, s.key, s.secret);
+  SyncEngineHandle *e2 = sync_engine_create(db2, s.url, s.email, s.key, s.secret);
   if (!e2) {
     fprintf(stderr, "sync_bench: second sync_engine_create failed: %s\n", sync_last_error_message());
     return 1;
@@ -437,7 +449,7 @@ static void free_window(Window *w) {
   } while (0)
 
 /** Paced calls on A for `duration` ms: three reads and one write (create and update by turns); process_events on A and B every 10 ms. */
-static void measure(CSyncEngine *a, CSyncEngine *b, Seen *seen_a, Seen *seen_b, char (*ids)[37], long nids, double duration, double interval,
+static void measure(SyncEngineHandle *a, SyncEngineHandle *b, Seen *seen_a, Seen *seen_b, char (*ids)[37], long nids, double duration, double interval,
                     long *seq, Handoff *handoff, Window *w) {
   char buf[512], id[37];
   unsigned long long ra = seen_a->remote_changes, rb = seen_b->remote_changes;
@@ -504,8 +516,8 @@ static int mode_reader(int argc, char **argv) {
     return 2;
   }
   char *db_a = path_in(dir, "reader-a.db"), *db_b = path_in(dir, "reader-b.db");
-  CSyncEngine *a = open_engine(db_a, &sa, false);
-  CSyncEngine *b = open_engine(db_b, &sb, false);
+  SyncEngineHandle *a = open_engine(db_a, &sa, false);
+  SyncEngineHandle *b = open_engine(db_b, &sb, false);
   Seen seen_a = {0}, seen_b = {0};
   CALL(sync_engine_register_event_callback(a, on_event, &seen_a, -1), "register_event_callback");
   CALL(sync_engine_register_event_callback(b, on_event, &seen_b, -1), "register_event_callback");
@@ -548,11 +560,256 @@ static int mode_reader(int argc, char **argv) {
   return 0;
 }
 
+/* ---- reads: get_document latency, on a plain or an encrypted database --------------------------- */
+
+/** `--encryption-key HEX` (64 hex digits) into key; false when absent. */
+static bool key_arg(int argc, char **argv, uint8_t key[32]) {
+  const char *hex = arg(argc, argv, "--encryption-key", NULL);
+  if (!hex) return false;
+  for (int i = 0; i < 32; i++) {
+    unsigned v;
+    if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+      fprintf(stderr, "sync_bench: --encryption-key takes 64 hex digits\n");
+      exit(2);
+    }
+    key[i] = (uint8_t)v;
+  }
+  return true;
+}
+
+static int mode_reads(int argc, char **argv) {
+  const char *db = arg(argc, argv, "--db", NULL);
+  long docs = arg_long(argc, argv, "--docs", 2000);
+  long n = arg_long(argc, argv, "--count", 20000);
+  if (!db || docs <= 0 || n <= 0) {
+    fprintf(stderr, "usage: sync_bench reads --db FILE [--docs N] [--count N] [--encryption-key HEX]\n");
+    return 2;
+  }
+  uint8_t key[32];
+  bool keyed = key_arg(argc, argv, key);
+  Server s = server_args(argc, argv, "bench-native-reads@example.com");
+  SyncEngineConfig c;
+  sync_engine_config_init(&c);
+  c.database_url = db;
+  c.server_url = s.url;
+  c.email = s.email;
+  c.api_key = s.key;
+  c.api_secret = s.secret;
+  c.start_offline = true;
+  c.call_timeout_ms = 30000;
+  c.encryption_key = keyed ? key : NULL;
+  c.encryption_key_length = keyed ? 32 : 0;
+  double t_open = mono_ms();
+  SyncEngineHandle *e = NULL;
+  CALL(sync_engine_open(&c, &e), "sync_engine_open");
+  t_open = mono_ms() - t_open;
+  char buf[512];
+  char(*ids)[37] = malloc((size_t)docs * sizeof *ids);
+  for (long i = 0; i < docs; i++) {
+    content_json(buf, sizeof buf, i);
+    CALL(sync_engine_create_document(e, buf, ids[i]), "create_document");
+  }
+  Samples gs = {0};
+  /* Warm-up: the reads' connections, SQLite's page cache. */
+  for (long i = 0; i < n / 10; i++) {
+    char *json = NULL;
+    CALL(sync_engine_get_document(e, ids[(i * 7919) % docs], &json), "get_document (warm-up)");
+    sync_string_free(json);
+  }
+  for (long i = 0; i < n; i++) {
+    char *json = NULL;
+    double t = mono_ms();
+    CALL(sync_engine_get_document(e, ids[(i * 7919) % docs], &json), "get_document");
+    push(&gs, mono_ms() - t);
+    sync_string_free(json);
+  }
+  printf("{\"mode\":\"reads\",\"encrypted\":%s,\"open_ms\":%.3f,", keyed ? "true" : "false", t_open);
+  print_stats("get", &gs);
+  printf("}\n");
+  fflush(stdout);
+  sync_engine_destroy(e);
+  free(ids);
+  return 0;
+}
+
+/* ---- queries ----------------------------------------------------------------------------- */
+
+static const char *const SYLLABLES[] = {"syn", "pad", "ba", "dru", "vo", "mix", "mas", "te", "pre", "set", "re", "verb",
+                                        "del", "cho", "rus", "ta", "war", "ki", "lo", "mu", "na", "po", "zi", "ex"};
+
+/** One of 3,000 made-up words, as text has. */
+static void word(char *out, size_t size, long k) {
+  long i = k % 3000;
+  snprintf(out, size, "%s%s%s", SYLLABLES[i % 24], SYLLABLES[(i / 24) % 24], i >= 576 ? SYLLABLES[(i / 576) % 24] : "");
+}
+
+/** A task-like document: status, priority, tags, title, ~200 characters of description, nested numbers. */
+static void task_json(char *buf, size_t size, long i) {
+  char w[8][16];
+  for (int k = 0; k < 8; k++) word(w[k], sizeof w[k], i * 7919 + k * 104729 + (i * k) % 997);
+  static const char *const STATUS[] = {"open", "done", "waiting"}, *const PRIORITY[] = {"low", "medium", "high"};
+  char description[256] = "";
+  for (int k = 0; strlen(description) < 190; k++) {
+    char x[16];
+    word(x, sizeof x, i * 31 + k * 7);
+    strcat(description, x);
+    strcat(description, " ");
+  }
+  snprintf(buf, size,
+           "{\"title\":\"%s %s %ld\",\"status\":\"%s\",\"priority\":\"%s\",\"tags\":[\"%s\",\"%s\"],\"description\":\"%s\","
+           "\"meta\":{\"bpm\":%ld,\"bars\":%ld},\"updated\":%ld}",
+           w[0], w[1], i, STATUS[i % 3], PRIORITY[(i * 7) % 3], w[2], w[3], description, 60 + i % 120, i % 64, 1700000000L + i);
+}
+
+static const struct {
+  const char *name;
+  const char *query;
+} QUERIES[] = {
+    {"indexed", "{\"where\":{\"status\":\"open\"},\"sort\":[{\"updated\":\"desc\"}],\"limit\":50}"},
+    {"scan", "{\"where\":{\"meta.bpm\":{\"$gte\":170}},\"count\":true}"},
+    /* Two words as a search box sends them, the last a prefix: a selective search (search_count says how many match). */
+    {"search", "{\"search\":\"synpadpad pozi*\",\"limit\":20}"},
+    {"search_count", "{\"search\":\"synpadpad pozi*\",\"count\":true}"},
+};
+
+static int mode_queries(int argc, char **argv) {
+  const char *dir = arg(argc, argv, "--dir", NULL);
+  long docs = arg_long(argc, argv, "--docs", 100000);
+  long runs = arg_long(argc, argv, "--runs", 500);
+  if (!dir || docs <= 0 || runs <= 0) {
+    fprintf(stderr, "usage: sync_bench queries --dir D [--docs N] [--runs R]\n");
+    return 2;
+  }
+  Server s = server_args(argc, argv, "bench-native-queries@example.com");
+  char *db = path_in(dir, "queries.db");
+  SyncEngineHandle *e = open_engine(db, &s, true);
+  size_t size = 1000 * 512 + 16;
+  char *batch = malloc(size);
+  for (long done = 0; done < docs;) {
+    size_t used = (size_t)snprintf(batch, size, "[");
+    for (long k = 0; k < 1000 && done < docs; k++, done++) {
+      batch[used++] = k ? ',' : ' ';
+      task_json(batch + used, size - used, done);
+      used += strlen(batch + used);
+    }
+    snprintf(batch + used, size - used, "]");
+    char *ids = NULL;
+    CALL(sync_engine_create_documents(e, batch, &ids), "create_documents");
+    sync_string_free(ids);
+  }
+  free(batch);
+  CALL(sync_engine_create_index(e, "{\"name\":\"by_status\",\"fields\":[\"status\",\"updated\"]}"), "create_index");
+  CALL(sync_engine_create_index(e, "{\"name\":\"by_priority\",\"fields\":[\"priority\"]}"), "create_index");
+  CALL(sync_engine_create_text_index(e, "{\"name\":\"text\",\"fields\":[\"title\",\"description\"]}"), "create_text_index");
+  printf("{\"docs\":%ld,\"db\":\"%s\",\"queries\":{", docs, db);
+  for (size_t q = 0; q < sizeof QUERIES / sizeof QUERIES[0]; q++) {
+    char *json = NULL;
+    for (int i = 0; i < 5; i++) {
+      CALL(sync_engine_query(e, QUERIES[q].query, &json), QUERIES[q].name);
+      sync_string_free(json);
+    }
+    Samples t = {0};
+    /* A scan reads every document: fewer runs. */
+    long n = strcmp(QUERIES[q].name, "scan") == 0 ? runs / 10 + 1 : runs;
+    size_t bytes = 0;
+    for (long i = 0; i < n; i++) {
+      double t0 = mono_ms();
+      CALL(sync_engine_query(e, QUERIES[q].query, &json), QUERIES[q].name);
+      push(&t, mono_ms() - t0);
+      bytes = strlen(json);
+      sync_string_free(json);
+    }
+    char *plan = NULL;
+    CALL(sync_engine_explain_query(e, QUERIES[q].query, &plan), "explain_query");
+    printf("%s\"%s\":{\"bytes\":%zu,\"explain\":%s,", q ? "," : "", QUERIES[q].name, bytes, plan);
+    print_stats("c", &t);
+    printf("}");
+    sync_string_free(plan);
+    free(t.v);
+  }
+  printf("}}\n");
+  sync_engine_destroy(e);
+  free(db);
+  return 0;
+}
+
+/* ---- live: a remote change's diff beside its event -------------------------------------------- */
+
+typedef struct Probe {
+  char id[SYNC_DOCUMENT_ID_SIZE];
+  double event_ms, diff_ms;
+} Probe;
+
+static void on_probe_event(const SyncEventData *event, void *context) {
+  Probe *p = context;
+  if (event->document_id && strcmp(event->document_id, p->id) == 0 && p->event_ms == 0) p->event_ms = mono_ms();
+}
+
+static void on_probe_diff(const char *diff, void *context) {
+  Probe *p = context;
+  if (p->id[0] && strstr(diff, p->id) && p->diff_ms == 0) p->diff_ms = mono_ms();
+}
+
+static int mode_live(int argc, char **argv) {
+  const char *dir = arg(argc, argv, "--dir", NULL);
+  long count = arg_long(argc, argv, "--count", 200);
+  if (!dir || count <= 0) {
+    fprintf(stderr, "usage: sync_bench live --dir D --server URL --email E --key K --secret S [--count N]\n");
+    return 2;
+  }
+  Server s = server_args(argc, argv, "bench-native-live@example.com");
+  char *db_a = path_in(dir, "live-a.db"), *db_b = path_in(dir, "live-b.db");
+  SyncEngineHandle *a = open_engine(db_a, &s, false), *b = open_engine(db_b, &s, false);
+  CALL(sync_engine_flush(a, 30000), "flush A");
+  CALL(sync_engine_flush(b, 30000), "flush B");
+  Probe probe;
+  memset(&probe, 0, sizeof probe);
+  SyncLiveQuery *live = NULL;
+  CALL(sync_engine_add_listener(a, SYNC_EVENT_DOCUMENT_CREATED, on_probe_event, &probe, NULL), "add_listener");
+  CALL(sync_engine_watch_query(a, "{\"where\":{\"kind\":\"probe\"}}", 0, on_probe_diff, &probe, &live), "watch_query");
+  Samples end_to_end = {0}, diff_after = {0};
+  char json[64];
+  for (long i = 0; i < count; i++) {
+    drain(a);
+    drain(b);
+    memset(&probe, 0, sizeof probe);
+    snprintf(json, sizeof json, "{\"kind\":\"probe\",\"n\":%ld}", i);
+    char id[SYNC_DOCUMENT_ID_SIZE];
+    CALL(sync_engine_create_document(b, json, id), "create_document (B)");
+    double sent = mono_ms();
+    memcpy(probe.id, id, sizeof id);
+    while ((probe.event_ms == 0 || probe.diff_ms == 0) && mono_ms() - sent < 10000) {
+      CALL(sync_engine_process_events(a, NULL), "process_events (A)");
+      sleep_until_ms(mono_ms() + 0.1);
+    }
+    if (probe.event_ms == 0 || probe.diff_ms == 0) {
+      fprintf(stderr, "sync_bench: probe %ld reached A's %s within 10 s\n", i, probe.event_ms == 0 ? "listener never" : "live query never");
+      return 1;
+    }
+    push(&end_to_end, probe.event_ms - sent);
+    push(&diff_after, probe.diff_ms - probe.event_ms);
+  }
+  printf("{");
+  print_stats("end_to_end", &end_to_end);
+  printf(",");
+  print_stats("diff_after_event", &diff_after);
+  printf("}\n");
+  sync_live_query_close(live);
+  sync_engine_destroy(a);
+  sync_engine_destroy(b);
+  free(db_a);
+  free(db_b);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "";
+  if (strcmp(mode, "reads") == 0) return mode_reads(argc, argv);
   if (strcmp(mode, "ops") == 0) return mode_ops(argc, argv);
   if (strcmp(mode, "cold") == 0) return mode_cold(argc, argv);
   if (strcmp(mode, "reader") == 0) return mode_reader(argc, argv);
-  fprintf(stderr, "usage: sync_bench ops|cold|reader [options] (see bench/native/bench.c)\n");
+  if (strcmp(mode, "queries") == 0) return mode_queries(argc, argv);
+  if (strcmp(mode, "live") == 0) return mode_live(argc, argv);
+  fprintf(stderr, "usage: sync_bench ops|cold|reader|reads|queries|live [options] (see bench/native/bench.c)\n");
   return 2;
 }

@@ -10,9 +10,15 @@
 //      (create_document / update_document) — quiet, while a stream of changes flows into A's user, and
 //      while it flows into the user of B, another engine of the same process; beside a round trip to
 //      another thread of that process (the machine's floor for a call carried to the engine's thread).
+//   5. queries from C (sync_engine_query on the calling thread) on --query-docs task-like documents:
+//      indexed equality + sort + limit 50, an unindexed filter (a scan), full-text search top 20;
+//      beside the same statement on raw SQLite (better-sqlite3, same file, same indexes) and a raw
+//      json_extract scan; and a remote change's live query diff in the C callback beside the same
+//      change's DocumentCreated (engines A and B of one user, B writing).
 // Usage: node bench/native/run.mjs [--count 5000] [--warmup 500] [--rounds 3] [--online-count N]
 //          [--cold-runs 5] [--traffic-ms 8000] [--quiet-ms 4000] [--interval-us 2000] [--stream-rate 2000]
-//          [--db-dir DIR (default: the temp dir)] [--only 1,2,3,4 (phases; 2 and 3 run together)]
+//          [--db-dir DIR (default: the temp dir)] [--only 1,2,3,4,5 (phases; 2 and 3 run together)]
+//          [--query-docs 100000] [--query-runs 500]
 // Needs `npm run build` and libsync_client built (bash scripts/test-native.sh -N); builds what is missing.
 // BENCH_DATABASE_URL (default TEST_DATABASE_URL or local postgres): a fresh database is made and dropped.
 import { spawn, execFileSync } from 'node:child_process';
@@ -61,7 +67,7 @@ function newestMtime(path) {
 
 function build() {
   const run = (cmd, argv, opts = {}) => execFileSync(cmd, argv, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], ...opts });
-  if (!existsSync(join(root, 'client-ts/dist/src/index.js')) || !existsSync(join(root, 'server/dist/cli.js'))) {
+  if (['client-ts/dist/src/index.js', 'server/dist/cli.js', 'test-support/dist/index.js'].some((f) => !existsSync(join(root, f)))) {
     console.log('building the TypeScript packages (npm run build)');
     run('npm', ['run', 'build']);
   }
@@ -244,7 +250,7 @@ const row = (label, ops, s, cpuUs) =>
 const t00 = now();
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
-const only = new Set(String(args.only ?? '1,2,3,4').split(','));
+const only = new Set(String(args.only ?? '1,2,3,4,5').split(','));
 const checks = [];
 const check = (name, ok) => checks.push([name, ok]);
 
@@ -343,6 +349,47 @@ try {
       check(`writes ${name}`, writes);
       if (into && (into === 'A' ? r.remote_a : r.remote_b) < 0.5 * streamRate * (r.ms / 1000)) console.log(`  (the stream reached ${into} at under half the asked rate: the figures above are for a lighter load)`);
     }
+    console.log('');
+  }
+
+  if (only.has('5')) {
+    const docs = Number(args['query-docs'] ?? 100000);
+    const runs = Number(args['query-runs'] ?? 500);
+    const r = await runJson(exe, ['queries', '--dir', subdir('queries'), '--docs', String(docs), '--runs', String(runs)]);
+    // The baseline: the very statement the engine compiled, on raw SQLite over the same file and indexes.
+    const { default: Database } = await import('better-sqlite3');
+    const raw = new Database(r.db, { readonly: true });
+    const timed = (sql, n) => {
+      const statement = raw.prepare(sql).pluck();
+      for (let i = 0; i < 5; i++) statement.get();
+      const t = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = now();
+        statement.get();
+        t.push(now() - t0);
+      }
+      t.sort((a, b) => a - b);
+      return { p50: t[Math.floor(t.length / 2)], p99: t[Math.min(t.length - 1, Math.floor(t.length * 0.99))] };
+    };
+    console.log(`5. queries from C on ${docs} task-like documents (sync_engine_query on the calling thread), ms p50 / p99; load ${load()}`);
+    const targets = { indexed: 'p50 < 0.3, p99 < 2, ≤ 1.5x raw', scan: '≤ 1.3x the raw json_extract scan', search: 'p50 < 5', search_count: 'the matches' };
+    for (const [name, q] of Object.entries(r.queries)) {
+      const same = timed(q.explain.sql, name === 'scan' ? Math.floor(runs / 10) + 1 : runs);
+      console.log(`  ${name.padEnd(8)} C ${ms(q.c.p50)} / ${ms(q.c.p99)}   raw SQLite, the same statement ${ms(same.p50)} / ${ms(same.p99)} (${(q.c.p50 / same.p50).toFixed(2)}x)   index ${q.explain.index ?? '-'}, ${q.bytes} bytes   (${targets[name]})`);
+      if (name === 'search_count') console.log(`  ${''.padEnd(8)} ${raw.prepare(q.explain.sql).pluck().get()}`);
+      if (name === 'scan') {
+        const bare = timed("SELECT count(*) FROM views WHERE deleted = 0 AND json_extract(content, '$.meta.bpm') >= 170", Math.floor(runs / 10) + 1);
+        console.log(`  ${''.padEnd(8)} raw json_extract scan ${ms(bare.p50)} / ${ms(bare.p99)} (C ${(q.c.p50 / bare.p50).toFixed(2)}x)`);
+        check('query scan ≤ 1.3x json_extract', q.c.p50 <= 1.3 * bare.p50);
+      }
+      if (name === 'indexed') check('indexed query p50 < 0.3 ms, p99 < 2 ms', q.c.p50 < 0.3 && q.c.p99 < 2);
+      if (name === 'search') check('search p50 < 5 ms', q.c.p50 < 5);
+    }
+    raw.close();
+    const live = await runJson(exe, ['live', '--dir', subdir('live'), '--count', '200', ...serverArgs(srv, 'bench-native-live@example.com')]);
+    console.log(`  a remote change (B's create returned → A's callbacks), 200 probes, ms p50 / p99: DocumentCreated ${ms(live.end_to_end.p50)} / ${ms(live.end_to_end.p99)};`);
+    console.log(`    the live query's diff relative to that event (negative: delivered first, in the same drain) ${ms(live.diff_after_event.p50)} / ${ms(live.diff_after_event.p99)}   (target: adds < 1 ms p50)`);
+    check('a live diff adds < 1 ms p50', live.diff_after_event.p50 < 1);
     console.log('');
   }
 

@@ -3,8 +3,7 @@
 // `rate` changes/s with at most 64 unanswered (the server refuses more than 1024 in flight). Every
 // engine of that user receives each change as a push from the server.
 import { randomUUID } from 'node:crypto';
-
-const { TestClient } = await import('../../server/dist/test-support/ws-client.js');
+import { TestClient } from '@json-sync/test-support';
 
 const IN_FLIGHT = 64;
 const TICK_MS = 5;

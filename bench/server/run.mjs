@@ -1,14 +1,15 @@
 // Server benchmark, every phase in one run, each figure beside its target and beside baselines
 // measured in the same run on the same machine (absolute times drift here):
 //   plain one-row INSERTs from 1 and 16 connections (the disk's anchor);
-//   64 and 1,000 clients with one update in flight each (throughput, latency, server CPU per
-//   update, database round trips per batch);
+//   64 and 1,000 clients with one update in flight each (throughput, latency, server CPU and
+//   PostgreSQL's CPU per update, database round trips per batch);
 //   the same load against one and against two server processes on one database;
 //   one change fanned out to 1,000 connections of one user, against bare uWS pub/sub;
 //   an authentication storm of 10,000 connects, and the memory of those connections held idle.
 // Usage: npm run bench [-- --seconds 10 --clients 64 --many 1000 --scale 256 --storm 10000 --fanout 1000
 //                          --phases plain,load,scale,fanout,storm]
-// BENCH_DATABASE_URL (default TEST_DATABASE_URL or local postgres);
+// BENCH_DATABASE_URL (default TEST_DATABASE_URL or local postgres; PostgreSQL's CPU is read from
+// /proc, so only when it runs on this machine);
 // BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" shows where the servers' time goes.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { databaseHost, startBenchServer } from '../bench-server.mjs';
+import { databaseCpuProbe } from './db-cpu.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = Object.fromEntries(process.argv.slice(2).join(' ').split('--').filter(Boolean).map((s) => s.trim().split(/\s+/)));
@@ -29,7 +31,10 @@ const fanoutSize = Number(args.fanout ?? 1000);
 const phases = new Set((args.phases ?? 'plain,load,scale,fanout,storm').split(','));
 const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
-/** One durable single-row INSERT per transaction, `conns` connections in parallel, for `secs` seconds. */
+/**
+ * One durable single-row INSERT per transaction, `conns` connections in parallel, for `secs`
+ * seconds: rows/s and PostgreSQL's CPU per row.
+ */
 async function plainInserts(dbUrl, conns, secs) {
   const clientsList = await Promise.all(
     Array.from({ length: conns }, async () => {
@@ -43,6 +48,8 @@ async function plainInserts(dbUrl, conns, secs) {
   const user = randomUUID();
   let count = 0;
   let seq = 0;
+  const probe = await databaseCpuProbe(dbUrl);
+  await probe.start();
   const deadline = Date.now() + secs * 1000;
   const t0 = process.hrtime.bigint();
   await Promise.all(
@@ -58,8 +65,9 @@ async function plainInserts(dbUrl, conns, secs) {
     }),
   );
   const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  const db = await probe.stop();
   await Promise.all(clientsList.map((c) => c.end()));
-  return count / elapsed;
+  return { rate: count / elapsed, dbCpuUs: db ? (db.backends / count) * 1e6 : NaN, clusterCpuUs: db ? (db.cluster / count) * 1e6 : NaN };
 }
 
 /**
@@ -99,15 +107,25 @@ async function scrape(servers) {
 async function load(servers, n) {
   let before;
   let after;
+  let db;
+  const probe = await databaseCpuProbe(srv.dbUrl);
   const result = await generator('load.mjs', [servers.map((s) => s.url).join(','), srv.apiKey, srv.secret, n, seconds], async (line) => {
-    if (line.phase === 'ready') before = await scrape(servers);
-    else after = await scrape(servers);
+    if (line.phase === 'ready') {
+      before = await scrape(servers);
+      await probe.start();
+    } else {
+      db = await probe.stop();
+      after = await scrape(servers);
+    }
   });
   const d = (k) => after[k] - before[k];
   const batches = d('sync_batch_size_count');
+  const committed = d('sync_changes_committed_total');
   return {
     ...result,
-    cpuPerUpdateUs: (d('process_cpu_seconds_total') / d('sync_changes_committed_total')) * 1e6,
+    cpuPerUpdateUs: (d('process_cpu_seconds_total') / committed) * 1e6,
+    dbCpuPerUpdateUs: db ? (db.backends / committed) * 1e6 : NaN,
+    clusterCpuPerUpdateUs: db ? (db.cluster / committed) * 1e6 : NaN,
     systemShare: d('process_cpu_system_seconds_total') / d('process_cpu_seconds_total'),
     batchMean: d('sync_batch_size_sum') / batches,
     batchMs: (d('sync_batch_seconds_sum') / batches) * 1000,
@@ -128,6 +146,8 @@ async function heapUsed(server) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const f0 = (n) => Math.round(n).toLocaleString('en-US');
 const verdict = (ok) => (ok ? 'met' : '**missed**');
+/** The database's backends' CPU, and every PostgreSQL process's (WAL writer, autovacuum, other work on a shared cluster). */
+const dbCpu = (backends, cluster) => (Number.isNaN(backends) ? 'n/a (database not on this machine)' : `${backends.toFixed(1)} µs (all PostgreSQL processes: ${cluster.toFixed(1)} µs)`);
 
 const srv = await startBenchServer('server_bench', { nodeArgs });
 const lines = [];
@@ -146,13 +166,14 @@ try {
   let plain16 = NaN;
   if (phases.has('plain')) {
     const plain1 = await plainInserts(srv.dbUrl, 1, seconds);
-    plain16 = await plainInserts(srv.dbUrl, 16, seconds);
-    report('plain INSERT, 1 connection, rows/s', f0(plain1));
-    report('plain INSERT, 16 connections, rows/s', f0(plain16));
+    const p16 = await plainInserts(srv.dbUrl, 16, seconds);
+    plain16 = p16.rate;
+    report('plain INSERT, 1 connection, rows/s', `${f0(plain1.rate)} (database CPU ${dbCpu(plain1.dbCpuUs, plain1.clusterCpuUs)} per row)`);
+    report('plain INSERT, 16 connections, rows/s', `${f0(p16.rate)} (database CPU ${dbCpu(p16.dbCpuUs, p16.clusterCpuUs)} per row)`);
   }
 
   const one = [srv];
-  for (const [n, ratio, p99] of phases.has('load') ? [[clients, 2, 50], [many, 4, 100]] : []) {
+  for (const [n, ratio, p99] of phases.has('load') ? [[clients, 1, 25], [many, 2, 100]] : []) {
     const r = await load(one, n);
     const x = r.rate / plain16;
     report(
@@ -161,6 +182,7 @@ try {
       `≥ ${ratio}× plain-16: ${verdict(x >= ratio)}; p99 < ${p99} ms: ${verdict(r.p99 < p99)}`,
     );
     report(`  server CPU per committed update (${n} clients)`, `${r.cpuPerUpdateUs.toFixed(1)} µs (${(r.systemShare * 100).toFixed(0)}% of it in the kernel)`, `≤ 40 µs: ${verdict(r.cpuPerUpdateUs <= 40)}`);
+    report(`  database CPU per committed update (${n} clients)`, dbCpu(r.dbCpuPerUpdateUs, r.clusterCpuPerUpdateUs), `≤ 80 µs: ${verdict(r.dbCpuPerUpdateUs <= 80)}`);
     report(`  batches (${n} clients)`, `mean ${r.batchMean.toFixed(1)} mutations, ${r.batchMs.toFixed(1)} ms, ${r.tripsPerBatch.toFixed(2)} database round trips per batch`, '≤ 2 round trips');
   }
 

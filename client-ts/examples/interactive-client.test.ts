@@ -1,6 +1,8 @@
 import t, { type Test } from 'tap';
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { filesHolding } from '../src/test-support/encryption.js';
 import { harness } from '../src/test-support/harness.js';
 import { Client, line } from '../src/test-support/interactive-client.js';
 
@@ -73,6 +75,25 @@ t.test('a task added in one client appears in the other; done, edit and delete p
   await b.waitFor(line(`* remote: deleted "Buy oat milk" (${id})`));
   t.same(await b.list(), []);
   t.equal(b.out.split(`* remote: created "Buy milk" (${id})`).length - 1, 1, 'one notice per remote change');
+});
+
+t.test('find runs a query, search a full-text search over titles, descriptions and tags; bad ones say why', async (t) => {
+  const a = start(t, 'a-find.db', 'finder@example.com');
+  const pad = await a.add('add Mix the synth pad --priority high --tags audio,synth');
+  const stems = await a.add('add Bounce stems --desc render every track --priority low --tags audio');
+  await a.add('add Fix Émile preset --priority high --tags synth');
+  const high = await a.run('find {"where": {"priority": "high", "tags": "audio"}}', /^(1 task|\d+ tasks|no tasks match)$/m);
+  t.match(high, new RegExp(`^${pad} \\[ \\] high +\\w+ +Mix the synth pad #audio #synth$`, 'm'));
+  t.match(high, line('1 task'));
+  t.match(await a.run('find {"where": {"tags": "audio"}, "count": true}', /^\d+ tasks?$/m), line('2 tasks'));
+  const found = await a.run('search EMILE', /^(1 task|\d+ tasks|no tasks match)$/m);
+  t.match(found, /Fix Émile preset/, 'case and diacritics folded');
+  const prefix = await a.run('search rend*', /^(1 task|\d+ tasks|no tasks match)$/m);
+  t.match(prefix, new RegExp(`^${stems} \\[ \\] low +\\w+ +Bounce stems #audio$`, 'm'), 'a prefix finds the description');
+  t.match(await a.run('search nothing-like-this', /^no tasks match$/m), line('no tasks match'));
+  t.match(await a.run('find {"where": {"priority": {"$inn": ["high"]}}}', /^error: .*$/m), line('error: invalid_input: where.priority.$inn: unknown operator'));
+  t.match(await a.run('find {oops', /^error: .*$/m), /^error: invalid_input: find takes a query as JSON/m);
+  t.match(await a.run('find', /^error: .*$/m), /^error: invalid_input: usage: find <query>/m);
 });
 
 t.test('offline changes list as pending, then synced after online + sync', async (t) => {
@@ -167,4 +188,33 @@ t.test('quit and end of input close the engine and exit 0; --database NAME is NA
   b.child.stdin.end();
   t.equal(await b.exited, 0, 'end of input exits like quit');
   t.equal(b.err, '');
+});
+
+t.test('--encryption-key-file (or SYNC_ENCRYPTION_KEY_FILE) encrypts the database; without the key it is refused', async (t) => {
+  const db = join(h.dir, 'sealed.db');
+  const keyFile = join(h.dir, 'sealed.key');
+  writeFileSync(keyFile, `${randomBytes(32).toString('hex')}\n`);
+  const flags = ['--database', db, '--server', h.server.url, '--email', 'grace@example.com', '--api-key', h.apiKey, '--api-secret', h.secret];
+  const a = new Client([...flags, '--encryption-key-file', keyFile]);
+  t.teardown(() => void a.child.kill('SIGKILL'));
+  const id = await a.add('add Lighthouse-Quartermaster-Memo');
+  a.child.stdin.write('quit\n');
+  t.equal(await a.exited, 0);
+  t.same(filesHolding(db, 'Lighthouse-Quartermaster-Memo').filter((f) => f.holds), [], 'the title is in none of the files');
+
+  const keyless = new Client(flags);
+  t.equal(await keyless.exited, 1);
+  t.match(keyless.err, /^error: wrong_key: .*sealed\.db is encrypted: open it with its encryption key\n$/);
+
+  const b = new Client(flags, undefined, { SYNC_ENCRYPTION_KEY_FILE: keyFile });
+  t.teardown(() => void b.child.kill('SIGKILL'));
+  t.match((await b.list()).join('\n'), id, 'SYNC_ENCRYPTION_KEY_FILE opens it');
+  b.child.stdin.write('quit\n');
+  t.equal(await b.exited, 0);
+
+  const short = join(h.dir, 'short.key');
+  writeFileSync(short, randomBytes(31));
+  const refused = new Client([...flags, '--encryption-key-file', short]);
+  t.equal(await refused.exited, 2);
+  t.match(refused.err, /^error: the encryption key file .*short\.key must hold 32 bytes or 64 hex digits \(it holds \d+ characters\)\n/);
 });

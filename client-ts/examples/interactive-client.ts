@@ -5,7 +5,9 @@
  *
  *   SYNC_API_SECRET=rps_… npm run client -- --api-key rpa_…
  *   npm run client -- --database bob --api-key rpa_… --user-id bob@example.com   (asks for the secret)
+ *   head -c 32 /dev/urandom > bob.key && npm run client -- --database bob --encryption-key-file bob.key --api-key rpa_…
  */
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { EventType, SyncEngine, SyncError, type DocumentSnapshot, type JsonObject } from '../src/index.js';
@@ -32,11 +34,16 @@ const USAGE = `usage: npm run client -- --api-key KEY [--database NAME] [--serve
   --user-id EMAIL     whose tasks to sync (--email is the same); default ${DEFAULTS.email}
   --api-secret KEY    the secret on the command line instead (other users of this machine can see it)
   --ca FILE           a certificate authority (PEM) to trust for wss:// besides the system's
+  --encryption-key-file FILE
+                      encrypt the database with the key in FILE: 32 bytes, or 64 hex digits
+                      (SYNC_ENCRYPTION_KEY_FILE names it too); a plain database is encrypted
   --help              print this help
 `;
 const HELP = `commands (<id> is any unique prefix of a task id):
   add <title> [--desc TEXT] [--priority low|medium|high] [--tags a,b]
   list                       every task: status, priority, sync state, title, tags
+  find <query>               tasks matching a query (JSON, docs/queries.md): find {"where": {"priority": "high"}}
+  search <words>             tasks whose title, description or tags hold every word (synth* for a prefix)
   show <id>                  one task in full
   edit <id> <field> <value>  field: title, description, priority or tags (comma-separated)
   done <id> | undone <id>    mark complete / not complete
@@ -53,7 +60,7 @@ function usageError(message: string): never {
 }
 
 function parseFlags(argv: string[]) {
-  const names = ['database', 'server', 'user-id', 'email', 'api-key', 'api-secret', 'ca'] as const;
+  const names = ['database', 'server', 'user-id', 'email', 'api-key', 'api-secret', 'ca', 'encryption-key-file'] as const;
   let values: Partial<Record<(typeof names)[number], string>> & { help?: boolean };
   try {
     ({ values } = parseArgs({
@@ -79,7 +86,26 @@ function parseFlags(argv: string[]) {
     apiKey: values['api-key'],
     apiSecret: values['api-secret'] ?? process.env.SYNC_API_SECRET,
     ca: values.ca,
+    keyFile: values['encryption-key-file'] ?? process.env.SYNC_ENCRYPTION_KEY_FILE,
   };
+}
+
+/**
+ * The key in `file`: 32 raw bytes, or 64 hex digits (a newline after them is fine). Anything else
+ * is refused with its length only: a key's bytes are never printed.
+ */
+function readKeyFile(file: string): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    usageError(`cannot read the encryption key file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  if (bytes.length === 32) return bytes;
+  const hex = bytes.toString('latin1').trim();
+  bytes.fill(0);
+  if (/^[0-9a-fA-F]{64}$/.test(hex)) return Buffer.from(hex, 'hex');
+  usageError(`the encryption key file ${file} must hold 32 bytes or 64 hex digits (it holds ${hex.length} characters)`);
 }
 
 /** Reads the secret from the terminal without showing it. */
@@ -143,6 +169,7 @@ if (!opts.apiSecret) {
   opts.apiSecret = await promptSecret();
   if (!opts.apiSecret) usageError('no API secret given');
 }
+const encryptionKey = opts.keyFile ? readKeyFile(opts.keyFile) : undefined;
 let engine: SyncEngine;
 try {
   engine = SyncEngine.open({
@@ -152,6 +179,7 @@ try {
     apiKey: opts.apiKey,
     apiSecret: opts.apiSecret,
     ...(opts.ca ? { tlsCa: opts.ca } : {}),
+    ...(encryptionKey ? { encryptionKey } : {}),
     // Someone is waiting at the keyboard: retry soon after an outage rather than after the default 30 s.
     reconnect: { minMs: 250, maxMs: 5000 },
     heartbeat: { intervalMs: 10_000, timeoutMs: 5000 },
@@ -159,6 +187,9 @@ try {
 } catch (err) {
   process.stderr.write(`${errorText(err)}\n`);
   process.exit(1);
+} finally {
+  // The engine keeps no copy; neither does this program.
+  encryptionKey?.fill(0);
 }
 
 const tty = process.stdin.isTTY === true;
@@ -288,6 +319,16 @@ function show(prefix: string): void {
   for (const [k, v] of Object.entries(rows)) console.log(`${`${k}:`.padEnd(13)}${v}`);
 }
 
+/** `find`'s argument: a query as JSON text. */
+function parseFindQuery(text: string): JsonObject {
+  if (!text) throw new SyncError('invalid_input', 'usage: find <query>, e.g. find {"where": {"status": "todo"}, "sort": [{"priority": "desc"}]}');
+  try {
+    return JSON.parse(text) as JsonObject;
+  } catch (err) {
+    throw new SyncError('invalid_input', `find takes a query as JSON: ${(err as Error).message}`);
+  }
+}
+
 async function run(line: string): Promise<'quit' | void> {
   const [, command = '', args = ''] = /^\s*(\S*)\s*(.*?)\s*$/.exec(line) ?? [];
   switch (command) {
@@ -300,6 +341,15 @@ async function run(line: string): Promise<'quit' | void> {
       const conflicts = unresolvedConflicts();
       for (const d of tasks) console.log(taskLine(d, conflicts));
       return void console.log(tasks.length === 0 ? 'no tasks' : plural(tasks.length, 'task'));
+    }
+    case 'find':
+    case 'search': {
+      const query = command === 'search' ? { search: args, sort: [{ created_at: 'asc' }] } : parseFindQuery(args);
+      const result = engine.query(query);
+      if ('count' in result) return void console.log(plural(result.count, 'task'));
+      const conflicts = unresolvedConflicts();
+      for (const d of result.documents) console.log(taskLine(d, conflicts));
+      return void console.log(result.documents.length === 0 ? 'no tasks match' : `${plural(result.documents.length, 'task')}${result.next ? ' (more: add "after" with the next cursor)' : ''}`);
     }
     case 'show':
       return show(args);
@@ -346,6 +396,8 @@ async function run(line: string): Promise<'quit' | void> {
   }
 }
 
+// `search` reads this text index (declaring it again at every start does nothing).
+engine.createTextIndex({ name: 'tasks_text', fields: ['title', 'description', 'tags'] });
 console.log(`tasks in ${opts.database}: ${plural(engine.countDocuments(), 'task')}, ${engine.pendingCount()} pending; type help for commands`);
 rl.on('SIGINT', () => rl.close());
 process.on('SIGTERM', () => rl.close());

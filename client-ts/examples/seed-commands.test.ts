@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createTestDatabase } from '../../server/src/test-support/database.js';
+import { createTestDatabase } from '@json-sync/test-support';
 import { serverDocs } from '../src/test-support/harness.js';
 import { Client, EXAMPLE, line } from '../src/test-support/interactive-client.js';
 

@@ -5,6 +5,7 @@ import {
   isPlainObject,
   isUuid,
   newUuid,
+  newTimeOrderedUuid,
   parsePatch,
   ProtocolError,
   reversePatch,
@@ -19,12 +20,16 @@ import { EventType, type EventHandler, type EventName } from './events.js';
 import { silentLogger, type Logger } from './logger.js';
 import { applyMergePatch } from './merge-patch.js';
 import type { ChangeOrigin, MutationKind } from './change-kinds.js';
+import type { EncryptionKey } from './storage/encryption.js';
 import { LocalStore, type ChangeRow, type ViewRow } from './storage/local-store.js';
-import { createEngineContext, type EngineContext } from './sync/context.js';
+import { assembleSync, type SyncParts } from './sync/assemble.js';
 import { EventHub } from './sync/event-hub.js';
-import { Inbox } from './sync/inbox.js';
-import { createPlan, LocalChanges, type Current } from './sync/local-changes.js';
+import { createPlan, type Current } from './sync/local-changes.js';
 import { UndoStack, type Direction } from './sync/undo.js';
+import { Indexes } from './query/indexes.js';
+import { LiveQueries } from './query/live-queries.js';
+import type { IndexInfo, IndexSpec, LiveHandler, QueryDocumentJson } from './query/query-api.js';
+import { Queries } from './query/queries.js';
 import { Transport } from './transport/transport.js';
 
 export interface EngineOptions {
@@ -49,6 +54,20 @@ export interface EngineOptions {
    * file. A server whose certificate it does not verify is refused (ConnectionLost says why).
    */
   tlsCa?: string;
+  /**
+   * A query running longer is stopped with a `timeout` error (default 2000). On this engine's
+   * connection the limit is checked by `$regex`, the one part whose cost per row is not SQLite's
+   * own; every other query is a bounded walk over the documents (docs/queries.md). The C library's
+   * reads are interrupted at the limit whatever they do.
+   */
+  queryTimeLimitMs?: number;
+  /**
+   * Encrypts the database file (ChaCha20-Poly1305): 32 raw bytes, or a passphrase (PBKDF2-HMAC-SHA256
+   * over a per-database salt; see storage/encryption.ts). An existing plain file is encrypted at
+   * open, crash-safely. The engine keeps no copy of it; a wrong or missing key fails with
+   * `wrong_key`, and nothing is changed.
+   */
+  encryptionKey?: EncryptionKey;
 }
 
 export interface DocumentSnapshot<C extends JsonObject = JsonObject> {
@@ -62,6 +81,15 @@ export interface DocumentSnapshot<C extends JsonObject = JsonObject> {
   createdAt: string;
   updatedAt: string;
   deletedAt: string | null;
+}
+
+/** A query: its JSON object (docs/queries.md), or that object as JSON text. */
+export type QueryInput = JsonObject | string;
+
+/** A page of a query's result; `next` is the `after` of the next page (null: this was the last). */
+export interface QueryPage<C extends JsonObject = JsonObject> {
+  documents: DocumentSnapshot<C>[];
+  next: string | null;
 }
 
 export interface ConflictRecord {
@@ -92,6 +120,8 @@ export interface HistoryEntry {
 
 /** Node's timers overflow above 2^31 - 1 ms (they would fire at once). */
 const MAX_DELAY_MS = 2 ** 31 - 1;
+/** The C library's default too (sync_engine_config_init's query_time_limit_ms). */
+const DEFAULT_QUERY_TIME_LIMIT_MS = 2000;
 
 function isDelay(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_DELAY_MS;
@@ -101,17 +131,20 @@ function isDelay(v: unknown): v is number {
  * The offline-first sync engine. Every document call completes on the local SQLite file and
  * returns at once; a background connection uploads the outbox, applies the server's change
  * stream in sequence order and keeps the local view = server state + pending local edits.
- * The work is done by its parts in ./sync: sender, replica, catch-up, inbox, local changes, undo.
+ * The work is done by its parts in ./sync (docs/architecture.md draws them): the session owns the
+ * connection's state and drives the replica, sender and catch-up; the inbox applies server
+ * messages through it; local changes write and hand their entries to the sender.
  */
 export class SyncEngine {
   readonly clientId: string;
-  private readonly ctx: EngineContext;
+  private readonly sync: SyncParts;
   private readonly store: LocalStore;
   private readonly transport: Transport;
   private readonly events: EventHub;
-  private readonly inbox: Inbox;
-  private readonly local: LocalChanges;
   private readonly undoStack: UndoStack;
+  private readonly indexes: Indexes;
+  private readonly queries: Queries;
+  private readonly live: LiveQueries;
   private closed = false;
   /** What the application asked for: connect (true) or stay offline (false). */
   private wantOnline: boolean;
@@ -132,9 +165,14 @@ export class SyncEngine {
     }
     if (!isDelay(heartbeat.intervalMs) || !isDelay(heartbeat.timeoutMs)) throw new SyncError('invalid_input', `heartbeat needs whole milliseconds from 1 to ${MAX_DELAY_MS}`);
     if (opts.durability !== undefined && opts.durability !== 'normal' && opts.durability !== 'full') throw new SyncError('invalid_input', "durability is 'normal' or 'full'");
+    if (opts.queryTimeLimitMs !== undefined && !isDelay(opts.queryTimeLimitMs)) throw new SyncError('invalid_input', `queryTimeLimitMs: whole milliseconds from 1 to ${MAX_DELAY_MS}`);
     const tlsCa = opts.tlsCa === undefined ? undefined : readCa(opts.tlsCa);
     const log = opts.logger ?? silentLogger;
-    const store = LocalStore.open(opts.databasePath, { durability: opts.durability ?? 'normal', nativeBinding: opts.nativeBinding });
+    const store = LocalStore.open(opts.databasePath, {
+      durability: opts.durability ?? 'normal',
+      nativeBinding: opts.nativeBinding,
+      encryptionKey: opts.encryptionKey ?? null,
+    });
     let clientId = store.getState('client_id');
     if (!clientId) {
       clientId = opts.clientId ?? newUuid();
@@ -159,18 +197,29 @@ export class SyncEngine {
       {
         attempt: (n) => this.events.emit(EventType.ConnectionAttempted, { numericData: n }),
         authenticated: (m) => this.onAuthenticated(m),
-        message: (m) => this.inbox.push(m),
-        invalid: (error, raw) => this.inbox.push({ type: 'invalid', error, raw }),
+        message: (m) => this.sync.inbox.push(m),
+        invalid: (error, raw) => this.sync.inbox.push({ type: 'invalid', error, raw }),
         authError: (reason) => this.events.emit(EventType.SyncError, { error: reason }),
         clockOffset: (s) => store.setState('clock_offset', String(s)),
         lost: (reason, code) => this.onLost(reason, code),
         refused: (reason) => this.events.emit(EventType.ConnectionLost, { error: reason }),
       },
     );
-    const ctx = createEngineContext({ store, transport: this.transport, events: this.events, log, clientId, isClosed: () => this.closed });
-    this.ctx = ctx;
-    this.inbox = new Inbox(ctx, () => this.checkSynced(), () => this.callsWaiting());
-    this.local = new LocalChanges(ctx);
+    this.sync = assembleSync({
+      store,
+      wire: this.transport,
+      events: this.events,
+      log,
+      clientId,
+      isClosed: () => this.closed,
+      drained: () => this.checkSynced(),
+      yielding: () => this.callsWaiting(),
+      admit: (id, content) => this.indexes.assertUnique(id, content),
+    });
+    this.indexes = new Indexes(store);
+    this.queries = new Queries(store.db, () => this.indexes.catalog(), opts.queryTimeLimitMs ?? DEFAULT_QUERY_TIME_LIMIT_MS);
+    this.live = new LiveQueries(store, this.queries, log);
+    this.sync.counts.onCommitted(() => this.live.committed());
     this.undoStack = new UndoStack(store);
     // Connect on the next turn: handlers attached right after open() see the first ConnectionAttempted.
     this.wantOnline = opts.online !== false;
@@ -185,14 +234,31 @@ export class SyncEngine {
     return new SyncEngine(opts);
   }
 
+  /**
+   * Re-encrypts the database with `newKey` (32 bytes or a passphrase), encrypts a plain one, or
+   * (null) decrypts it — in place, crash-safely: killed midway, the file opens with the old key
+   * (or none) until the rekey commits, with the new one after. Synchronous: writes and incoming
+   * changes wait until it is done (about a second per 30 MB). Store the new key only once it
+   * returns.
+   */
+  rekey(newKey: EncryptionKey | null): void {
+    this.ensureOpen();
+    this.store.rekey(newKey);
+  }
+
+  /** Whether the database file is encrypted. */
+  isEncrypted(): boolean {
+    return this.store.isEncrypted();
+  }
+
   // ---- documents ------------------------------------------------------------------------------
 
   createDocument<C extends JsonObject>(content: C, options: { id?: string } = {}): string {
     this.ensureOpen();
-    const id = options.id ?? newUuid();
+    const id = options.id ?? newTimeOrderedUuid();
     if (!isUuid(id)) throw new SyncError('invalid_input', 'document id must be a lowercase canonical UUID');
     const c = checked(content);
-    this.local.change(id, 'local', createPlan(id, c.content, c.text));
+    this.sync.local.change(id, 'local', createPlan(id, c.content, c.text));
     return id;
   }
 
@@ -203,7 +269,7 @@ export class SyncEngine {
   createDocuments<C extends JsonObject>(contents: C[], options: { ids?: string[] } = {}): string[] {
     this.ensureOpen();
     if (!Array.isArray(contents)) throw new SyncError('invalid_input', 'createDocuments takes an array of contents');
-    const ids = options.ids ?? contents.map(() => newUuid());
+    const ids = options.ids ?? contents.map(() => newTimeOrderedUuid());
     if (!Array.isArray(ids) || ids.length !== contents.length) throw new SyncError('invalid_input', 'ids must be an array as long as contents');
     if (new Set(ids).size !== ids.length) throw new SyncError('invalid_input', 'ids must not repeat');
     const items = contents.map((content, i) => {
@@ -211,7 +277,7 @@ export class SyncEngine {
       if (typeof id !== 'string' || !isUuid(id)) throw new SyncError('invalid_input', `ids[${i}] must be a lowercase canonical UUID`);
       return { id, ...checked(content) };
     });
-    this.local.createMany(items);
+    this.sync.local.createMany(items);
     return ids;
   }
 
@@ -219,7 +285,7 @@ export class SyncEngine {
   updateDocument<C extends JsonObject>(id: string, content: C): void {
     this.ensureOpen();
     const next = checked(content);
-    this.local.change(id, 'local', (c) => {
+    this.sync.local.change(id, 'local', (c) => {
       const current = requireLive(id, c);
       const ops = diff(current, next.content);
       return ops.length === 0 ? null : { kind: 'update', content: next.content, contentText: next.text, forward: ops, reverse: reversePatch(current, next.content) };
@@ -230,7 +296,7 @@ export class SyncEngine {
   patchDocument(id: string, ops: PatchOp[]): void {
     this.ensureOpen();
     const clean = translated(() => parsePatch(ops));
-    this.local.change(id, 'local', (c) => {
+    this.sync.local.change(id, 'local', (c) => {
       const current = requireLive(id, c);
       const next = translated(() => applyPatch(current, clean));
       return { kind: 'update', content: next, forward: clean, reverse: reversePatch(current, next) };
@@ -242,7 +308,7 @@ export class SyncEngine {
     this.ensureOpen();
     if (!isPlainObject(partial)) throw new SyncError('invalid_input', 'a merge patch must be a JSON object');
     translated(() => assertDocumentContent(partial));
-    this.local.change(id, 'local', (c) => {
+    this.sync.local.change(id, 'local', (c) => {
       const current = requireLive(id, c);
       const next = checked(applyMergePatch(current, partial));
       const ops = diff(current, next.content);
@@ -252,7 +318,7 @@ export class SyncEngine {
 
   deleteDocument(id: string): void {
     this.ensureOpen();
-    this.local.change(id, 'local', (c) => ({ kind: 'delete', content: null, forward: null, reverse: requireLive(id, c) }));
+    this.sync.local.change(id, 'local', (c) => ({ kind: 'delete', content: null, forward: null, reverse: requireLive(id, c) }));
   }
 
   getDocument<C extends JsonObject = JsonObject>(id: string): DocumentSnapshot<C> | null {
@@ -269,13 +335,13 @@ export class SyncEngine {
 
   countDocuments(): number {
     this.ensureOpen();
-    return this.ctx.counts.documents;
+    return this.sync.counts.documents;
   }
 
   /** Outbox entries the server has not answered yet. */
   pendingCount(): number {
     this.ensureOpen();
-    return this.ctx.outbox.pending;
+    return this.sync.outbox.pending;
   }
 
   isConnected(): boolean {
@@ -300,7 +366,7 @@ export class SyncEngine {
         reject,
         timer: setTimeout(() => {
           this.syncWaiters = this.syncWaiters.filter((w) => w !== waiter);
-          reject(new SyncError('timeout', `not synced within ${timeoutMs} ms (${this.ctx.outbox.size} outbox entries, ${this.isConnected() ? 'connected' : 'not connected'})`));
+          reject(new SyncError('timeout', `not synced within ${timeoutMs} ms (${this.sync.outbox.size} outbox entries, ${this.isConnected() ? 'connected' : 'not connected'})`));
         }, timeoutMs),
       };
       this.syncWaiters.push(waiter);
@@ -340,6 +406,71 @@ export class SyncEngine {
     this.revert(id, 'redo');
   }
 
+  // ---- queries (docs/queries.md) ----------------------------------------------------------------
+
+  /**
+   * Answers a query (its JSON object, or that object as text) from the local replica: live
+   * documents only, this engine's own writes included at once, offline the same. A page of
+   * documents and the cursor of the next (`after`), or `{count}`. Errors name the offending part
+   * of the query (`invalid_input`).
+   */
+  query<C extends JsonObject = JsonObject>(query: QueryInput): QueryPage<C> | { count: number } {
+    this.ensureOpen();
+    const result = this.queries.run(queryText(query));
+    if ('count' in result) return result;
+    return { documents: result.documents.map((d) => snapshotOfJson<C>(d)), next: result.next };
+  }
+
+  /**
+   * The one statement a read-only connection to this database file answers the query with (one
+   * row, one column: the result's JSON text, as `query` gives it), for readers on other threads
+   * (the C library's); null when only this engine's connection can run it (a `$regex`: the function
+   * lives here). Valid until an index is created or dropped (the file's schema changes with it).
+   */
+  readerStatement(query: QueryInput): string | null {
+    this.ensureOpen();
+    const { compiled } = this.queries.compile(queryText(query));
+    return compiled.regex ? null : compiled.sql;
+  }
+
+  /** How a query runs: the SQL statement, the index it reads (null: a scan), and SQLite's plan. */
+  explain(query: QueryInput): { sql: string; index: string | null; plan: string[] } {
+    this.ensureOpen();
+    return this.queries.explain(queryText(query));
+  }
+
+  /**
+   * A live query: `handler` gets the first result (every document as `added`), then, after each
+   * commit that changes the result — local or remote, one call per commit — what changed.
+   * `total: true` also reports the number of all matches. Returns the function that stops it.
+   */
+  watch(query: QueryInput, handler: LiveHandler, options: { total?: boolean } = {}): () => void {
+    this.ensureOpen();
+    return this.live.watch(queryText(query), handler, options);
+  }
+
+  /** Declares an index over dotted content paths, built over the documents there are; `unique` refuses local changes that would repeat a key. */
+  createIndex(spec: IndexSpec): void {
+    this.ensureOpen();
+    this.indexes.create('value', spec);
+  }
+
+  /** Declares a full-text index over the strings of these fields (case and diacritics folded): `search` uses it. */
+  createTextIndex(spec: Omit<IndexSpec, 'unique'>): void {
+    this.ensureOpen();
+    this.indexes.create('text', spec);
+  }
+
+  dropIndex(name: string): void {
+    this.ensureOpen();
+    this.indexes.drop(name);
+  }
+
+  listIndexes(): IndexInfo[] {
+    this.ensureOpen();
+    return this.indexes.list();
+  }
+
   // ---- events ---------------------------------------------------------------------------------
 
   on<C extends JsonObject = JsonObject>(name: EventName, handler: EventHandler<C>): this {
@@ -361,7 +492,7 @@ export class SyncEngine {
   onCountsChanged(handler: () => void): () => void {
     this.ensureOpen();
     if (typeof handler !== 'function') throw new SyncError('invalid_input', 'handler must be a function');
-    return this.ctx.counts.onCommitted(handler);
+    return this.sync.counts.onCommitted(handler);
   }
 
   /**
@@ -375,6 +506,20 @@ export class SyncEngine {
     this.callsWaiting = waiting;
   }
 
+  /**
+   * WAL checkpoints — copying committed pages from the write-ahead log into the database file, with
+   * an fsync — are run by `run()` on another connection and thread instead of on this engine's
+   * connection. `run` must return at once; it is called when writes pause and when the log grows
+   * past a few MB during writes that never pause. The C SDK does this on a thread of its own: a
+   * checkpoint on the engine's thread held every call behind it, 150–190 ms for a 64 MB log on this
+   * project's machines.
+   */
+  checkpointWith(run: () => void): void {
+    this.ensureOpen();
+    if (typeof run !== 'function') throw new SyncError('invalid_input', 'run must be a function');
+    this.store.checkpointWith(run);
+  }
+
   /** Every event as one record; `filter` limits it to some types. Returns a function that unsubscribes. */
   onEvent(handler: EventHandler, filter?: EventType | EventType[]): () => void {
     this.ensureOpen();
@@ -386,12 +531,13 @@ export class SyncEngine {
   /** Flushes what it can within `timeoutMs` (when connected), then closes socket and database. Later calls fail with code `closed`. */
   async close(timeoutMs = 2000): Promise<void> {
     if (this.closed) return;
-    if (this.transport.live && this.ctx.outbox.size > 0) await this.whenSynced(timeoutMs).catch(() => {});
+    if (this.transport.live && this.sync.outbox.size > 0) await this.whenSynced(timeoutMs).catch(() => {});
     if (this.closed) return;
     this.closed = true;
-    this.ctx.sender.close();
+    this.live.close();
+    this.sync.session.sender.close();
     this.transport.close();
-    this.inbox.clear();
+    this.sync.inbox.clear();
     for (const w of this.syncWaiters) {
       clearTimeout(w.timer);
       w.reject(new SyncError('closed', 'the engine was closed'));
@@ -409,7 +555,7 @@ export class SyncEngine {
   private revert(id: string, direction: Direction): void {
     this.ensureOpen();
     const entry = this.undoStack.target(id, direction);
-    this.local.change(
+    this.sync.local.change(
       id,
       direction,
       (c) => this.undoStack.plan(entry, c.view !== undefined && c.view.deleted === 0, c.content, direction),
@@ -421,17 +567,17 @@ export class SyncEngine {
     this.events.emit(EventType.ConnectionSucceeded, {});
     this.events.emit(EventType.SyncStarted, {});
     if (this.closed) return;
-    this.ctx.catchUp.onAuthenticated(m.latest_sequence);
+    this.sync.inbox.connected();
+    this.sync.session.authenticated(m.latest_sequence);
   }
 
   private onLost(reason: string, code: number): void {
-    this.ctx.sender.reset();
-    this.ctx.catchUp.onLost(code);
+    this.sync.session.lost(code);
     this.events.emit(EventType.ConnectionLost, { error: reason });
   }
 
   private isSynced(): boolean {
-    return this.transport.live && !this.ctx.catchUp.busy && this.inbox.size === 0 && this.ctx.outbox.size === 0;
+    return this.transport.live && !this.sync.session.busy && this.sync.inbox.size === 0 && this.sync.outbox.size === 0;
   }
 
   private checkSynced(): void {
@@ -492,6 +638,26 @@ function checked(content: unknown): { content: JsonObject; text: string } {
 function requireLive(id: string, c: Current): JsonObject {
   if (!c.content) throw new SyncError('not_found', `no document ${id}`);
   return c.content;
+}
+
+/** A query as text: the JSON object given, or text given as it is (checked when parsed). */
+function queryText(query: QueryInput): string {
+  if (typeof query === 'string') return query;
+  if (!isPlainObject(query)) throw new SyncError('invalid_input', 'a query is a JSON object (or its text)');
+  return JSON.stringify(query);
+}
+
+function snapshotOfJson<C extends JsonObject>(d: QueryDocumentJson): DocumentSnapshot<C> {
+  return {
+    id: d.id,
+    title: d.title,
+    content: d.content as C,
+    syncRevision: d.sync_revision,
+    pending: d.pending,
+    createdAt: d.created_at,
+    updatedAt: d.updated_at,
+    deletedAt: d.deleted_at,
+  };
 }
 
 function snapshot<C extends JsonObject>(v: ViewRow): DocumentSnapshot<C> {

@@ -12,6 +12,8 @@ export const ENGINE_ERROR_CODES = [
   'timeout',
   'closed',
   'locked',
+  /** The database is encrypted and the key is missing or does not open it. */
+  'wrong_key',
 ] as const;
 export type EngineErrorCode = (typeof ENGINE_ERROR_CODES)[number];
 

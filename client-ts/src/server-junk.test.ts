@@ -106,14 +106,14 @@ t.test('an invalid push is skipped with a SyncError, and catch-up fetches the ch
   const asked = server.received.filter((m) => m.type === 'get_changes_since').length;
   pushed = true;
   // The push for sequence 1, broken: no content hash, a sequence that is not a number.
-  server.send({ type: 'document_created', document: { ...wireDocument(id, server.userId, content), content_hash: 'nope' }, sequence: 'one', client_id: null, mutation_id: null });
+  server.send({ type: 'change', change: { ...event, content_hash: 'nope', sequence: 'one' } });
   server.send('{"type":');
   server.send(Buffer.from([0xff, 0xfe]).toString('latin1'));
   const created = await nextEvent(e, EventType.DocumentCreated, (x) => x.documentId === id, 5000);
   t.same(created.content, content, 'the change arrived after all, through catch-up');
   t.ok(server.received.filter((m) => m.type === 'get_changes_since').length > asked, 'the engine asked for the changes again');
   const errors = events.filter((x) => x.type === EventType.SyncError).map((x) => x.error);
-  t.match(errors[0], /invalid document_created .*skipped/, 'the skipped push is reported');
+  t.match(errors[0], /invalid change .*skipped/, 'the skipped push is reported');
   t.equal(errors.length, 3, 'each skipped frame is reported once');
   t.same(e.getDocument(id)?.content, content);
   await t.resolves(e.whenSynced(5000), 'and the engine is synced');

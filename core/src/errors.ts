@@ -8,6 +8,9 @@ export const ERROR_CODES = [
   'rate_limited',
   'cursor_expired',
   'server_error',
+  // query_documents: the query breaks a rule of the language (the message names the part), or ran past the time limit.
+  'invalid_query',
+  'query_timeout',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -8,3 +8,4 @@ export * from './messages.js';
 export * from './patch.js';
 export * from './title.js';
 export * as schema from './schema.js';
+export * from './query/index.js';

@@ -62,6 +62,10 @@ const clientExamples: Record<string, Record<string, unknown>[]> = {
   ack_changes: [{ type: 'ack_changes', up_to_sequence: 42 }],
   request_full_sync: [{ type: 'request_full_sync' }, { type: 'request_full_sync', since_sequence: 40 }],
   ping: [{ type: 'ping' }],
+  query_documents: [
+    { type: 'query_documents', request_id: 'q1', query: { where: { 'items.done': false }, sort: [{ $updatedAt: 'desc' }], limit: 20 } },
+    { type: 'query_documents', request_id: 'q2', query: { where: { 'items.name': 'eggs' }, count: true } },
+  ],
 };
 
 const serverExamples: Record<string, Record<string, unknown>[]> = {
@@ -93,7 +97,7 @@ const serverExamples: Record<string, Record<string, unknown>[]> = {
     {
       type: 'changes',
       events: [
-        { sequence: 42, document_id: DOC, event_type: 'create', forward_patch: v1, reverse_patch: null, sync_revision: 1, content_hash: contentHash(v1), client_id: CLIENT, mutation_id: M_CREATE, created_at: CREATED },
+        { sequence: 42, document_id: DOC, event_type: 'create', forward_patch: v1, reverse_patch: null, sync_revision: 1, content_hash: contentHash(v1), client_id: CLIENT, mutation_id: M_CREATE, created_at: CREATED, title: 'Groceries' },
         { sequence: 43, document_id: DOC, event_type: 'update', forward_patch: diff(v1, v2), reverse_patch: reversePatch(v1, v2), sync_revision: 2, content_hash: contentHash(v2), client_id: CLIENT, mutation_id: M_UPDATE, created_at: UPDATED },
         { sequence: 44, document_id: DOC, event_type: 'update', forward_patch: tickMilk, reverse_patch: reversePatch(v2, v3), sync_revision: 3, content_hash: contentHash(v3), client_id: OTHER, mutation_id: M_STALE, created_at: UPDATED },
         { sequence: 45, document_id: DOC, event_type: 'delete', forward_patch: null, reverse_patch: v3, sync_revision: 4, content_hash: contentHash(v3), client_id: CLIENT, mutation_id: M_DELETE, created_at: DELETED },
@@ -102,6 +106,16 @@ const serverExamples: Record<string, Record<string, unknown>[]> = {
       has_more: false,
     },
     { type: 'changes', events: [], latest_sequence: 45, has_more: false },
+  ],
+  change: [
+    {
+      type: 'change',
+      change: { sequence: 42, document_id: DOC, event_type: 'create', forward_patch: v1, reverse_patch: null, sync_revision: 1, content_hash: contentHash(v1), client_id: CLIENT, mutation_id: M_CREATE, created_at: CREATED, title: 'Groceries' },
+    },
+    {
+      type: 'change',
+      change: { sequence: 45, document_id: DOC, event_type: 'delete', forward_patch: null, reverse_patch: v3, sync_revision: 4, content_hash: contentHash(v3), client_id: CLIENT, mutation_id: M_DELETE, created_at: DELETED },
+    },
   ],
   changes_acknowledged: [{ type: 'changes_acknowledged', sequence: 45 }],
   sync_document: [
@@ -113,9 +127,15 @@ const serverExamples: Record<string, Record<string, unknown>[]> = {
     { type: 'sync_complete', synced_count: 1, latest_sequence: 45, since_sequence: 40 },
   ],
   pong: [{ type: 'pong' }],
+  query_result: [
+    { type: 'query_result', request_id: 'q1', documents: [wireDoc(v3, 3, UPDATED)], next: null },
+    { type: 'query_result', request_id: 'q2', count: 1 },
+  ],
   error: [
     { type: 'error', code: 'invalid_patch', message: 'patch does not apply: path /items/7 does not exist', mutation_id: M_UPDATE },
     { type: 'error', code: 'cursor_expired', message: 'sequence 3 is older than the kept change log; request a full sync' },
+    { type: 'error', code: 'invalid_query', message: 'where.priority.$inn: unknown operator', request_id: 'q3' },
+    { type: 'error', code: 'query_timeout', message: 'the query ran longer than 2000 ms', request_id: 'q4' },
   ],
 };
 
@@ -158,6 +178,15 @@ t.test('client messages that are not objects, or have no known type, are refused
   for (const type of ['pong', 'auth_success', 'toString', '__proto__', 'constructor', 'hasOwnProperty', 'Ping', 'ping ']) {
     t.equal(parseClientMessage({ type }).ok, false, `type ${JSON.stringify(type)}`);
   }
+});
+
+t.test('a bad request_id is refused, and a good one is echoed on a refused query_documents', async (t) => {
+  for (const request_id of ['', 'x'.repeat(129), 'a b', 'é', 7, null]) {
+    const r = parseClientMessage({ type: 'query_documents', request_id, query: {} });
+    t.match(r, { ok: false, error: /request_id/ }, JSON.stringify(request_id));
+    t.equal((r as { request_id?: string }).request_id, undefined, 'a malformed request_id is not echoed');
+  }
+  t.match(parseClientMessage({ type: 'query_documents', request_id: 'q9' }), { ok: false, request_id: 'q9' });
 });
 
 /** Each case is one valid example with one field changed: exactly that change must be refused. */

@@ -4,8 +4,15 @@ import type { JsonObject, JsonValue } from './json-value.js';
 import type { PatchOp } from './patch.js';
 import * as s from './schema.js';
 
-/** Bumped only for incompatible changes; a client that sends another value gets `unsupported_protocol`. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The protocol this code speaks. Version 2 sends every committed change in one shape, the change
+ * event (a live `change` push and a `changes` page's events alike). A client that says 1, or
+ * nothing (the original system's clients), gets version 1's pushes (`document_created`,
+ * `document_updated`, `document_deleted`); any other value is `unsupported_protocol`.
+ */
+export const PROTOCOL_VERSION = 2;
+export const SUPPORTED_PROTOCOL_VERSIONS = [1, 2] as const;
+export type ProtocolVersion = (typeof SUPPORTED_PROTOCOL_VERSIONS)[number];
 
 const UUID = s.string({ pattern: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, describe: 'a lowercase canonical UUID' });
 const HEX64 = s.string({ pattern: /^[0-9a-f]{64}$/, describe: '64 lowercase hex digits' });
@@ -14,6 +21,9 @@ const TIMESTAMP = s.string({ min: 1, max: 40 });
 const CONTENT = s.unknownValue() as s.Schema<JsonObject>;
 const PATCH = s.unknownValue() as s.Schema<PatchOp[]>;
 const NULLABLE_JSON = s.unknownValue() as s.Schema<JsonValue | null>;
+
+/** Names a query_documents request in its reply: the client's own token, echoed as it was sent. */
+export const REQUEST_ID = s.string({ min: 1, max: 128, pattern: /^[\x21-\x7e]+$/, describe: '1 to 128 printable ASCII characters' });
 
 /** Revisions are 32-bit in storage; a larger base can only be garbage. */
 const REVISION = s.count({ min: 1, max: 2 ** 31 - 1 });
@@ -88,6 +98,9 @@ export const clientMessages = {
   // compacted catch-up that costs one entry per document, not one per change.
   request_full_sync: s.object({ type: s.literal('request_full_sync'), since_sequence: s.optional(s.count()) }),
   ping: s.object({ type: s.literal('ping') }),
+  // The query language of docs/queries.md over the authenticated user's live documents; the
+  // query itself is checked by core's parseQuery, which names the offending part.
+  query_documents: s.object({ type: s.literal('query_documents'), query: s.requiredValue('a query object: docs/queries.md'), request_id: REQUEST_ID }),
 } as const;
 
 export type ClientMessageType = keyof typeof clientMessages;
@@ -100,6 +113,12 @@ export type MutationMessage = WireMutation extends infer M ? (M extends WireMuta
 
 // ---- server → client -------------------------------------------------------------------------
 
+/**
+ * A committed change, the one shape in which changes reach clients (protocol 2): forward and
+ * reverse patches (a create's forward patch is the content; a delete has none), the revision and
+ * content hash it produced, who made it, and when the server committed it. A create also carries
+ * the document's title (its content's, else the title the create gave beside it).
+ */
 const changeEvent = s.object({
   sequence: s.count({ min: 1 }),
   document_id: UUID,
@@ -111,6 +130,7 @@ const changeEvent = s.object({
   client_id: s.nullable(s.string()),
   mutation_id: s.nullable(UUID),
   created_at: TIMESTAMP,
+  title: s.optional(s.nullable(s.string())),
 });
 export type ChangeEvent = s.Infer<typeof changeEvent>;
 
@@ -179,6 +199,8 @@ export const serverMessages = {
     client_id: s.nullable(s.string()),
     mutation_id: s.nullable(UUID),
   }),
+  /** Protocol 2's live push: one committed change, in the shape of a `changes` page's events. */
+  change: s.object({ type: s.literal('change'), change: changeEvent }),
   conflict_detected: s.object({
     type: s.literal('conflict_detected'),
     document_id: UUID,
@@ -197,11 +219,24 @@ export const serverMessages = {
   sync_document: s.object({ type: s.literal('sync_document'), document: wireDocument }),
   sync_complete: s.object({ type: s.literal('sync_complete'), synced_count: s.count(), latest_sequence: s.count(), since_sequence: s.optional(s.count()) }),
   pong: s.object({ type: s.literal('pong') }),
+  /**
+   * A query_documents answer: a page of documents (in the query's order; `next` is the `after` of
+   * the page that follows, null on the last) or, for `count: true`, the number of matches.
+   */
+  query_result: s.object({
+    type: s.literal('query_result'),
+    request_id: REQUEST_ID,
+    documents: s.optional(s.array(wireDocument)),
+    next: s.optional(s.nullable(s.string())),
+    count: s.optional(s.count()),
+  }),
   error: s.object({
     type: s.literal('error'),
     code: s.oneOf(ERROR_CODES),
     message: s.string(),
     mutation_id: s.optional(UUID),
+    /** The query_documents request this error answers. */
+    request_id: s.optional(REQUEST_ID),
   }),
 } as const;
 
@@ -209,14 +244,18 @@ export type ServerMessageType = keyof typeof serverMessages;
 export type ServerMessageOf<T extends ServerMessageType> = s.Infer<(typeof serverMessages)[T]>;
 export type ServerMessage = { [T in ServerMessageType]: ServerMessageOf<T> }[ServerMessageType];
 
-export type ParseResult<M> = { ok: true; message: M } | { ok: false; error: string; type?: string; mutation_id?: string };
+export type ParseResult<M> = { ok: true; message: M } | { ok: false; error: string; type?: string; mutation_id?: string; request_id?: string };
 
 function parseWith<M>(table: Record<string, s.Schema<unknown>>, raw: unknown): ParseResult<M> {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, error: 'a message must be a JSON object' };
   const type = (raw as { type?: unknown }).type;
   const mid = (raw as { mutation_id?: unknown }).mutation_id;
   // Echo the mutation id on errors only when it is well formed, so a reply never reflects junk.
-  const echo = typeof mid === 'string' && UUID.parse(mid, '').ok ? { mutation_id: mid } : {};
+  const rid = (raw as { request_id?: unknown }).request_id;
+  const echo = {
+    ...(typeof mid === 'string' && UUID.parse(mid, '').ok ? { mutation_id: mid } : {}),
+    ...(typeof rid === 'string' && REQUEST_ID.parse(rid, '').ok ? { request_id: rid } : {}),
+  };
   if (typeof type !== 'string') return { ok: false, error: 'type: must be a string', ...echo };
   if (!Object.prototype.hasOwnProperty.call(table, type)) return { ok: false, error: `unknown message type ${JSON.stringify(type.slice(0, 64))}`, ...echo };
   const r = table[type]!.parse(raw, '');

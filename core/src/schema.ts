@@ -57,6 +57,11 @@ export function unknownValue(): Schema<unknown> {
   return { parse: (v) => ok(v) };
 }
 
+/** Any JSON value, but present: the caller validates it further (a query). */
+export function requiredValue(describe: string): Schema<unknown> {
+  return { parse: (v, path) => (v === undefined ? fail(path, `is required (${describe})`) : ok(v)) };
+}
+
 export function nullable<T>(inner: Schema<T>): Schema<T | null> {
   return { parse: (v, path) => (v === null ? ok(null) : inner.parse(v, path)) };
 }

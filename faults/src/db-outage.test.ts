@@ -14,8 +14,7 @@
  */
 import t from 'tap';
 import type { ServerMessage } from '@json-sync/core';
-import { startTestServer, type TestServer } from '../../server/src/test-support/test-server.js';
-import { TestClient } from '../../server/src/test-support/ws-client.js';
+import { startTestServer, TestClient, type TestServer } from '@json-sync/test-support';
 import {
   checkWriters,
   createPrivateCluster,

@@ -12,8 +12,7 @@
  */
 import t from 'tap';
 import pg from 'pg';
-import { startTestServer, type TestServer } from '../../server/src/test-support/test-server.js';
-import { TestClient } from '../../server/src/test-support/ws-client.js';
+import { startTestServer, TestClient, type TestServer } from '@json-sync/test-support';
 import {
   checkWriters,
   health,

@@ -20,8 +20,7 @@
  */
 import t from 'tap';
 import { newUuid, type ServerMessage } from '@json-sync/core';
-import { startTestServer } from '../../server/src/test-support/test-server.js';
-import { TestClient, type Identity } from '../../server/src/test-support/ws-client.js';
+import { startTestServer, TestClient, type Identity } from '@json-sync/test-support';
 import { checkDense, health, LONG, Rng, runSeed, tail, within } from './support.js';
 
 const FRAMES = LONG ? 100_000 : 10_000;

@@ -10,8 +10,7 @@
  */
 import t from 'tap';
 import type { ServerMessage } from '@json-sync/core';
-import { startTestServer } from '../../server/src/test-support/test-server.js';
-import { TestClient } from '../../server/src/test-support/ws-client.js';
+import { startTestServer, TestClient } from '@json-sync/test-support';
 import { checkDocs, checkLog, isSuccess, LONG, ReplyRouter, Rng, runSeed, sleep, tail, waitFor, within, Workload, type Mutation } from './support.js';
 
 const ROUNDS = LONG ? 15 : 3;

@@ -1,19 +1,17 @@
 /**
- * What the fault cases share beyond the project's fixtures (server/src/test-support,
+ * What the fault cases share beyond the project's fixtures (@json-sync/test-support,
  * client-ts/src/test-support): the short/long switch, a seeded generator, waiting helpers, the
  * server-process watch and a private PostgreSQL cluster the outage case can stop and start.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import type { ServerMessage } from '@json-sync/core';
-import type { Queryable } from '../../server/src/db/database.js';
-import type { ServerProcess } from '../../server/src/test-support/server-process.js';
-import type { TestClient } from '../../server/src/test-support/ws-client.js';
+import type { ServerProcess, SqlPool, TestClient } from '@json-sync/test-support';
 
 /** FAULTS_LONG=1 (npm run test:faults) selects the long form of every case. */
 export const LONG = process.env.FAULTS_LONG === '1';
@@ -135,6 +133,20 @@ export interface PrivateCluster {
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   /** Stops it (immediate) if it runs and removes its directory. Safe to call more than once. */
   remove(): void;
+  /** SIGKILL to the postmaster: a crash, nothing flushed or said to anyone. */
+  kill(): void;
+  /** `pg_ctl promote`: a standby becomes a primary (waits until it accepts writes). */
+  promote(): Promise<void>;
+  /** Runs one of PostgreSQL's programs as the cluster's owner. */
+  run(bin: string, args: string[]): Promise<void>;
+}
+
+export interface ClusterOptions {
+  /**
+   * Makes the data directory (given its path) instead of initdb: a standby cloned by
+   * `pg_basebackup -R` from another cluster. `run` runs a PostgreSQL program as the owner.
+   */
+  init?: (data: string, run: PrivateCluster['run']) => Promise<void>;
 }
 
 /**
@@ -144,7 +156,7 @@ export interface PrivateCluster {
  * The directory is removed by `remove()`, and at process exit or on SIGTERM/SIGINT should the test
  * die before that.
  */
-export async function createPrivateCluster(): Promise<PrivateCluster> {
+export async function createPrivateCluster(opts: ClusterOptions = {}): Promise<PrivateCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'json-sync-faults-pg-'));
   const data = join(dir, 'data');
   const asRoot = process.getuid?.() === 0;
@@ -187,7 +199,8 @@ export async function createPrivateCluster(): Promise<PrivateCluster> {
       const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
       chownSync(dir, uid, gid);
     }
-    await run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+    if (opts.init) await opts.init(data, run);
+    else await run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
     const port = await freePort();
     const cluster: PrivateCluster = {
       dir,
@@ -203,6 +216,13 @@ export async function createPrivateCluster(): Promise<PrivateCluster> {
         await run('pg_ctl', ['-D', data, '-m', mode, '-w', '-t', '30', 'stop']);
         running = false;
       },
+      kill() {
+        const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        process.kill(pid, 'SIGKILL');
+        running = false;
+      },
+      promote: () => run('pg_ctl', ['-D', data, '-w', '-t', '30', 'promote']),
+      run,
       remove,
     };
     await cluster.start();
@@ -375,7 +395,7 @@ export interface LogRow {
  * nothing else, every user's sequences 1..n without holes, and `users.last_sequence` = n.
  * Returns the log rows by mutation id for further checks.
  */
-export async function checkLog(t: Test, db: Queryable, mutationIds: readonly string[], label = 'log'): Promise<Map<string, LogRow>> {
+export async function checkLog(t: Test, db: SqlPool, mutationIds: readonly string[], label = 'log'): Promise<Map<string, LogRow>> {
   const rows = await checkDense(t, db, label);
   const log = new Map(rows.map((r) => [r.mutation_id, r]));
   t.equal(log.size, rows.length, `${label}: no mutation_id in the log twice, even for different users`);
@@ -391,7 +411,7 @@ export async function checkLog(t: Test, db: Queryable, mutationIds: readonly str
  * The change log on its own: no (user, mutation_id) twice, every user's sequences 1..n without
  * holes, and `users.last_sequence` = n. Returns its rows, ordered by user and sequence.
  */
-export async function checkDense(t: Test, db: Queryable, label = 'log'): Promise<LogRow[]> {
+export async function checkDense(t: Test, db: SqlPool, label = 'log'): Promise<LogRow[]> {
   const counts = await db.query<{ user_id: string; mutation_id: string; n: number }>(
     'SELECT user_id::text AS user_id, mutation_id::text AS mutation_id, count(*)::int AS n FROM change_events GROUP BY 1, 2',
   );
@@ -415,7 +435,7 @@ export async function checkDense(t: Test, db: Queryable, label = 'log'): Promise
 }
 
 /** The documents table against what the workloads must have produced. */
-export async function checkDocs(t: Test, db: Queryable, expected: Map<string, ExpectedDoc>, label = 'documents'): Promise<void> {
+export async function checkDocs(t: Test, db: SqlPool, expected: Map<string, ExpectedDoc>, label = 'documents'): Promise<void> {
   const r = await db.query<{ id: string; content: Record<string, unknown>; sync_revision: number; deleted: boolean }>(
     'SELECT id::text AS id, content, sync_revision, deleted_at IS NOT NULL AS deleted FROM documents WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)',
     [JSON.stringify([...expected.keys()])],
@@ -511,7 +531,7 @@ export async function retryUntilApplied(w: Writer, attempts = 5): Promise<number
  * After every mutation of `writers` was applied: the log holds each exactly once at the sequence
  * its success reply named, sequences are dense, and the documents are what the mutations make.
  */
-export async function checkWriters(t: Test, db: Queryable, writers: Writer[], label: string): Promise<void> {
+export async function checkWriters(t: Test, db: SqlPool, writers: Writer[], label: string): Promise<void> {
   const unapplied = writers.flatMap((w) => w.work.mutations.filter((m) => !isSuccess(w.replies.get(m.mid))).map((m) => ({ writer: w.work.label, kind: m.kind, reply: w.replies.get(m.mid) ?? null })));
   t.same(unapplied.slice(0, 3), [], `${label}: every mutation has its success reply (${unapplied.length} have not)`);
   const mids = writers.flatMap((w) => w.work.mutations.map((m) => m.mid));

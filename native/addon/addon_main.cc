@@ -11,12 +11,15 @@
 //   notifyCount(engineId)               installs a counting notify on first use; → calls so far
 //   publishedState(engineId)            → { documents, pending, connected }: what the C calls would answer
 //   callFromThread(op, engineId, args, timeoutMs) → Promise<{code, message, text}>:
-//                                       Bridge::call on a libuv worker thread (Napi::AsyncWorker)
+//                                       Bridge::call on a libuv worker thread (Napi::AsyncWorker); args is an
+//                                       object of strings, numbers, booleans, nulls and objects of those,
+//                                       made into the OpCall the generated functions would make
 //   stop()                              Bridge::stop: releases the thread-safe function
 #include <napi.h>
 #include <poll.h>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -66,19 +69,49 @@ Napi::Value OptionalValue(Napi::Env env, const std::optional<std::string> &s) {
 
 void CountNotify(void *context) { static_cast<QueueState *>(context)->notifies.fetch_add(1); }
 
+/** A JS scalar as the contract's Scalar; anything else is a TypeError. */
+sync_client::Scalar ScalarOf(const Napi::Value &v) {
+  if (v.IsNull()) return nullptr;
+  if (v.IsBoolean()) return sync_client::Boolean(v.As<Napi::Boolean>().Value());
+  if (v.IsNumber()) return sync_client::Scalar(std::in_place_type<double>, v.As<Napi::Number>().DoubleValue());
+  if (v.IsString()) return sync_client::String(v.As<Napi::String>().Utf8Value());
+  if (v.IsBuffer()) {
+    auto bytes = v.As<Napi::Buffer<uint8_t>>();
+    return sync_client::Secret({bytes.Data(), bytes.Length()});
+  }
+  throw Napi::TypeError::New(v.Env(), "an argument must be a string, number, boolean, null, a Buffer or an object of those");
+}
+
 class CallWorker : public Napi::AsyncWorker {
  public:
-  CallWorker(Napi::Env env, std::string op, uint64_t engine, std::vector<std::string> args, uint32_t timeout_ms)
+  CallWorker(Napi::Env env, std::string op, uint64_t engine, Napi::Object args, uint32_t timeout_ms)
       : Napi::AsyncWorker(env, "sync_client_bridge_test_call"),
         deferred_(Napi::Promise::Deferred::New(env)),
-        op_(std::move(op)),
         engine_(engine),
-        args_(std::move(args)),
-        timeout_ms_(timeout_ms) {}
+        timeout_ms_(timeout_ms) {
+    call_.name = Name(std::move(op));
+    Napi::Array keys = args.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); i++) {
+      std::string key = keys.Get(i).ToString().Utf8Value();
+      Napi::Value value = args.Get(key);
+      if (!value.IsObject() || value.IsBuffer()) {
+        call_.arguments.push_back({Name(key), ScalarOf(value)});
+        continue;
+      }
+      Napi::Object object = value.As<Napi::Object>();
+      Napi::Array fields = object.GetPropertyNames();
+      sync_client::Record record;
+      for (uint32_t j = 0; j < fields.Length(); j++) {
+        std::string field = fields.Get(j).ToString().Utf8Value();
+        record.push_back({Name(field), ScalarOf(object.Get(field))});
+      }
+      call_.arguments.push_back({Name(key), std::move(record)});
+    }
+  }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
-  void Execute() override { reply_ = Bridge::instance().call(op_, engine_, std::move(args_), timeout_ms_); }
+  void Execute() override { reply_ = Bridge::instance().call(std::move(call_), engine_, timeout_ms_); }
 
   void OnOK() override {
     Napi::Env env = Env();
@@ -92,10 +125,13 @@ class CallWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
 
  private:
+  /** A name the call points to (generated calls point to literals): kept for the worker's life. */
+  const char *Name(std::string name) { return names_.emplace_back(std::move(name)).c_str(); }
+
   Napi::Promise::Deferred deferred_;
-  std::string op_;
+  std::deque<std::string> names_;
+  sync_client::OpCall call_;
   uint64_t engine_;
-  std::vector<std::string> args_;
   uint32_t timeout_ms_;
   Reply reply_;
 };
@@ -171,16 +207,12 @@ Napi::Value PublishedState(const Napi::CallbackInfo &info) {
 
 Napi::Value CallFromThread(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsString() || !info[2].IsArray() || !info[3].IsNumber())
-    throw Napi::TypeError::New(env, "callFromThread(op, engineId, args[], timeoutMs)");
-  std::string op = info[0].As<Napi::String>().Utf8Value();
+  if (info.Length() < 4 || !info[0].IsString() || !info[2].IsObject() || !info[3].IsNumber())
+    throw Napi::TypeError::New(env, "callFromThread(op, engineId, args{}, timeoutMs)");
   uint64_t engine = EngineArg(info, 1);
-  Napi::Array array = info[2].As<Napi::Array>();
-  std::vector<std::string> args;
-  for (uint32_t i = 0; i < array.Length(); i++) args.push_back(array.Get(i).ToString().Utf8Value());
   int64_t timeout = info[3].As<Napi::Number>().Int64Value();
   if (timeout < 0 || timeout > UINT32_MAX) throw Napi::RangeError::New(env, "timeoutMs out of range");
-  auto *worker = new CallWorker(env, std::move(op), engine, std::move(args), static_cast<uint32_t>(timeout));
+  auto *worker = new CallWorker(env, info[0].As<Napi::String>().Utf8Value(), engine, info[2].As<Napi::Object>(), static_cast<uint32_t>(timeout));
   Napi::Promise promise = worker->Promise();
   worker->Queue();  // deletes itself after OnOK/OnError
   return promise;

@@ -4,7 +4,7 @@
  *   A creates a document  →  B receives it and answers with an update  →  A receives B's update  →  exit 0.
  *
  * Two ways to run sync_engine_process_events() on the loop's thread, both shown:
- * - g_unix_fd_add() on sync_engine_event_fd(): the fd is readable while events wait, so the loop
+ * - g_unix_fd_add() on sync_engine_get_event_fd()'s fd: the fd is readable while events wait, so the loop
  *   wakes up as soon as an event is queued (no latency, no idle wake-ups);
  * - g_timeout_add(): a plain periodic poll, here as a safety net (and the portable choice where no
  *   fd can be watched).
@@ -25,7 +25,7 @@
 typedef struct Example {
     GMainLoop *loop;
     GThread *loop_thread;
-    struct CSyncEngine *a, *b;
+    SyncEngineHandle *a, *b;
     char doc_id[37];
     gboolean b_got_document, a_got_reply, wrong_thread, failed;
     guint fd_wakeups, timer_polls;
@@ -73,7 +73,7 @@ static void on_event_b(const SyncEventData *event, void *context) {
 /* One engine's event fd, watched by the loop. */
 typedef struct FdWatch {
     Example *ex;
-    struct CSyncEngine *engine;
+    SyncEngineHandle *engine;
 } FdWatch;
 
 /* The engine's event fd became readable: deliver what waits (this drains the fd). */
@@ -126,7 +126,9 @@ int main(int argc, char **argv) {
         g_printerr("usage: %s SERVER_URL API_KEY API_SECRET (or set SYNC_SERVER_URL, SYNC_API_KEY, SYNC_API_SECRET)\n", argv[0]);
         return 2;
     }
-    g_print("libsync_client %s, GLib %u.%u, server %s\n", sync_get_version(), glib_major_version, glib_minor_version, server_url);
+    const char *version = NULL;
+    sync_library_version(&version);
+    g_print("libsync_client %s, GLib %u.%u, server %s\n", version, glib_major_version, glib_minor_version, server_url);
 
     GError *error = NULL;
     char *dir = g_dir_make_tmp("sync-glib-XXXXXX", &error);
@@ -140,21 +142,32 @@ int main(int argc, char **argv) {
     Example ex = {0};
     ex.loop = g_main_loop_new(NULL, FALSE);
     ex.loop_thread = g_thread_self();
-    ex.a = sync_engine_create(db_a, server_url, email, api_key, api_secret);
-    ex.b = ex.a ? sync_engine_create(db_b, server_url, email, api_key, api_secret) : NULL;
+    SyncEngineConfig config;
+    sync_engine_config_init(&config);
+    config.server_url = server_url;
+    config.email = email;
+    config.api_key = api_key;
+    config.api_secret = api_secret;
     guint sources[4] = {0};
+    int fd_a = -1, fd_b = -1;
+    config.database_url = db_a;
+    SyncResult opened = sync_engine_open(&config, &ex.a);
+    config.database_url = db_b;
+    if (opened == SYNC_RESULT_SUCCESS) opened = sync_engine_open(&config, &ex.b);
     FdWatch watch_a = {&ex, ex.a}, watch_b = {&ex, ex.b};
-    if (!ex.a || !ex.b) {
-        g_printerr("sync_engine_create failed: %s\n", sync_last_error_message());
+    if (opened != SYNC_RESULT_SUCCESS) {
+        g_printerr("sync_engine_open failed: %s\n", sync_last_error_message());
         ex.failed = TRUE;
         goto done;
     }
-    sync_engine_register_event_callback(ex.a, on_event_a, &ex, -1);
-    sync_engine_register_event_callback(ex.b, on_event_b, &ex, -1);
+    sync_engine_add_listener(ex.a, SYNC_EVENT_ALL, on_event_a, &ex, NULL);
+    sync_engine_add_listener(ex.b, SYNC_EVENT_ALL, on_event_b, &ex, NULL);
 
     /* The fds are the engines' own: watch them, never read or close them. */
-    sources[0] = g_unix_fd_add(sync_engine_event_fd(ex.a), G_IO_IN, on_fd_ready, &watch_a);
-    sources[1] = g_unix_fd_add(sync_engine_event_fd(ex.b), G_IO_IN, on_fd_ready, &watch_b);
+    sync_engine_get_event_fd(ex.a, &fd_a);
+    sync_engine_get_event_fd(ex.b, &fd_b);
+    sources[0] = g_unix_fd_add(fd_a, G_IO_IN, on_fd_ready, &watch_a);
+    sources[1] = g_unix_fd_add(fd_b, G_IO_IN, on_fd_ready, &watch_b);
     sources[2] = g_timeout_add(250, on_timer, &ex);
     sources[3] = g_timeout_add((guint)(timeout_s * 1000), on_deadline, &ex);
 

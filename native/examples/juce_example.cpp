@@ -32,7 +32,7 @@ juce::String config(const juce::StringArray &args, int index, const char *env_na
 }
 
 void print_event(const char *side, const SyncEventData &event) {
-  std::printf("[%s] %s", side, get_event_name(event.event_type));
+  std::printf("[%s] %s", side, SyncClient::get_event_name(event.event_type));
   if (event.document_id) std::printf(" %s", event.document_id);
   if (event.content) std::printf(" %s", event.content);
   if (event.error) std::printf(" (%s)", event.error);
@@ -94,7 +94,7 @@ class SyncExample final : private juce::Timer {
 
   // Exceptions must not escape into JUCE's message loop.
   // Always drain (also after finish()): the fd stays readable, and its callback repeats, until then.
-  void pump(SyncEngine &engine) {
+  void pump(SyncClient::sync_engine &engine) {
     try {
       engine.process_events();  // the callbacks run here, on the message thread
     } catch (const SyncClient::sync_exception &e) {
@@ -141,7 +141,7 @@ class SyncExample final : private juce::Timer {
     juce::MessageManager::getInstance()->stopDispatchLoop();
   }
 
-  SyncEngine a_, b_;
+  SyncClient::sync_engine a_, b_;
   int fd_a_ = -1, fd_b_ = -1;
   std::string doc_id_;
   double deadline_;
@@ -162,7 +162,7 @@ int main(int argc, char *argv[]) {
     std::fprintf(stderr, "usage: %s SERVER_URL API_KEY API_SECRET (or set SYNC_SERVER_URL, SYNC_API_KEY, SYNC_API_SECRET)\n", argv[0]);
     return 2;
   }
-  std::printf("libsync_client %s, %s, server %s\n", sync_get_version(), juce::SystemStats::getJUCEVersion().toRawUTF8(),
+  std::printf("libsync_client %s, %s, server %s\n", SyncClient::sync_engine::get_version().c_str(), juce::SystemStats::getJUCEVersion().toRawUTF8(),
               server_url.toRawUTF8());
 
   // Makes this thread the message thread.

@@ -28,7 +28,7 @@ QString config(const QStringList &args, int index, const char *env_name) {
 }
 
 void print_event(const char *side, const SyncEventData &event) {
-  std::printf("[%s] %s", side, get_event_name(event.event_type));
+  std::printf("[%s] %s", side, SyncClient::get_event_name(event.event_type));
   if (event.document_id) std::printf(" %s", event.document_id);
   if (event.content) std::printf(" %s", event.content);
   if (event.error) std::printf(" (%s)", event.error);
@@ -62,15 +62,15 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "usage: %s SERVER_URL API_KEY API_SECRET (or set SYNC_SERVER_URL, SYNC_API_KEY, SYNC_API_SECRET)\n", argv[0]);
     return 2;
   }
-  std::printf("libsync_client %s, Qt %s, server %s\n", sync_get_version(), qVersion(), qPrintable(server_url));
+  std::printf("libsync_client %s, Qt %s, server %s\n", SyncClient::sync_engine::get_version().c_str(), qVersion(), qPrintable(server_url));
 
   QTemporaryDir dir;  // removed (with the database files) when main returns, after the engines
   if (!dir.isValid()) return 1;
   bool wrong_thread = false;
   try {
-    SyncEngine a(("sqlite:" + dir.filePath("a.db") + "?mode=rwc").toStdString(), server_url.toStdString(), email.toStdString(),
+    SyncClient::sync_engine a(("sqlite:" + dir.filePath("a.db") + "?mode=rwc").toStdString(), server_url.toStdString(), email.toStdString(),
                  api_key.toStdString(), api_secret.toStdString());
-    SyncEngine b(dir.filePath("b.db").toStdString(), server_url.toStdString(), email.toStdString(), api_key.toStdString(),
+    SyncClient::sync_engine b(dir.filePath("b.db").toStdString(), server_url.toStdString(), email.toStdString(), api_key.toStdString(),
                  api_secret.toStdString());
 
     std::string doc_id;

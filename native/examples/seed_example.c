@@ -97,7 +97,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s SERVER_URL API_KEY API_SECRET (or set SYNC_SERVER_URL, SYNC_API_KEY, SYNC_API_SECRET)\n", argv[0]);
         return 2;
     }
-    printf("libsync_client %s, server %s\n", sync_get_version(), server_url);
+    const char *version = NULL;
+    sync_library_version(&version);
+    printf("libsync_client %s, server %s\n", version, server_url);
 
     /* Two database files, as two devices of the same user would have. */
     char dir[512];
@@ -117,17 +119,26 @@ int main(int argc, char **argv) {
     state.main_thread = pthread_self();
 
     /* Returns as soon as the local database is open; connecting goes on in the background. */
-    struct CSyncEngine *a = sync_engine_create(db_a, server_url, email, api_key, api_secret);
-    struct CSyncEngine *b = a ? sync_engine_create(db_b, server_url, email, api_key, api_secret) : NULL;
-    if (!a || !b) {
-        fprintf(stderr, "sync_engine_create failed: %s\n", sync_last_error_message());
+    SyncEngineConfig config;
+    sync_engine_config_init(&config);
+    config.server_url = server_url;
+    config.email = email;
+    config.api_key = api_key;
+    config.api_secret = api_secret;
+    SyncEngineHandle *a = NULL, *b = NULL;
+    config.database_url = db_a;
+    SyncResult opened = sync_engine_open(&config, &a);
+    config.database_url = db_b;
+    if (opened == SYNC_RESULT_SUCCESS) opened = sync_engine_open(&config, &b);
+    if (opened != SYNC_RESULT_SUCCESS) {
+        fprintf(stderr, "sync_engine_open failed: %s\n", sync_last_error_message());
         goto done;
     }
-    sync_engine_register_event_callback(a, on_event_a, &state, -1); /* -1: every event type */
-    sync_engine_register_event_callback(b, on_event_b, &state, -1);
+    sync_engine_add_listener(a, SYNC_EVENT_ALL, on_event_a, &state, NULL); /* NULL: never removed alone */
+    sync_engine_add_listener(b, SYNC_EVENT_ALL, on_event_b, &state, NULL);
 
     /* Works offline too: the document is in A's database now and goes to the server when it can. */
-    if (sync_engine_create_document(a, "{\"title\":\"Hello from A\",\"body\":\"written on engine A\"}", state.doc_id) != Success) {
+    if (sync_engine_create_document(a, "{\"title\":\"Hello from A\",\"body\":\"written on engine A\"}", state.doc_id) != SYNC_RESULT_SUCCESS) {
         fprintf(stderr, "create_document failed: %s\n", sync_last_error_message());
         goto done;
     }
@@ -141,7 +152,7 @@ int main(int argc, char **argv) {
         if (state.b_got_document && !state.b_replied) {
             /* Full replacement: the new content is the whole document. */
             if (sync_engine_update_document(b, state.doc_id,
-                                            "{\"title\":\"Hello from A\",\"body\":\"written on engine A\",\"reply\":\"B was here\"}") != Success) {
+                                            "{\"title\":\"Hello from A\",\"body\":\"written on engine A\",\"reply\":\"B was here\"}") != SYNC_RESULT_SUCCESS) {
                 fprintf(stderr, "update_document failed: %s\n", sync_last_error_message());
                 goto done;
             }
@@ -158,7 +169,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "a callback ran on another thread\n");
     } else {
         char *json = NULL;
-        if (sync_engine_get_document(a, state.doc_id, &json) == Success) {
+        if (sync_engine_get_document(a, state.doc_id, &json) == SYNC_RESULT_SUCCESS) {
             printf("A's copy now: %s\n", json);
             exit_code = 0;
         } else {

@@ -2,7 +2,7 @@
 //
 //   A creates a document  →  B receives it and answers with an update  →  A receives B's update  →  exit 0.
 //
-// SyncEngine (= SyncClient::sync_engine, from sync_client_events.h) is RAII: the engine is destroyed
+// SyncClient::sync_engine (= SyncClient::sync_engine, from sync_client_events.h) is RAII: the engine is destroyed
 // with the object. Callbacks are lambdas; they run inside process_events(), on this thread.
 // Errors throw SyncClient::sync_exception carrying the C result code.
 //
@@ -26,7 +26,7 @@ std::string config(int argc, char **argv, int index, const char *env_name) {
 }
 
 void print_event(const char *side, const SyncEventData &event) {
-  std::cout << "[" << side << "] " << get_event_name(event.event_type);
+  std::cout << "[" << side << "] " << SyncClient::get_event_name(event.event_type);
   if (event.document_id) std::cout << " " << event.document_id;
   if (event.content) std::cout << " " << event.content;
   if (event.error) std::cout << " (" << event.error << ")";
@@ -60,14 +60,14 @@ int main(int argc, char **argv) {
     std::cerr << "usage: " << argv[0] << " SERVER_URL API_KEY API_SECRET (or set SYNC_SERVER_URL, SYNC_API_KEY, SYNC_API_SECRET)\n";
     return 2;
   }
-  std::cout << "libsync_client " << SyncEngine::get_version() << ", server " << server_url << std::endl;
+  std::cout << "libsync_client " << SyncClient::sync_engine::get_version() << ", server " << server_url << std::endl;
 
   TempDir dir;  // declared before the engines: destroyed after them
   const auto main_thread = std::this_thread::get_id();
   bool wrong_thread = false;
   try {
-    SyncEngine a("sqlite:" + (dir.path / "a.db").string() + "?mode=rwc", server_url, email, api_key, api_secret);
-    SyncEngine b("sqlite:" + (dir.path / "b.db").string() + "?mode=rwc", server_url, email, api_key, api_secret);
+    SyncClient::sync_engine a("sqlite:" + (dir.path / "a.db").string() + "?mode=rwc", server_url, email, api_key, api_secret);
+    SyncClient::sync_engine b("sqlite:" + (dir.path / "b.db").string() + "?mode=rwc", server_url, email, api_key, api_secret);
 
     std::string doc_id;
     bool b_got_document = false, b_replied = false, a_got_reply = false;

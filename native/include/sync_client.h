@@ -7,10 +7,16 @@
  * sync_engine_is_connected) never wait for the engine's thread either: they are answered on the
  * calling thread.
  *
- * Two generations of names live here side by side. The original system's names
- * (sync_engine_create, sync_engine_register_event_callback, ...) keep working as they were
- * documented; sync_engine_open() and the listener handles (sync_engine_add_listener) say more when
- * something fails and are what new code should use.
+ * ONE RULE. Every function returns a SyncResult and writes what it produces through out-parameters
+ * (NULL-checked: a NULL out-parameter is SYNC_RESULT_INVALID_INPUT). The exceptions cannot fail:
+ * sync_last_error_message() (the error channel itself), and the functions that free —
+ * sync_engine_destroy(), sync_listener_remove(), sync_live_query_close(), sync_string_free() — which accept NULL. Types
+ * and enumerations are named Sync*, functions sync_*, constants SYNC_*.
+ *
+ * The original system's names (struct CSyncEngine, enum CSyncResult, Success, sync_engine_create,
+ * sync_engine_register_event_callback, sync_get_version, sync_engine_event_fd, SyncEngineOptions,
+ * ...) live in sync_client_compat.h, which this header includes unless SYNC_NO_COMPAT is defined:
+ * existing code compiles unchanged, and the library keeps exporting them.
  *
  * THREADING CONTRACT
  * - Every function may be called from any thread, concurrently, with one exception: an engine
@@ -22,42 +28,45 @@
  *   applied — of this engine or of any other engine of the process, which share the thread — not
  *   for the ones queued behind it.
  * - Reads run on the calling thread, concurrently with each other and with the engine's work:
- *   sync_engine_get_document and sync_engine_get_all_documents on read-only connections of their
+ *   sync_engine_get_document, sync_engine_get_all_documents and sync_engine_query (once it compiled
+ *   the query text: see there) on read-only connections of their
  *   own to the database file (one consistent snapshot per call, holding every write that returned
  *   before the call began); sync_engine_count_documents, sync_engine_count_pending and
  *   sync_engine_is_connected from values the engine's thread publishes after each commit (before
  *   that commit's events are queued and before the write that made it returns) and with each
  *   connection event. So a read right after a write returned sees that write, and a callback for
  *   an event sees the state that event reports, or a later one.
- * - Event callbacks run only inside sync_engine_process_events(), on the thread that called it
- *   (your UI thread: drive it from a JUCE/Qt/GTK timer, or when sync_engine_event_fd() becomes
+ * - Event callbacks and live query callbacks run only inside sync_engine_process_events(), on the thread that called it
+ *   (your UI thread: drive it from a JUCE/Qt/GTK timer, or when sync_engine_get_event_fd()'s fd becomes
  *   readable, or after the notify callback of sync_engine_set_event_notify() fired). A callback may
  *   call any sync_* function except sync_engine_destroy() on its own engine.
  * - The notify callback (sync_engine_set_event_notify) and the log callback run on the engine's
  *   internal thread: they must return quickly and must not call sync_* functions (post to your
  *   loop instead); such calls fail at once with SYNC_RESULT_NOT_INITIALIZED.
- * - Removing a listener (sync_listener_remove, sync_engine_unregister_event_callback) from another
- *   thread waits until a running delivery has finished, so the callback's context may be freed
+ * - Removing a listener (sync_listener_remove) from another thread waits until a running delivery has finished, so the callback's context may be freed
  *   right after. A callback may remove itself or any other listener; a removed callback is never
  *   called again, not even for the rest of the batch being delivered.
  * - One Node runtime serves every engine of the process. It starts with the first engine and stops
  *   at process exit; it never restarts. fork() after the first engine is opened is unsupported.
+ * - Two more threads of the library's own, started on first need: one copies each engine's
+ *   write-ahead log into its database file (a checkpoint: a copy and an fsync, which a write must
+ *   never wait for), one stops a query past query_time_limit_ms. Neither runs any callback.
  *
  * MEMORY
  * - Strings passed in are copied; the caller keeps ownership.
  * - Strings returned through `char **out_*` belong to the caller and are freed with
  *   sync_string_free(). On failure *out_* is set to NULL.
- * - sync_get_version() returns the library's own static string: freeing it with
- *   sync_string_free() is allowed and does nothing, and not freeing it leaks nothing.
+ * - Strings returned through `const char **out_*` (sync_library_version) and
+ *   sync_last_error_message()'s belong to the library: never free or write them.
  * - Strings inside SyncEventData live until the callback returns; copy what you keep.
- * - sync_last_error_message() returns a library-owned string: never free it.
- * - Listeners belong to their engine: valid until sync_listener_remove() or sync_engine_destroy().
+ * - Listeners and live queries belong to their engine: valid until sync_listener_remove() /
+ *   sync_live_query_close() or sync_engine_destroy().
+ * - Every callback receives the `void *context` it was registered with, untouched.
  *
  * ERRORS
- * - Functions returning CSyncResult return SYNC_RESULT_SUCCESS (0) or an error code; on error
- *   sync_last_error_message() (per thread, never NULL) says why. Functions returning a pointer
- *   return NULL on failure and set the message too. NULL arguments, invalid JSON and invalid UTF-8
- *   are refused with SYNC_RESULT_INVALID_INPUT; nothing crashes and nothing is written.
+ * - SYNC_RESULT_SUCCESS (0) or an error code; on error sync_last_error_message() (per thread, never
+ *   NULL, "" after a success) says why. NULL arguments, invalid JSON and invalid UTF-8 are refused
+ *   with SYNC_RESULT_INVALID_INPUT; nothing crashes and nothing is written.
  * - SYNC_RESULT_TIMEOUT means "outcome unknown": the engine did not answer within the call timeout.
  *   Retrying sync_engine_create_document_with_id() with the same id and content is safe.
  */
@@ -97,26 +106,27 @@
 extern "C" {
 #endif
 
-/** An engine: one local database file synchronised with one user's documents on a server. */
-struct CSyncEngine;
-typedef struct CSyncEngine CSyncEngine;
+/**
+ * An engine: one local database file synchronised with one user's documents on a server. (The
+ * struct's tag keeps the first version's name, CSyncEngine: C++ code naming the type keeps its
+ * mangled names.)
+ */
+typedef struct CSyncEngine SyncEngineHandle;
 
 /** One event callback registration of an engine (sync_engine_add_listener). */
-struct SyncListener;
 typedef struct SyncListener SyncListener;
 
-/** Result codes. Values are fixed (checked against the TypeScript definitions by a test). */
-enum CSyncResult {
-#ifndef Success
-    /* X11's <X11/X.h> defines a macro Success (also 0): the enumerator is only declared without it. */
-    Success = 0,
-#endif
+/**
+ * Result codes. Values are fixed (checked against the TypeScript definitions by a test). The enum's
+ * tag keeps the first version's name, CSyncResult, for the same reason as the handle's.
+ */
+typedef enum CSyncResult {
     SYNC_RESULT_SUCCESS = 0,
     SYNC_RESULT_INVALID_INPUT = 1,     /* NULL, malformed JSON, invalid UTF-8, not a UUID, bad patch, bad option */
     SYNC_RESULT_NOT_FOUND = 2,         /* no such document (or nothing to undo/redo, or no such registration) */
     SYNC_RESULT_CONFLICT = 3,          /* the id exists already, or undo met a later overlapping change */
     SYNC_RESULT_CONNECTION = 4,        /* the engine is offline (flush after sync_engine_set_online(engine, false)) */
-    SYNC_RESULT_DATABASE = 5,          /* the local database failed (cannot be created, opened or written) */
+    SYNC_RESULT_DATABASE = 5,          /* the local database failed (cannot be created, opened, written, or is of another schema version) */
     SYNC_RESULT_SERIALIZATION = 6,     /* a value could not be converted to or from JSON */
     SYNC_RESULT_TIMEOUT = 7,           /* no answer in time: outcome unknown */
     SYNC_RESULT_NOT_INITIALIZED = 8,   /* NULL engine, or the runtime is not running (a destroyed engine must not be used at all) */
@@ -124,9 +134,9 @@ enum CSyncResult {
     SYNC_RESULT_LOCKED = 10,           /* open: another engine (in this process or another) holds the database file */
     SYNC_RESULT_INVALID_URL = 11,      /* open: server_url is not a ws:// or wss:// URL, or database_url names no file (":memory:" included) */
     SYNC_RESULT_INVALID_CREDENTIALS = 12, /* open: api_key or api_secret is not in the form the server issues (rpa_/rps_ + 64 hex digits) */
-    SYNC_RESULT_RUNTIME_UNAVAILABLE = 13  /* open: the embedded runtime cannot run (a missing Debian package or engine file; the message names it) */
-};
-typedef enum CSyncResult CSyncResult;
+    SYNC_RESULT_RUNTIME_UNAVAILABLE = 13, /* open: the embedded runtime cannot run (a missing Debian package or engine file; the message names it) */
+    SYNC_RESULT_WRONG_KEY = 14         /* open: the database is encrypted and encryption_key is missing or not its key (nothing was changed) */
+} SyncResult;
 
 /** Event types (values fixed, shared with the TypeScript engine's EventType). */
 typedef enum SyncEventType {
@@ -195,79 +205,77 @@ typedef struct SyncEngineConfig {
                                         system's; NULL: the system's only. A server certificate they do not verify is
                                         refused: SYNC_EVENT_CONNECTION_LOST with an error starting "TLS:". (The
                                         runtime reads no Node environment variables: NODE_EXTRA_CA_CERTS is ignored.) */
+    uint32_t query_time_limit_ms;    /* a query on the calling thread running longer is stopped: SYNC_RESULT_TIMEOUT; default 2000 */
+    /* Added with encryption at rest (older callers pass a struct_size ending before these: no key). */
+    const uint8_t *encryption_key;   /* NULL: the database is not encrypted. Else 32 random bytes: the file (and its WAL)
+                                        is encrypted with ChaCha20-Poly1305; a plain file is encrypted at open, crash-
+                                        safely. A wrong or missing key: SYNC_RESULT_WRONG_KEY, nothing changed. The
+                                        library copies the bytes; it keeps one copy while the engine is open (its reads
+                                        open connections of their own) and zeroes every copy once it no longer needs it.
+                                        The caller may zero its own as soon as sync_engine_open() returns. */
+    size_t encryption_key_length;    /* 32 with a key, 0 without; any other length is SYNC_RESULT_INVALID_INPUT */
 } SyncEngineConfig;
-
-/**
- * The option fields of SyncEngineConfig, for sync_engine_create_with_options(). Initialise with
- * sync_engine_options_init(); the library reads only `struct_size` bytes.
- */
-typedef struct SyncEngineOptions {
-    size_t struct_size;
-    uint32_t reconnect_min_ms;
-    uint32_t reconnect_max_ms;
-    uint32_t heartbeat_interval_ms;
-    uint32_t heartbeat_timeout_ms;
-    uint32_t call_timeout_ms;
-    uint32_t event_queue_limit;
-    SyncDurability durability;
-    const char *client_id;
-    bool start_offline;
-    const char *tls_ca_file;  /* as in SyncEngineConfig; added after the first version */
-} SyncEngineOptions;
 
 /* ---- library ------------------------------------------------------------------------------- */
 
 /**
- * "0.1.0": the library's version (equal to SYNC_CLIENT_VERSION of the header it was built with).
- * A static string: sync_string_free() accepts it and does nothing; do not write to it.
+ * *out_version = "0.1.0", the library's version (equal to SYNC_CLIENT_VERSION of the header it was
+ * built with). A static string the library owns: do not free or write it.
  */
-SYNC_API char *sync_get_version(void);
+SYNC_API SyncResult sync_library_version(const char **out_version);
 
-/** Frees a string returned by this library. NULL and sync_get_version()'s string are fine. */
+/** Frees a string this library returned through a `char **`. NULL is fine. */
 SYNC_API void sync_string_free(char *str);
 
-/** The calling thread's last error message; "" when none. Never NULL, never freed by the caller. */
+/** The calling thread's last error message; "" when none. Never NULL; owned by the library: never freed by the caller. */
 SYNC_API const char *sync_last_error_message(void);
 
-/** Routes the library's log lines (engine and runtime) to `callback`; NULL restores silence. */
-SYNC_API void sync_set_log_callback(SyncLogCallback callback, void *context);
+/**
+ * Routes the library's log lines (engine and runtime) to `callback(level, message, context)`; NULL
+ * restores silence. The callback runs on the engine's thread (see the threading contract).
+ */
+SYNC_API SyncResult sync_set_log_callback(SyncLogCallback callback, void *context);
 
 /* ---- engines ------------------------------------------------------------------------------- */
 
-/** Sets struct_size and every default; the five strings are NULL. NULL is fine. */
-SYNC_API void sync_engine_config_init(SyncEngineConfig *config);
+/** Sets struct_size and every default; the five strings are NULL. SYNC_RESULT_INVALID_INPUT for NULL. */
+SYNC_API SyncResult sync_engine_config_init(SyncEngineConfig *config);
 
 /**
  * Opens (or creates) the local database and returns at once; connecting goes on in the background.
  * On success *out is the engine (free it with sync_engine_destroy()); on failure *out is NULL and the
  * code says why: SYNC_RESULT_LOCKED, SYNC_RESULT_INVALID_URL, SYNC_RESULT_INVALID_CREDENTIALS,
- * SYNC_RESULT_RUNTIME_UNAVAILABLE, SYNC_RESULT_DATABASE, SYNC_RESULT_INVALID_INPUT (a NULL or
- * non-UTF-8 string, a bad struct_size or option), SYNC_RESULT_TIMEOUT.
+ * SYNC_RESULT_RUNTIME_UNAVAILABLE, SYNC_RESULT_DATABASE (also: a file of a schema version this
+ * library does not read), SYNC_RESULT_WRONG_KEY (the file is encrypted and encryption_key is missing
+ * or not its key), SYNC_RESULT_INVALID_INPUT (a NULL or non-UTF-8 string, a bad struct_size, option
+ * or key length), SYNC_RESULT_TIMEOUT.
  */
-SYNC_API CSyncResult sync_engine_open(const SyncEngineConfig *config, CSyncEngine **out);
-
-/** sync_engine_open() with default options: NULL on failure (sync_last_error_message() says why). */
-SYNC_API struct CSyncEngine *sync_engine_create(const char *db_url, const char *server_url, const char *email, const char *api_key,
-                                                const char *api_secret);
-
-SYNC_API void sync_engine_options_init(SyncEngineOptions *options);
-
-/** sync_engine_open() with these options (NULL: defaults): NULL on failure. */
-SYNC_API struct CSyncEngine *sync_engine_create_with_options(const char *db_url, const char *server_url, const char *email,
-                                                             const char *api_key, const char *api_secret,
-                                                             const SyncEngineOptions *options);
+SYNC_API SyncResult sync_engine_open(const SyncEngineConfig *config, SyncEngineHandle **out);
 
 /**
  * Flushes what it can for a moment, closes the connection and the database, and frees the engine
  * with its listeners. Returns within about 1 s even with the server unreachable. NULL is fine.
  * Queued events are dropped.
  */
-SYNC_API void sync_engine_destroy(struct CSyncEngine *engine);
+SYNC_API void sync_engine_destroy(SyncEngineHandle *engine);
+
+/**
+ * Re-encrypts the database with `key` (32 bytes), encrypts a plain one, or (key NULL, key_length 0)
+ * decrypts it, in place. Crash-safe: killed midway, the file opens with the old key (or none) until
+ * the rekey has committed, with the new key after — store the new key once this returns
+ * SYNC_RESULT_SUCCESS. Takes about a second per 30 MB, during which other calls (reads included)
+ * wait; it is not bound by call_timeout_ms. The library zeroes its copies of the old key.
+ * SYNC_RESULT_INVALID_INPUT for another key length.
+ */
+SYNC_API SyncResult sync_engine_rekey(SyncEngineHandle *engine, const uint8_t *key, size_t key_length);
 
 /* ---- documents ----------------------------------------------------------------------------- */
 
-/** Creates a document from a JSON object; writes its new id (36 characters + NUL) to out_id. */
-SYNC_API enum CSyncResult sync_engine_create_document(struct CSyncEngine *engine, const char *json, char out_id[SYNC_DOCUMENT_ID_SIZE]);
+/**
+ * Creates a document from a JSON object; writes its new id (36 characters + NUL) to out_id: a
+ * time-ordered UUID (version 7), so ids made later sort later.
+ */
+SYNC_API SyncResult sync_engine_create_document(SyncEngineHandle *engine, const char *json, char out_id[SYNC_DOCUMENT_ID_SIZE]);
 
 /**
  * Creates many documents in one transaction, far faster than one call each: `json_array` is a JSON
@@ -276,62 +284,130 @@ SYNC_API enum CSyncResult sync_engine_create_document(struct CSyncEngine *engine
  * with sync_string_free(). An empty array creates nothing and answers "[]". A very large batch may
  * need a longer call_timeout_ms: SYNC_RESULT_TIMEOUT says only that the outcome is unknown.
  */
-SYNC_API enum CSyncResult sync_engine_create_documents(struct CSyncEngine *engine, const char *json_array, char **out_ids_json);
+SYNC_API SyncResult sync_engine_create_documents(SyncEngineHandle *engine, const char *json_array, char **out_ids_json);
 
 /** Creates a document with a given lowercase UUID. Repeating the same id and content succeeds (safe retry after a timeout). */
-SYNC_API enum CSyncResult sync_engine_create_document_with_id(struct CSyncEngine *engine, const char *id, const char *json);
+SYNC_API SyncResult sync_engine_create_document_with_id(SyncEngineHandle *engine, const char *id, const char *json);
 
 /** Full replacement: members missing from `json` are removed. */
-SYNC_API enum CSyncResult sync_engine_update_document(struct CSyncEngine *engine, const char *id, const char *json);
+SYNC_API SyncResult sync_engine_update_document(SyncEngineHandle *engine, const char *id, const char *json);
 
 /** Applies an RFC 6902 JSON Patch (a JSON array of operations). */
-SYNC_API enum CSyncResult sync_engine_patch_document(struct CSyncEngine *engine, const char *id, const char *patch_json);
+SYNC_API SyncResult sync_engine_patch_document(SyncEngineHandle *engine, const char *id, const char *patch_json);
 
 /** Applies an RFC 7386 JSON Merge Patch (a JSON object; null removes a member). */
-SYNC_API enum CSyncResult sync_engine_merge_document(struct CSyncEngine *engine, const char *id, const char *merge_json);
+SYNC_API SyncResult sync_engine_merge_document(SyncEngineHandle *engine, const char *id, const char *merge_json);
 
-SYNC_API enum CSyncResult sync_engine_delete_document(struct CSyncEngine *engine, const char *id);
+SYNC_API SyncResult sync_engine_delete_document(SyncEngineHandle *engine, const char *id);
 
 /**
  * One document as JSON: {"id","title","content","sync_revision","pending","created_at","updated_at","deleted_at"}.
  * Deleted documents are found too (deleted_at set). Free *out_json with sync_string_free().
  */
-SYNC_API enum CSyncResult sync_engine_get_document(struct CSyncEngine *engine, const char *id, char **out_json);
+SYNC_API SyncResult sync_engine_get_document(SyncEngineHandle *engine, const char *id, char **out_json);
 
 /** Every live document, as a JSON array of the objects sync_engine_get_document() returns. */
-SYNC_API enum CSyncResult sync_engine_get_all_documents(struct CSyncEngine *engine, char **out_json);
+SYNC_API SyncResult sync_engine_get_all_documents(SyncEngineHandle *engine, char **out_json);
 
 /** Live (not deleted) documents. */
-SYNC_API enum CSyncResult sync_engine_count_documents(struct CSyncEngine *engine, uint64_t *out_count);
+SYNC_API SyncResult sync_engine_count_documents(SyncEngineHandle *engine, uint64_t *out_count);
 
 /** Local changes the server has not answered yet. */
-SYNC_API enum CSyncResult sync_engine_count_pending(struct CSyncEngine *engine, uint64_t *out_count);
+SYNC_API SyncResult sync_engine_count_pending(SyncEngineHandle *engine, uint64_t *out_count);
 
-SYNC_API enum CSyncResult sync_engine_is_connected(struct CSyncEngine *engine, bool *out_connected);
+SYNC_API SyncResult sync_engine_is_connected(SyncEngineHandle *engine, bool *out_connected);
 
 /**
  * Waits up to timeout_ms until every local change is on the server and catch-up is done.
  * SYNC_RESULT_TIMEOUT when that did not happen in time (nothing is lost: syncing goes on);
  * SYNC_RESULT_CONNECTION at once when the engine was set offline.
  */
-SYNC_API enum CSyncResult sync_engine_flush(struct CSyncEngine *engine, uint32_t timeout_ms);
+SYNC_API SyncResult sync_engine_flush(SyncEngineHandle *engine, uint32_t timeout_ms);
 
 /** false: stop connecting (local calls keep working); true: connect again. */
-SYNC_API enum CSyncResult sync_engine_set_online(struct CSyncEngine *engine, bool online);
+SYNC_API SyncResult sync_engine_set_online(SyncEngineHandle *engine, bool online);
 
 /** Reverts this engine's latest local change to the document (SYNC_RESULT_CONFLICT if a later change overlaps). */
-SYNC_API enum CSyncResult sync_engine_undo(struct CSyncEngine *engine, const char *id);
+SYNC_API SyncResult sync_engine_undo(SyncEngineHandle *engine, const char *id);
 
-SYNC_API enum CSyncResult sync_engine_redo(struct CSyncEngine *engine, const char *id);
+SYNC_API SyncResult sync_engine_redo(SyncEngineHandle *engine, const char *id);
 
 /** The document's local and remote changes as a JSON array, oldest first. */
-SYNC_API enum CSyncResult sync_engine_get_history(struct CSyncEngine *engine, const char *id, char **out_json);
+SYNC_API SyncResult sync_engine_get_history(SyncEngineHandle *engine, const char *id, char **out_json);
 
 /**
  * Local changes that lost to the server or were rejected, as a JSON array of
  * {"document_id","mutation_id","kind","reason","message","rejected","server_document","created_at"}.
  */
-SYNC_API enum CSyncResult sync_engine_get_conflicts(struct CSyncEngine *engine, char **out_json);
+SYNC_API SyncResult sync_engine_get_conflicts(SyncEngineHandle *engine, char **out_json);
+
+/* ---- queries (docs/queries.md) ------------------------------------------------------------- */
+
+/**
+ * A query is a JSON object (docs/queries.md): {"where": {...}, "sort": [...], "limit": n, "after":
+ * cursor, "fields": [...], "count": true, "search": "words"}. Errors name the offending part of it
+ * ("where.priority.$inn: unknown operator") with SYNC_RESULT_INVALID_INPUT.
+ */
+
+/** A live query of an engine (sync_engine_watch_query). */
+typedef struct SyncLiveQuery SyncLiveQuery;
+
+/**
+ * A live query's change, as JSON text: {"added": [{"index", "document"}], "removed": [ids],
+ * "changed": [documents], "moved": [{"id", "index"}], "total"?}. Applied in that order to the
+ * previous result it gives the new one; the first call holds the whole result as `added`.
+ * `diff_json` lives until the callback returns.
+ */
+typedef void (*SyncQueryCallback)(const char *diff_json, void *context);
+
+/** sync_engine_watch_query flag: every diff also holds `total`, the number of all matches past the page. */
+#define SYNC_WATCH_TOTAL 1u
+
+/**
+ * Answers a query from the local database, on the calling thread (like sync_engine_get_document,
+ * and seeing every write that returned before it): {"documents": [objects as get_document returns
+ * them], "next": cursor or null} or, with "count": true, {"count": n}. Free *out_json with
+ * sync_string_free(). The first run of a query text asks the engine's thread to compile it (and a
+ * query using $regex runs there); later runs do not. SYNC_RESULT_TIMEOUT when it ran longer than
+ * the config's query_time_limit_ms.
+ */
+SYNC_API SyncResult sync_engine_query(SyncEngineHandle *engine, const char *query_json, char **out_json);
+
+/** How a query runs, as JSON: {"sql", "index" (null: a scan), "plan": [SQLite's plan lines]}. */
+SYNC_API SyncResult sync_engine_explain_query(SyncEngineHandle *engine, const char *query_json, char **out_json);
+
+/**
+ * Declares an index from {"name", "fields": [dotted paths], "unique"?: bool}, built over the
+ * documents there are and kept with every write. A unique index refuses a local change repeating
+ * a key: SYNC_RESULT_CONFLICT. An index of that name and spec exists already: success.
+ */
+SYNC_API SyncResult sync_engine_create_index(SyncEngineHandle *engine, const char *spec_json);
+
+/** Declares a full-text index from {"name", "fields"}: the `search` of queries reads it. */
+SYNC_API SyncResult sync_engine_create_text_index(SyncEngineHandle *engine, const char *spec_json);
+
+/** Drops an index; SYNC_RESULT_NOT_FOUND when there is none of that name. */
+SYNC_API SyncResult sync_engine_drop_index(SyncEngineHandle *engine, const char *name);
+
+/** The indexes, as a JSON array of {"name", "kind": "value"|"text", "fields", "unique"}. */
+SYNC_API SyncResult sync_engine_list_indexes(SyncEngineHandle *engine, char **out_json);
+
+/**
+ * Opens a live query: `callback(diff_json, context)` gets the first result, then after each commit
+ * that changes the result (local or remote, one call per commit) what changed — inside
+ * sync_engine_process_events() only, like the listeners. `flags`: 0 or SYNC_WATCH_TOTAL. *out gets
+ * the live query; close it with sync_live_query_close() (or it closes with its engine). A live
+ * query's diffs are never dropped or merged when the event queue is full: each builds on the one
+ * before.
+ */
+SYNC_API SyncResult sync_engine_watch_query(SyncEngineHandle *engine, const char *query_json, uint32_t flags, SyncQueryCallback callback,
+                                            void *context, SyncLiveQuery **out);
+
+/**
+ * Closes a live query: once this returns its callback is not running (unless this is called from
+ * that very callback) and will not be called again; `query` is freed. NULL is fine.
+ */
+SYNC_API void sync_live_query_close(SyncLiveQuery *query);
 
 /* ---- events -------------------------------------------------------------------------------- */
 
@@ -340,7 +416,7 @@ SYNC_API enum CSyncResult sync_engine_get_conflicts(struct CSyncEngine *engine, 
  * SYNC_EVENT_ALL), inside sync_engine_process_events() only, until the listener is removed or the
  * engine destroyed. *out (NULL if you never remove it) gets the listener.
  */
-SYNC_API CSyncResult sync_engine_add_listener(CSyncEngine *engine, int filter, SyncEventCallback callback, void *context,
+SYNC_API SyncResult sync_engine_add_listener(SyncEngineHandle *engine, int filter, SyncEventCallback callback, void *context,
                                               SyncListener **out);
 
 /**
@@ -349,20 +425,13 @@ SYNC_API CSyncResult sync_engine_add_listener(CSyncEngine *engine, int filter, S
  */
 SYNC_API void sync_listener_remove(SyncListener *listener);
 
-/** sync_engine_add_listener() without a handle: remove with sync_engine_unregister_event_callback(). */
-SYNC_API enum CSyncResult sync_engine_register_event_callback(struct CSyncEngine *engine, SyncEventCallback callback, void *context,
-                                                              int filter);
-
-/** Removes every listener with this callback and context (SYNC_RESULT_NOT_FOUND if none). */
-SYNC_API enum CSyncResult sync_engine_unregister_event_callback(struct CSyncEngine *engine, SyncEventCallback callback, void *context);
-
 /**
  * Delivers queued events to the callbacks, on the calling thread; *processed (may be NULL) gets the
  * count. The queue holds at most event_queue_limit events: when full, a DocumentUpdated replaces
  * the queued update of the same document; otherwise the oldest event is dropped, and the next
  * delivery starts with one SYNC_EVENT_SYNC_ERROR whose numeric_data is the number dropped.
  */
-SYNC_API enum CSyncResult sync_engine_process_events(struct CSyncEngine *engine, uint32_t *processed);
+SYNC_API SyncResult sync_engine_process_events(SyncEngineHandle *engine, uint32_t *processed);
 
 /**
  * `notify(context)` is called from the engine's thread when events become ready — once, until the
@@ -370,16 +439,20 @@ SYNC_API enum CSyncResult sync_engine_process_events(struct CSyncEngine *engine,
  * moment it is set, it is called right away, on the calling thread. NULL removes it; once this
  * returns, the old notify is not running and will not be called again.
  */
-SYNC_API enum CSyncResult sync_engine_set_event_notify(struct CSyncEngine *engine, SyncNotifyCallback notify, void *context);
+SYNC_API SyncResult sync_engine_set_event_notify(SyncEngineHandle *engine, SyncNotifyCallback notify, void *context);
 
 /**
- * A file descriptor that is readable while events wait (for g_unix_fd_add, QSocketNotifier,
- * select/poll). Owned by the engine; do not read or close it. -1 on error.
+ * *out_fd = a file descriptor that is readable while events wait (for g_unix_fd_add, QSocketNotifier,
+ * select/poll). Owned by the engine: do not read or close it. On failure *out_fd is -1.
  */
-SYNC_API int sync_engine_event_fd(struct CSyncEngine *engine);
+SYNC_API SyncResult sync_engine_get_event_fd(SyncEngineHandle *engine, int *out_fd);
 
 #ifdef __cplusplus
 }
+#endif
+
+#ifndef SYNC_NO_COMPAT
+#include "sync_client_compat.h"
 #endif
 
 #endif /* SYNC_CLIENT_H */

@@ -1,6 +1,6 @@
 // sync_client.hpp — header-only C++11 wrapper over sync_client.h (compiles as C++11 to C++20).
 //
-// sync_engine owns a CSyncEngine (move-only RAII). Every failing call, the constructor included,
+// sync_engine owns a SyncEngineHandle (move-only RAII). Every failing call, the constructor included,
 // throws sync_exception carrying the C result code. Callbacks are std::function objects reached
 // through a static trampoline that catches everything: no exception ever crosses into the C
 // library. The threading contract of sync_client.h applies unchanged: callbacks run inside
@@ -34,15 +34,15 @@ namespace SyncClient {
 
 class sync_exception : public std::runtime_error {
  public:
-  sync_exception(CSyncResult code, const std::string &message) : std::runtime_error(message), code_(code) {}
-  CSyncResult code() const noexcept { return code_; }
+  sync_exception(SyncResult code, const std::string &message) : std::runtime_error(message), code_(code) {}
+  SyncResult code() const noexcept { return code_; }
 
  private:
-  CSyncResult code_;
+  SyncResult code_;
 };
 
 /** Throws sync_exception for any result but success, with the thread's last error message. */
-inline void check(CSyncResult result) {
+inline void check(SyncResult result) {
   if (result != SYNC_RESULT_SUCCESS) throw sync_exception(result, sync_last_error_message());
 }
 
@@ -75,15 +75,46 @@ struct registration {
   SyncListener *listener = nullptr;
 };
 
-/** Shared by an engine and its callback handles, so a handle outliving its engine stays harmless. */
+typedef std::function<void(const std::string &)> diff_function;
+
+/** One live query: the C handle and the function its trampoline calls. Owned by the engine's state. */
+struct live_registration {
+  /** Shared with a running trampoline, so a callback may close its own live query. */
+  std::shared_ptr<diff_function> function;
+  SyncLiveQuery *query = nullptr;
+};
+
+/** Shared by an engine and its callback and live query handles, so a handle outliving its engine stays harmless. */
 struct engine_state {
   std::mutex mutex;
   std::condition_variable removals_done;
   /** Removals in progress outside the lock; close() waits for them before destroying the engine. */
   int removing = 0;
-  CSyncEngine *handle = nullptr;
+  SyncEngineHandle *handle = nullptr;
   std::vector<std::shared_ptr<registration>> registrations;
+  std::vector<std::shared_ptr<live_registration>> live_queries;
 };
+
+/**
+ * Takes `reg` out of the engine's `list` and runs `close` (the C removal) outside the lock: it waits
+ * for a delivery on another thread, whose callbacks may themselves register or remove. Nothing when
+ * the engine is closed or `reg` is gone already; the engine's close() waits for a removal under way.
+ */
+template <typename T, typename Close>
+void unregister(engine_state &state, std::vector<std::shared_ptr<T>> engine_state::*list, const std::shared_ptr<T> &reg, Close close) {
+  {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    std::vector<std::shared_ptr<T>> &all = state.*list;
+    typename std::vector<std::shared_ptr<T>>::iterator it = std::find(all.begin(), all.end(), reg);
+    if (!state.handle || it == all.end()) return;
+    all.erase(it);
+    state.removing++;
+  }
+  close();
+  std::lock_guard<std::mutex> lock(state.mutex);
+  state.removing--;
+  state.removals_done.notify_all();
+}
 
 inline void trampoline(const SyncEventData *event, void *context) noexcept {
   try {
@@ -92,6 +123,16 @@ inline void trampoline(const SyncEventData *event, void *context) noexcept {
     (*function)(*event);
   } catch (...) {
     // An exception thrown by a callback has nowhere to go: the C caller cannot receive it.
+  }
+}
+
+inline void live_trampoline(const char *diff_json, void *context) noexcept {
+  try {
+    if (!diff_json || !context) return;
+    std::shared_ptr<diff_function> function = static_cast<live_registration *>(context)->function;
+    (*function)(std::string(diff_json));
+  } catch (...) {
+    // As for events: an exception thrown by a callback has nowhere to go.
   }
 }
 
@@ -141,20 +182,7 @@ class callback_handle {
     registration_.reset();
     if (!state || !reg) return;
     try {
-      {
-        std::lock_guard<std::mutex> lock(state->mutex);
-        auto &all = state->registrations;
-        auto it = std::find(all.begin(), all.end(), reg);
-        if (!state->handle || it == all.end()) return;
-        all.erase(it);
-        state->removing++;
-      }
-      // Outside the lock: this waits for a delivery on another thread, whose callbacks may
-      // themselves register or remove.
-      sync_listener_remove(reg->listener);
-      std::lock_guard<std::mutex> lock(state->mutex);
-      state->removing--;
-      state->removals_done.notify_all();
+      detail::unregister(*state, &detail::engine_state::registrations, reg, [&reg] { sync_listener_remove(reg->listener); });
     } catch (...) {
       // Only a failing mutex can throw here; the registration then lives until the engine goes.
     }
@@ -201,11 +229,61 @@ class scoped_callback {
   callback_handle handle_;
 };
 
+/**
+ * A live query (sync_engine::watch), move-only: destroying it or close() stops it — from another
+ * thread waiting until a running callback has returned, from inside its own callback safely.
+ * release() keeps it running until the engine is destroyed. Harmless after the engine is gone.
+ */
+class live_query {
+ public:
+  live_query() = default;
+  live_query(const live_query &) = delete;
+  live_query &operator=(const live_query &) = delete;
+  live_query(live_query &&other) noexcept : state_(std::move(other.state_)), registration_(std::move(other.registration_)) {}
+  live_query &operator=(live_query &&other) noexcept {
+    if (this != &other) {
+      close();
+      state_ = std::move(other.state_);
+      registration_ = std::move(other.registration_);
+    }
+    return *this;
+  }
+  ~live_query() { close(); }
+
+  void close() noexcept {
+    std::shared_ptr<detail::engine_state> state = state_.lock();
+    std::shared_ptr<detail::live_registration> reg = registration_.lock();
+    release();
+    if (!state || !reg) return;
+    try {
+      detail::unregister(*state, &detail::engine_state::live_queries, reg, [&reg] { sync_live_query_close(reg->query); });
+    } catch (...) {
+      // Only a failing mutex can throw here; the live query then runs until the engine goes.
+    }
+  }
+
+  /** Gives up ownership: the live query runs until its engine is destroyed. */
+  void release() noexcept {
+    state_.reset();
+    registration_.reset();
+  }
+
+  /** True while it runs and this object owns it. */
+  explicit operator bool() const noexcept { return !registration_.expired(); }
+
+ private:
+  friend class sync_engine;
+  live_query(std::weak_ptr<detail::engine_state> state, std::weak_ptr<detail::live_registration> registration)
+      : state_(std::move(state)), registration_(std::move(registration)) {}
+  std::weak_ptr<detail::engine_state> state_;
+  std::weak_ptr<detail::live_registration> registration_;
+};
+
 class sync_engine {
  public:
   /** Opens (or creates) the database; throws sync_exception with sync_engine_open()'s code on failure. */
   explicit sync_engine(const SyncEngineConfig &config) {
-    CSyncEngine *engine = nullptr;
+    SyncEngineHandle *engine = nullptr;
     check(sync_engine_open(&config, &engine));
     state_ = std::make_shared<detail::engine_state>();
     state_->handle = engine;
@@ -230,7 +308,7 @@ class sync_engine {
   /** A config with every default (sync_engine_config_init) and the five strings unset. */
   static SyncEngineConfig default_config() {
     SyncEngineConfig c;
-    sync_engine_config_init(&c);
+    check(sync_engine_config_init(&c));
     return c;
   }
 
@@ -299,8 +377,61 @@ class sync_engine {
   /** Waits until everything is on the server; throws sync_exception (SYNC_RESULT_TIMEOUT) otherwise. */
   void flush(uint32_t timeout_ms) { check(sync_engine_flush(handle(), timeout_ms)); }
   void set_online(bool online) { check(sync_engine_set_online(handle(), online)); }
+  /** sync_engine_rekey: `key` of 32 bytes re-encrypts (or encrypts) the database; an empty one decrypts it. */
+  void rekey(const std::vector<uint8_t> &key) { check(sync_engine_rekey(handle(), key.empty() ? nullptr : key.data(), key.size())); }
+  void rekey(const uint8_t *key, size_t key_length) { check(sync_engine_rekey(handle(), key, key_length)); }
   void undo(const std::string &id) { check(sync_engine_undo(handle(), id.c_str())); }
   void redo(const std::string &id) { check(sync_engine_redo(handle(), id.c_str())); }
+
+  // ---- queries (docs/queries.md) ----
+
+  /** Answers a query from the local database on this thread: {"documents": [...], "next": cursor|null} or {"count": n}. */
+  std::string query(const std::string &query_json) {
+    char *json = nullptr;
+    check(sync_engine_query(handle(), query_json.c_str(), &json));
+    return detail::take(json);
+  }
+  /** {"sql", "index", "plan"}: how the query runs. */
+  std::string explain_query(const std::string &query_json) {
+    char *json = nullptr;
+    check(sync_engine_explain_query(handle(), query_json.c_str(), &json));
+    return detail::take(json);
+  }
+  /** {"name", "fields": [...], "unique"?: bool} */
+  void create_index(const std::string &spec_json) { check(sync_engine_create_index(handle(), spec_json.c_str())); }
+  /** {"name", "fields": [...]}: the fields `search` reads. */
+  void create_text_index(const std::string &spec_json) { check(sync_engine_create_text_index(handle(), spec_json.c_str())); }
+  void drop_index(const std::string &name) { check(sync_engine_drop_index(handle(), name.c_str())); }
+  std::string list_indexes() {
+    char *json = nullptr;
+    check(sync_engine_list_indexes(handle(), &json));
+    return detail::take(json);
+  }
+
+  /**
+   * Opens a live query: `on_change(diff_json)` gets the first result, then each change of it, inside
+   * process_events() (see SyncQueryCallback for the diff). `total`: diffs also hold the number of
+   * all matches. The live query stops when the returned object is destroyed (or release() it).
+   */
+  template <typename F>
+  live_query watch(const std::string &query_json, F &&on_change, bool total = false) {
+    std::shared_ptr<detail::live_registration> reg = std::make_shared<detail::live_registration>();
+    reg->function = std::make_shared<detail::diff_function>(std::forward<F>(on_change));
+    SyncEngineHandle *engine = handle();
+    {
+      // Stored first: once the C live query exists, its context must stay alive.
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      state_->live_queries.push_back(reg);
+    }
+    SyncResult opened = sync_engine_watch_query(engine, query_json.c_str(), total ? SYNC_WATCH_TOTAL : 0u, detail::live_trampoline, reg.get(), &reg->query);
+    if (opened != SYNC_RESULT_SUCCESS) {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      auto &all = state_->live_queries;
+      all.erase(std::find(all.begin(), all.end(), reg));
+    }
+    check(opened);
+    return live_query(state_, reg);
+  }
 
   /**
    * Registers `callable` — `void(const SyncEventData &)` or `void(const SyncEventData *, void *)`
@@ -312,13 +443,13 @@ class sync_engine {
   callback_handle register_callback(F &&callable, int filter = SYNC_EVENT_ALL) {
     std::shared_ptr<detail::registration> reg = std::make_shared<detail::registration>();
     reg->function = std::make_shared<detail::event_function>(detail::adapt(std::forward<F>(callable), 0));
-    CSyncEngine *engine = handle();
+    SyncEngineHandle *engine = handle();
     {
       // Stored first: once the C listener exists, its context must stay alive.
       std::lock_guard<std::mutex> lock(state_->mutex);
       state_->registrations.push_back(reg);
     }
-    CSyncResult added = sync_engine_add_listener(engine, filter, detail::trampoline, reg.get(), &reg->listener);
+    SyncResult added = sync_engine_add_listener(engine, filter, detail::trampoline, reg.get(), &reg->listener);
     if (added != SYNC_RESULT_SUCCESS) {
       std::lock_guard<std::mutex> lock(state_->mutex);
       auto &all = state_->registrations;
@@ -343,31 +474,38 @@ class sync_engine {
   /** See sync_engine_set_event_notify: `notify` runs on the engine's thread and must only wake your loop. */
   void set_event_notify(SyncNotifyCallback notify, void *context) { check(sync_engine_set_event_notify(handle(), notify, context)); }
 
+  /** Readable while events wait; owned by the engine (do not read or close it). */
   int event_fd() {
-    int fd = sync_engine_event_fd(handle());
-    if (fd < 0) throw sync_exception(SYNC_RESULT_UNKNOWN, sync_last_error_message());
+    int fd = -1;
+    check(sync_engine_get_event_fd(handle(), &fd));
     return fd;
   }
 
-  static std::string get_version() { return sync_get_version(); }
+  static std::string get_version() {
+    const char *version = nullptr;
+    check(sync_library_version(&version));
+    return version;
+  }
 
   /** The C handle, for calls the wrapper does not cover. Owned by this object. */
-  CSyncEngine *handle() const {
+  SyncEngineHandle *handle() const {
     if (!state_ || !state_->handle) throw sync_exception(SYNC_RESULT_NOT_INITIALIZED, "the engine was moved from or closed");
     return state_->handle;
   }
 
-  /** Destroys the engine now, with every registration (the destructor does the same). */
+  /** Destroys the engine now, with every registration and live query (the destructor does the same). */
   void close() noexcept {
     if (!state_) return;
-    CSyncEngine *engine = nullptr;
+    SyncEngineHandle *engine = nullptr;
     std::vector<std::shared_ptr<detail::registration>> registrations;
+    std::vector<std::shared_ptr<detail::live_registration>> live_queries;
     try {
       std::unique_lock<std::mutex> lock(state_->mutex);
       engine = state_->handle;
       state_->handle = nullptr;
       state_->removals_done.wait(lock, [this] { return state_->removing == 0; });
       registrations.swap(state_->registrations);
+      live_queries.swap(state_->live_queries);
     } catch (...) {
       // Only a failing mutex can throw here; the engine is destroyed all the same.
     }

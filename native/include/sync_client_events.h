@@ -3,8 +3,9 @@
  *
  * In C it is the event part of sync_client.h (SyncEventType, SyncEventData, listeners,
  * sync_engine_process_events, notify and fd) plus sync_event_type_name(). In C++ (C++11 or later)
- * it also brings the wrapper (sync_client.hpp), `using SyncEngine = SyncClient::sync_engine;` and
- * get_event_name().
+ * it also brings the wrapper (sync_client.hpp) and SyncClient::get_event_name(); unless
+ * SYNC_NO_COMPAT is defined, also the original examples' global names `SyncEngine` (the class
+ * SyncClient::sync_engine) and get_event_name().
  */
 #ifndef SYNC_CLIENT_EVENTS_H
 #define SYNC_CLIENT_EVENTS_H
@@ -31,13 +32,15 @@ static inline const char *sync_event_type_name(int event_type) {
 #ifdef __cplusplus
 #include "sync_client.hpp"
 
-typedef SyncClient::sync_engine SyncEngine;
-
 namespace SyncClient {
 inline const char *get_event_name(int event_type) { return sync_event_type_name(event_type); }
 }  // namespace SyncClient
 
+#ifndef SYNC_NO_COMPAT
+/* The original examples' global names (they use a class SyncEngine): see sync_client_compat.h. */
+typedef SyncClient::sync_engine SyncEngine;
 using SyncClient::get_event_name;
+#endif
 #endif
 
 #endif /* SYNC_CLIENT_EVENTS_H */

@@ -6,7 +6,8 @@ import { EventType } from '../../client-ts/src/events.js';
 import { ENGINE_ERROR_CODES } from '../../client-ts/src/errors.js';
 import { RESULT_CODES, resultCodeOf } from './abi.js';
 
-const header = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'include', 'sync_client.h'), 'utf8');
+const include = join(dirname(fileURLToPath(import.meta.url)), '..', 'include');
+const header = readFileSync(join(include, 'sync_client.h'), 'utf8');
 
 /** NAME = value pairs of one enum in the header. */
 function enumValues(prefix: string): Map<string, number> {
@@ -24,11 +25,16 @@ t.test('SyncEventType in sync_client.h equals the engine EventType', async (t) =
   for (const [name, value] of ts) t.equal(header.get(snake(name)), value, `SYNC_EVENT_${snake(name)} = ${value}`);
 });
 
-t.test('enum CSyncResult in sync_client.h equals RESULT_CODES', async (t) => {
+t.test('SyncResult in sync_client.h equals RESULT_CODES', async (t) => {
   const header = enumValues('SYNC_RESULT_');
   t.same(Object.fromEntries(header), RESULT_CODES);
-  // X11's X.h defines a macro Success: the enumerator must be declared only without it.
-  t.match(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'include', 'sync_client.h'), 'utf8'), /#ifndef Success\n(?:\s*\/\*[^*]*\*\/\n)?\s*Success = 0,\n#endif/);
+  t.match(readFileSync(join(include, 'sync_client.h'), 'utf8'), /typedef enum CSyncResult \{[^}]*\} SyncResult;/, 'one enum, its first-generation tag kept');
+});
+
+t.test('the first generation\'s Success (sync_client_compat.h) is SYNC_RESULT_SUCCESS, declared only without X11\'s macro', async (t) => {
+  const compat = readFileSync(join(include, 'sync_client_compat.h'), 'utf8');
+  t.match(compat, /#ifndef Success\n#ifdef __cplusplus\nstatic const SyncResult Success = SYNC_RESULT_SUCCESS;\n#else\n#define Success 0\n#endif\n#endif/);
+  t.notMatch(readFileSync(join(include, 'sync_client.h'), 'utf8'), /\bSuccess\s*=/, 'not declared by the current API');
 });
 
 t.test('every engine error code maps to a specific result code', async (t) => {

@@ -1,7 +1,7 @@
 import { ENGINE_ERROR_CODES, type EngineErrorCode } from '../../client-ts/src/errors.js';
 
 /**
- * `enum CSyncResult` of sync_client.h, defined here once; a test checks the header against it
+ * SyncResult of sync_client.h, defined here once; a test checks the header against it
  * (and SyncEventType against the engine's EventType).
  */
 export const RESULT_CODES = {
@@ -19,6 +19,7 @@ export const RESULT_CODES = {
   INVALID_URL: 11,
   INVALID_CREDENTIALS: 12,
   RUNTIME_UNAVAILABLE: 13,
+  WRONG_KEY: 14,
 } as const;
 export type ResultCode = (typeof RESULT_CODES)[keyof typeof RESULT_CODES];
 
@@ -32,6 +33,7 @@ const BY_ENGINE_CODE: Record<EngineErrorCode, ResultCode> = {
   timeout: RESULT_CODES.TIMEOUT,
   closed: RESULT_CODES.NOT_INITIALIZED,
   locked: RESULT_CODES.LOCKED,
+  wrong_key: RESULT_CODES.WRONG_KEY,
 };
 
 export function resultCodeOf(code: string): ResultCode {

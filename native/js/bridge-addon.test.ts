@@ -28,7 +28,9 @@ interface QueuedEvent {
   flag: boolean;
 }
 type DispatchResult = { code?: unknown; message?: string; value?: unknown } | unknown;
-type Dispatch = (op: string, engineId: number, args: string[]) => DispatchResult | Promise<DispatchResult>;
+/** An operation's arguments as the bridge passes them: one object (contract/types.ts's values). */
+type Args = Record<string, unknown>;
+type Dispatch = (op: string, engineId: number, args: Args) => DispatchResult | Promise<DispatchResult>;
 interface BridgeAddon {
   start(dispatch: Dispatch): void;
   pushEvent(engine: number, type: number, documentId: string | null, title: string | null, content: string | null, error: string | null, numeric: number, flag: boolean): void;
@@ -41,7 +43,7 @@ interface BridgeAddon {
   queueFdReadable(engineId: number): boolean;
   notifyCount(engineId: number): number;
   publishedState(engineId: number): { documents: number; pending: number; connected: boolean };
-  callFromThread(op: string, engineId: number, args: string[], timeoutMs: number): Promise<Reply>;
+  callFromThread(op: string, engineId: number, args: Args, timeoutMs: number): Promise<Reply>;
   stop(): void;
 }
 
@@ -66,7 +68,7 @@ const created = (documentId: string): Partial<QueuedEvent> & { type: number } =>
 
 t.test('before start, a call answers NOT_INITIALIZED at once', async (t) => {
   const t0 = Date.now();
-  const r = await bridge.callFromThread('get_document', 1, ['x'], 5000);
+  const r = await bridge.callFromThread('get_document', 1, { id: 'x' }, 5000);
   t.equal(r.code, NOT_INITIALIZED);
   t.match(r.message, /not running/);
   t.ok(Date.now() - t0 < 2000, 'no wait for the timeout');
@@ -80,20 +82,20 @@ t.test('start(dispatch) takes a function, once per process', async (t) => {
 });
 
 t.test('calls from worker threads reach dispatch and return its result', async (t) => {
-  const seen: [string, number, string[]][] = [];
+  const seen: [string, number, Args][] = [];
   handler = (op, engineId, args) => {
     seen.push([op, engineId, args]);
     switch (op) {
       case 'text':
-        return { code: SUCCESS, value: args.join('|') };
+        return { code: SUCCESS, value: Object.values(args).join('|') };
       case 'number':
-        return { code: SUCCESS, value: Number(args[0]) };
+        return { code: SUCCESS, value: Number(args.n) };
       case 'bool':
-        return { code: SUCCESS, value: args[0] === 'yes' };
+        return { code: SUCCESS, value: args.b === 'yes' };
       case 'void':
         return { code: SUCCESS };
       case 'missing':
-        return { code: NOT_FOUND, message: `document ${args[0]} not found` };
+        return { code: NOT_FOUND, message: `document ${args.id} not found` };
       case 'conflict':
         return { code: CONFLICT, message: 'version conflict' };
       case 'throws':
@@ -107,39 +109,67 @@ t.test('calls from worker threads reach dispatch and return its result', async (
     }
   };
   const t0 = Date.now();
-  const text = await bridge.callFromThread('text', 7, ['a', 'ünïcødé ✓', ''], 5000);
+  const text = await bridge.callFromThread('text', 7, { a: 'a', b: 'ünïcødé ✓', c: '' }, 5000);
   t.same(text, { code: SUCCESS, message: '', text: 'a|ünïcødé ✓|' });
   t.ok(Date.now() - t0 < 2000, 'answered while the JS thread was free (no wait for the timeout)');
-  t.same(seen[0], ['text', 7, ['a', 'ünïcødé ✓', '']], 'op, engine id and args reach dispatch unchanged');
+  t.same(seen[0], ['text', 7, { a: 'a', b: 'ünïcødé ✓', c: '' }], 'op, engine id and args reach dispatch unchanged');
 
-  t.equal((await bridge.callFromThread('text', 1, [], 5000)).text, '', 'an empty string is text, not "no value"');
-  t.same(await bridge.callFromThread('number', 1, ['42'], 5000), { code: SUCCESS, message: '', text: null }, 'a value that is not text is not passed on');
-  t.same(await bridge.callFromThread('bool', 1, ['yes'], 5000), { code: SUCCESS, message: '', text: null });
-  t.same(await bridge.callFromThread('void', 1, [], 5000), { code: SUCCESS, message: '', text: null });
+  t.equal((await bridge.callFromThread('text', 1, {}, 5000)).text, '', 'an empty string is text, not "no value"');
+  t.same(await bridge.callFromThread('number', 1, { n: '42' }, 5000), { code: SUCCESS, message: '', text: null }, 'a value that is not text is not passed on');
+  t.same(await bridge.callFromThread('bool', 1, { b: 'yes' }, 5000), { code: SUCCESS, message: '', text: null });
+  t.same(await bridge.callFromThread('void', 1, {}, 5000), { code: SUCCESS, message: '', text: null });
 
-  t.same(await bridge.callFromThread('missing', 2, ['d1'], 5000), { code: NOT_FOUND, message: 'document d1 not found', text: null });
-  t.match(await bridge.callFromThread('conflict', 2, [], 5000), { code: CONFLICT, message: 'version conflict' });
-  t.match(await bridge.callFromThread('throws', 2, [], 5000), { code: UNKNOWN, message: 'dispatch threw' }, 'a throwing dispatch gives UNKNOWN with its message');
-  t.match(await bridge.callFromThread('no-object', 2, [], 5000), { code: UNKNOWN, message: /no result/ });
-  t.match(await bridge.callFromThread('no-code', 2, [], 5000), { code: UNKNOWN, text: 'x' }, 'a reply without a code is UNKNOWN');
+  t.same(await bridge.callFromThread('missing', 2, { id: 'd1' }, 5000), { code: NOT_FOUND, message: 'document d1 not found', text: null });
+  t.match(await bridge.callFromThread('conflict', 2, {}, 5000), { code: CONFLICT, message: 'version conflict' });
+  t.match(await bridge.callFromThread('throws', 2, {}, 5000), { code: UNKNOWN, message: 'dispatch threw' }, 'a throwing dispatch gives UNKNOWN with its message');
+  t.match(await bridge.callFromThread('no-object', 2, {}, 5000), { code: UNKNOWN, message: /no result/ });
+  t.match(await bridge.callFromThread('no-code', 2, {}, 5000), { code: UNKNOWN, text: 'x' }, 'a reply without a code is UNKNOWN');
+});
+
+t.test('the arguments reach dispatch as one object of typed values: strings, numbers, booleans, null, and records of those', async (t) => {
+  let received: Args | undefined;
+  handler = (_op, _engineId, args) => {
+    received = args;
+    return { code: SUCCESS };
+  };
+  const options = { reconnect_min_ms: 4294967295, client_id: null, start_offline: true, tls_ca_file: 'PEM ✓' };
+  await bridge.callFromThread('create', 1, { database_url: 'a.db', timeout_ms: 0, online: false, options }, 5000);
+  t.same(received, { database_url: 'a.db', timeout_ms: 0, online: false, options }, 'the largest u32 is exact; a record arrives as an object');
+  t.equal(typeof received?.timeout_ms, 'number');
+  t.equal(received?.online, false, 'false is a boolean, not "0"');
+  t.equal((received?.options as { client_id: unknown }).client_id, null, 'NULL is null');
+});
+
+t.test('key bytes reach dispatch as a Buffer of their own, which the handler may zero', async (t) => {
+  let received: Args | undefined;
+  handler = (_op, _engineId, args) => {
+    received = args;
+    return { code: SUCCESS };
+  };
+  const key = Buffer.from(Array.from({ length: 32 }, (_, i) => i));
+  await bridge.callFromThread('rekey', 1, { key, none: null }, 5000);
+  t.ok(Buffer.isBuffer(received?.key));
+  t.same([...(received?.key as Buffer)], [...key], 'the same bytes');
+  t.not(received?.key, key, 'a copy');
+  t.equal(received?.none, null);
 });
 
 t.test('a dispatch returning a Promise completes the call when it settles', async (t) => {
   handler = async (op, _engineId, args) => {
-    await sleep(Number(args[0]));
-    if (op === 'reject') throw new Error(`rejected after ${args[0]} ms`);
+    await sleep(Number(args.ms));
+    if (op === 'reject') throw new Error(`rejected after ${args.ms} ms`);
     if (op === 'reject-string') return Promise.reject('plain reason');
     if (op === 'resolve-nothing') return undefined;
-    return { code: SUCCESS, value: `settled after ${args[0]} ms` };
+    return { code: SUCCESS, value: `settled after ${args.ms} ms` };
   };
   const t0 = Date.now();
-  const r = await bridge.callFromThread('resolve', 1, ['80'], 5000);
+  const r = await bridge.callFromThread('resolve', 1, { ms: 80 }, 5000);
   t.same([r.code, r.text], [SUCCESS, 'settled after 80 ms']);
   t.ok(Date.now() - t0 >= 75, 'the call waited for the promise');
 
-  t.same(await bridge.callFromThread('reject', 1, ['20'], 5000), { code: UNKNOWN, message: 'rejected after 20 ms', text: null });
-  t.match(await bridge.callFromThread('reject-string', 1, ['0'], 5000), { code: UNKNOWN, message: 'plain reason' });
-  t.match(await bridge.callFromThread('resolve-nothing', 1, ['0'], 5000), { code: UNKNOWN, message: /no result/ });
+  t.same(await bridge.callFromThread('reject', 1, { ms: 20 }, 5000), { code: UNKNOWN, message: 'rejected after 20 ms', text: null });
+  t.match(await bridge.callFromThread('reject-string', 1, { ms: 0 }, 5000), { code: UNKNOWN, message: 'plain reason' });
+  t.match(await bridge.callFromThread('resolve-nothing', 1, { ms: 0 }, 5000), { code: UNKNOWN, message: /no result/ });
 });
 
 t.test('no answer within the timeout gives TIMEOUT; the late answer is dropped', async (t) => {
@@ -147,17 +177,17 @@ t.test('no answer within the timeout gives TIMEOUT; the late answer is dropped',
   let lateReturned = false;
   handler = (op, _engineId, args) => {
     if (op === 'block') {
-      const end = Date.now() + Number(args[0]);
+      const end = Date.now() + Number(args.ms);
       while (Date.now() < end) {
         /* busy: the JS thread cannot answer */
       }
       lateReturned = true;
       return { code: SUCCESS, value: 'late (blocking)' };
     }
-    return { code: SUCCESS, value: `${op}:${args.join(',')}` };
+    return { code: SUCCESS, value: `${op}:${Object.values(args).join(',')}` };
   };
   const t0 = Date.now();
-  const blocked = await bridge.callFromThread('block', 1, ['400'], 100);
+  const blocked = await bridge.callFromThread('block', 1, { ms: 400 }, 100);
   t.equal(blocked.code, TIMEOUT);
   t.match(blocked.message, /within 100 ms.*outcome is unknown/);
   t.equal(blocked.text, null, 'the late value is not delivered');
@@ -169,29 +199,29 @@ t.test('no answer within the timeout gives TIMEOUT; the late answer is dropped',
   const lateSettled = new Promise<void>((resolve) => (settleLate = resolve));
   handler = async (op, _engineId, args) => {
     if (op === 'slow') {
-      await sleep(Number(args[0]));
+      await sleep(Number(args.ms));
       setImmediate(settleLate);
       return { code: SUCCESS, value: 'late (promise)' };
     }
-    return { code: SUCCESS, value: `${op}:${args.join(',')}` };
+    return { code: SUCCESS, value: `${op}:${Object.values(args).join(',')}` };
   };
-  const slow = await bridge.callFromThread('slow', 1, ['250'], 50);
+  const slow = await bridge.callFromThread('slow', 1, { ms: 250 }, 50);
   t.equal(slow.code, TIMEOUT);
   t.equal(slow.text, null);
   await lateSettled;
   // The request objects outlived their callers; later calls get their own answers, not the late ones.
-  for (let i = 0; i < 5; i++) t.equal((await bridge.callFromThread('next', 1, [String(i)], 5000)).text, `next:${i}`);
-  const rejectLate = await bridge.callFromThread('slow', 1, ['150'], 20);
+  for (let i = 0; i < 5; i++) t.equal((await bridge.callFromThread('next', 1, { i: String(i) }, 5000)).text, `next:${i}`);
+  const rejectLate = await bridge.callFromThread('slow', 1, { ms: 150 }, 20);
   t.equal(rejectLate.code, TIMEOUT);
   await sleep(200);
-  t.equal((await bridge.callFromThread('after', 3, ['ok'], 5000)).text, 'after:ok');
+  t.equal((await bridge.callFromThread('after', 3, { x: 'ok' }, 5000)).text, 'after:ok');
 });
 
 t.test('200 concurrent calls from parallel AsyncWorkers each get their own result', async (t) => {
   let inFlight = 0;
   let maxInFlight = 0;
   handler = (op, engineId, args) => {
-    const i = Number(args[0]);
+    const i = Number(args.i);
     const reply = { code: i % 10 === 9 ? NOT_FOUND : SUCCESS, message: `m${i}`, value: `${op}/${engineId}/${i}` };
     if (i % 3 === 0) return reply; // some answered synchronously
     inFlight++;
@@ -202,7 +232,7 @@ t.test('200 concurrent calls from parallel AsyncWorkers each get their own resul
     });
   };
   const n = 200;
-  const replies = await Promise.all(Array.from({ length: n }, (_, i) => bridge.callFromThread(`op${i % 4}`, 100 + (i % 5), [String(i)], 10_000)));
+  const replies = await Promise.all(Array.from({ length: n }, (_, i) => bridge.callFromThread(`op${i % 4}`, 100 + (i % 5), { i }, 10_000)));
   let right = 0;
   replies.forEach((r, i) => {
     if (r.code === (i % 10 === 9 ? NOT_FOUND : SUCCESS) && r.text === `op${i % 4}/${100 + (i % 5)}/${i}` && r.message === `m${i}`) right++;
@@ -235,11 +265,11 @@ t.test('pushEvent to a registered queue → drainQueue returns them in order', a
 t.test('events pushed by dispatch during a call are queued before the call returns', async (t) => {
   bridge.newQueue(2, 100);
   handler = async (_op, engineId, args) => {
-    push(engineId, { type: EventType.DocumentCreated, documentId: args[0]!, content: args[1]!, flag: true });
+    push(engineId, { type: EventType.DocumentCreated, documentId: String(args.id), content: String(args.json), flag: true });
     await sleep(5);
-    return { code: SUCCESS, value: args[0] };
+    return { code: SUCCESS, value: args.id };
   };
-  const r = await bridge.callFromThread('create_document', 2, ['doc-9', '{"x":1}'], 5000);
+  const r = await bridge.callFromThread('create_document', 2, { id: 'doc-9', json: '{"x":1}' }, 5000);
   t.equal(r.text, 'doc-9');
   t.ok(bridge.queueFdReadable(2));
   t.same(bridge.drainQueue(2).events, [{ type: EventType.DocumentCreated, documentId: 'doc-9', title: null, content: '{"x":1}', error: null, numeric: 0, flag: true }]);
@@ -376,7 +406,7 @@ t.test('pushEvent for an unknown or removed engine is ignored', async (t) => {
 t.test('callsWaiting is true exactly while a call is queued and this thread has not picked it up', async (t) => {
   handler = () => ({ code: SUCCESS, value: 'done' });
   t.equal(bridge.callsWaiting(), false, 'nothing queued');
-  const reply = bridge.callFromThread('queued', 1, [], 5000);
+  const reply = bridge.callFromThread('queued', 1, {}, 5000);
   // This thread stays busy (as during a slice of server messages) until the worker thread has queued the call.
   const until = Date.now() + 2000;
   while (!bridge.callsWaiting() && Date.now() < until);
@@ -413,10 +443,10 @@ t.test('publishCounts and the connection events set what the C calls answer on t
 
 t.test('after stop(), calls answer NOT_INITIALIZED and the event loop can end', async (t) => {
   handler = () => ({ code: SUCCESS, value: 'still running' });
-  t.equal((await bridge.callFromThread('ping', 1, [], 5000)).text, 'still running');
+  t.equal((await bridge.callFromThread('ping', 1, {}, 5000)).text, 'still running');
   bridge.stop();
   const t0 = Date.now();
-  const r = await bridge.callFromThread('ping', 1, [], 5000);
+  const r = await bridge.callFromThread('ping', 1, {}, 5000);
   t.equal(r.code, NOT_INITIALIZED);
   t.ok(Date.now() - t0 < 2000);
   bridge.stop(); // idempotent

@@ -1,7 +1,8 @@
 /**
  * The JavaScript side of libsync_client, bundled (with the engine and its dependencies) into one
  * CommonJS file that the embedded runtime loads. The C library calls `dispatch(op, engineId, args)`
- * through the Node-API bridge for everything that writes or waits; events go back through
+ * through the Node-API bridge for everything that writes or waits — the operations of
+ * contract/ops.ts, whose table types the handlers below; events go back through
  * `bridge.pushEvent`. Reads never come here: the C library answers them on the caller's thread,
  * from the database file (on connections of its own, through this runtime's SQLite) and from the
  * counts published with `bridge.publishCounts`.
@@ -12,7 +13,9 @@ import { API_KEY_PATTERN, API_SECRET_PATTERN, isUuid, jsonEqual, type JsonObject
 import { SyncEngine } from '../../client-ts/src/engine.js';
 import { SyncError } from '../../client-ts/src/errors.js';
 import type { Logger } from '../../client-ts/src/logger.js';
+import type { IndexSpec } from '../../client-ts/src/query/query-api.js';
 import { RESULT_CODES, resultCodeOf, type ResultCode } from './abi.js';
+import { CONSTANTS, type EngineOpHandlers } from './contract/ops.js';
 
 /** What the C++ bridge hands to `start`. */
 export interface Bridge {
@@ -21,6 +24,11 @@ export interface Bridge {
   publishCounts(engine: number, documents: number, pending: number): void;
   /** Whether calls from C threads are queued for this thread and not yet picked up. */
   callsWaiting(): boolean;
+  /**
+   * Checkpoints the file's WAL on the library's checkpoint thread, soon; returns at once, with why
+   * the file's previous checkpoint there failed, if it did.
+   */
+  checkpoint(databasePath: string): string | undefined;
   log(level: number, message: string): void;
 }
 
@@ -76,10 +84,29 @@ function keepStdioToTheHost(bridge: Bridge): void {
   Object.defineProperty(process, 'stderr', { configurable: true, enumerable: true, get: () => stderr });
 }
 
-export function start(bridge: Bridge, options: HostOptions): (op: string, engineId: number, args: string[]) => Reply | Promise<Reply> {
+/** What the C++ bridge calls: `args` is the operation's arguments as one object, built from the contract (contract/ops.ts). */
+export type Dispatch = (op: string, engineId: number, args: object) => Reply | Promise<Reply>;
+
+/** A handler of some operation, as the dispatcher holds it (each is typed by its table where it is written). */
+export type AnyHandler = (engineId: number, args: never) => unknown;
+
+/** A refusal with a result code of the C API's own (INVALID_URL, INVALID_CREDENTIALS), beyond the engine's error codes. */
+class Refused extends Error {
+  constructor(readonly reply: Reply) {
+    super(reply.message);
+  }
+}
+
+/**
+ * Starts the host: the handlers of every operation of contract/ops.ts, plus `extra` ones (the test
+ * build's, host-testing.ts). Returns the dispatch function the bridge calls.
+ */
+export function start(bridge: Bridge, options: HostOptions, extra: Readonly<Record<string, AnyHandler>> = {}): Dispatch {
   keepStdioToTheHost(bridge);
   surviveProcessExit(bridge);
   const engines = new Map<number, SyncEngine>();
+  /** Open live queries by `engine/watch`: the function that stops each. */
+  const watches = new Map<string, () => void>();
   /** Engines the host set offline: flushing them fails at once instead of waiting out the timeout. */
   const offline = new Set<number>();
   const logger: Logger = {
@@ -89,14 +116,9 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
     error: (m) => bridge.log(LOG.error, m),
   };
 
-  const ok = (value?: string): Reply => (value === undefined ? { code: RESULT_CODES.SUCCESS } : { code: RESULT_CODES.SUCCESS, value });
-  const fail = (err: unknown): Reply => {
-    if (err instanceof SyncError) return { code: resultCodeOf(err.code), message: err.message };
-    return { code: RESULT_CODES.UNKNOWN, message: (err as Error)?.message ?? String(err) };
-  };
-  const parseJson = (text: string | undefined, what: string): unknown => {
+  const parseJson = (text: string, what: string): unknown => {
     try {
-      return JSON.parse(text ?? '');
+      return JSON.parse(text);
     } catch (err) {
       throw new SyncError('invalid_input', `${what} is not valid JSON: ${(err as Error).message}`);
     }
@@ -106,43 +128,32 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
     if (!e) throw new SyncError('closed', 'the engine is destroyed');
     return e;
   };
-  const ops: Record<string, (engineId: number, a: string[]) => Reply | Promise<Reply>> = {
-    /**
-     * The C side allocates the id first, so events of the engine's first moments find their queue.
-     * Answers the database file's absolute path, which the C side opens for reading.
-     */
-    create(id, a) {
-      const [dbUrl, serverUrl, email, apiKey, apiSecret, optionsJson] = a;
-      const o = parseJson(optionsJson, 'options') as {
-        reconnect_min_ms: number;
-        reconnect_max_ms: number;
-        heartbeat_interval_ms: number;
-        heartbeat_timeout_ms: number;
-        durability: number;
-        client_id: string | null;
-        start_offline: boolean;
-        tls_ca_file: string | null;
-      };
+  const ops: EngineOpHandlers = {
+    /** The C side allocates the id first, so events of the engine's first moments find their queue. */
+    create(id, { database_url, server_url, email, api_key, api_secret, options: o }) {
       if (engines.has(id)) throw new SyncError('invalid_input', `engine ${id} exists`);
-      const databasePath = databasePathOf(dbUrl!);
-      const refused = openArgumentError(databasePath, serverUrl!, apiKey!, apiSecret!);
-      if (refused) return refused;
+      const databasePath = databasePathOf(database_url);
+      const refused = openArgumentError(databasePath, server_url, api_key, api_secret);
+      if (refused) throw new Refused(refused);
       const absolutePath = resolve(databasePath!);
-      const engine = SyncEngine.open({
+      // The engine keys its file and keeps no copy; neither does this host once it is open (or refused).
+      const engine = withKey(o.encryption_key, () => SyncEngine.open({
         databasePath: absolutePath,
-        serverUrl: serverUrl!,
-        email: email!,
-        apiKey: apiKey!,
-        apiSecret: apiSecret!,
+        serverUrl: server_url,
+        email,
+        apiKey: api_key,
+        apiSecret: api_secret,
         ...(o.client_id ? { clientId: o.client_id } : {}),
         reconnect: { minMs: o.reconnect_min_ms, maxMs: o.reconnect_max_ms },
         heartbeat: { intervalMs: o.heartbeat_interval_ms, timeoutMs: o.heartbeat_timeout_ms },
         durability: o.durability === 1 ? 'full' : 'normal',
         online: !o.start_offline,
         ...(o.tls_ca_file !== null ? { tlsCa: o.tls_ca_file } : {}),
+        queryTimeLimitMs: o.query_time_limit_ms,
+        ...(o.encryption_key !== null ? { encryptionKey: o.encryption_key } : {}),
         logger,
         nativeBinding: options.sqliteBinding,
-      });
+      }));
       engine.onEvent((e) =>
         bridge.pushEvent(id, e.type, e.documentId, e.title, e.content === null ? null : JSON.stringify(e.content), e.error, e.numericData, e.booleanData),
       );
@@ -151,133 +162,160 @@ export function start(bridge: Bridge, options: HostOptions): (op: string, engine
       publish();
       // C writes go ahead of incoming changes: a slice of them ends as soon as a call waits.
       engine.yieldSlicesWhen(bridge.callsWaiting);
+      // ...and never wait for a checkpoint: the library runs them on a thread of its own.
+      engine.checkpointWith(() => {
+        const failed = bridge.checkpoint(absolutePath);
+        if (failed) logger.warn(`a WAL checkpoint of ${absolutePath} failed (the next one tries again): ${failed}`);
+      });
       engines.set(id, engine);
       if (o.start_offline) offline.add(id);
-      return ok(absolutePath);
+      return absolutePath;
     },
     async destroy(id) {
       const engine = engines.get(id);
       engines.delete(id);
       offline.delete(id);
+      for (const key of watches.keys()) if (key.startsWith(`${id}/`)) watches.delete(key);
       await engine?.close(500);
-      return ok();
     },
-    create_document(id, [json]) {
-      return ok(engineOf(id).createDocument(parseJson(json, 'content') as JsonObject));
+    rekey(id, { key }) {
+      withKey(key, () => engineOf(id).rekey(key));
     },
-    /** All or nothing, in one transaction; answers the new ids as a JSON array, in order. */
-    create_documents(id, [json]) {
-      const contents = parseJson(json, 'contents');
+    create_document(id, { json }) {
+      return engineOf(id).createDocument(parseJson(json, 'content') as JsonObject);
+    },
+    create_documents(id, { json_array }) {
+      const contents = parseJson(json_array, 'contents');
       if (!Array.isArray(contents)) throw new SyncError('invalid_input', 'contents must be a JSON array of objects');
-      return ok(JSON.stringify(engineOf(id).createDocuments(contents as JsonObject[])));
+      return JSON.stringify(engineOf(id).createDocuments(contents as JsonObject[]));
     },
-    create_document_with_id(id, [docId, json]) {
+    create_document_with_id(id, { id: docId, json }) {
       const engine = engineOf(id);
       const content = parseJson(json, 'content') as JsonObject;
       // A retry after SYNC_RESULT_TIMEOUT: the first attempt may have landed. Same id and content is success.
-      const existing = isUuid(docId) ? engine.getDocument(docId!) : null;
-      if (existing && existing.deletedAt === null && jsonEqual(existing.content, content)) return ok(docId);
-      return ok(engine.createDocument(content, { id: docId! }));
+      const existing = isUuid(docId) ? engine.getDocument(docId) : null;
+      if (existing && existing.deletedAt === null && jsonEqual(existing.content, content)) return;
+      engine.createDocument(content, { id: docId });
     },
-    update_document(id, [docId, json]) {
-      engineOf(id).updateDocument(docId!, parseJson(json, 'content') as JsonObject);
-      return ok();
+    update_document(id, { id: docId, json }) {
+      engineOf(id).updateDocument(docId, parseJson(json, 'content') as JsonObject);
     },
-    patch_document(id, [docId, json]) {
-      engineOf(id).patchDocument(docId!, parseJson(json, 'patch') as PatchOp[]);
-      return ok();
+    patch_document(id, { id: docId, patch_json }) {
+      engineOf(id).patchDocument(docId, parseJson(patch_json, 'patch') as PatchOp[]);
     },
-    merge_document(id, [docId, json]) {
-      engineOf(id).mergeDocument(docId!, parseJson(json, 'merge patch') as JsonObject);
-      return ok();
+    merge_document(id, { id: docId, merge_json }) {
+      engineOf(id).mergeDocument(docId, parseJson(merge_json, 'merge patch') as JsonObject);
     },
-    delete_document(id, [docId]) {
-      engineOf(id).deleteDocument(docId!);
-      return ok();
+    delete_document(id, { id: docId }) {
+      engineOf(id).deleteDocument(docId);
     },
-    async flush(id, [timeout]) {
+    async flush(id, { timeout_ms }) {
       const engine = engineOf(id);
       if (offline.has(id)) throw new SyncError('connection', 'the engine is offline (sync_engine_set_online(engine, false))');
-      await engine.whenSynced(Math.min(Number(timeout), 2 ** 31 - 1));
-      return ok();
+      await engine.whenSynced(Math.min(timeout_ms, 2 ** 31 - 1));
     },
-    set_online(id, [online]) {
-      engineOf(id).setOnline(online === '1');
-      if (online === '1') offline.delete(id);
+    set_online(id, { online }) {
+      engineOf(id).setOnline(online);
+      if (online) offline.delete(id);
       else offline.add(id);
-      return ok();
     },
-    undo(id, [docId]) {
-      engineOf(id).undo(docId!);
-      return ok();
+    undo(id, { id: docId }) {
+      engineOf(id).undo(docId);
     },
-    redo(id, [docId]) {
-      engineOf(id).redo(docId!);
-      return ok();
+    redo(id, { id: docId }) {
+      engineOf(id).redo(docId);
     },
-    get_history(id, [docId]) {
+    get_history(id, { id: docId }) {
       const engine = engineOf(id);
-      if (!engine.getDocument(docId!)) throw new SyncError('not_found', `no document ${docId}`);
-      return ok(
-        JSON.stringify(
-          engine.history(docId!).map((h) => ({
-            id: h.id,
-            document_id: h.documentId,
-            origin: h.origin,
-            kind: h.kind,
-            forward: h.forward,
-            reverse: h.reverse,
-            mutation_id: h.mutationId,
-            sequence: h.sequence,
-            sync_revision: h.syncRevision,
-            undone: h.undone,
-            created_at: h.createdAt,
-          })),
-        ),
+      if (!engine.getDocument(docId)) throw new SyncError('not_found', `no document ${docId}`);
+      return JSON.stringify(
+        engine.history(docId).map((h) => ({
+          id: h.id,
+          document_id: h.documentId,
+          origin: h.origin,
+          kind: h.kind,
+          forward: h.forward,
+          reverse: h.reverse,
+          mutation_id: h.mutationId,
+          sequence: h.sequence,
+          sync_revision: h.syncRevision,
+          undone: h.undone,
+          created_at: h.createdAt,
+        })),
       );
     },
     get_conflicts(id) {
-      return ok(
-        JSON.stringify(
-          engineOf(id)
-            .conflicts()
-            .map((c) => ({
-              document_id: c.documentId,
-              mutation_id: c.mutationId,
-              kind: c.kind,
-              reason: c.reason,
-              message: c.message,
-              rejected: c.rejected,
-              server_document: c.serverDocument,
-              created_at: c.createdAt,
-            })),
-        ),
+      return JSON.stringify(
+        engineOf(id)
+          .conflicts()
+          .map((c) => ({
+            document_id: c.documentId,
+            mutation_id: c.mutationId,
+            kind: c.kind,
+            reason: c.reason,
+            message: c.message,
+            rejected: c.rejected,
+            server_document: c.serverDocument,
+            created_at: c.createdAt,
+          })),
       );
     },
-    /** At process exit: close every engine at once (what is committed locally is already durable). */
+    compile_query(id, { query }) {
+      return engineOf(id).readerStatement(query) ?? '';
+    },
+    query(id, { query }) {
+      return JSON.stringify(engineOf(id).query(query));
+    },
+    explain_query(id, { query }) {
+      return JSON.stringify(engineOf(id).explain(query));
+    },
+    create_index(id, { spec }) {
+      engineOf(id).createIndex(parseJson(spec, 'index spec') as IndexSpec);
+    },
+    create_text_index(id, { spec }) {
+      engineOf(id).createTextIndex(parseJson(spec, 'index spec') as IndexSpec);
+    },
+    drop_index(id, { name }) {
+      engineOf(id).dropIndex(name);
+    },
+    list_indexes(id) {
+      return JSON.stringify(engineOf(id).listIndexes());
+    },
+    watch_query(id, { watch_id, query, total }) {
+      const key = `${id}/${watch_id}`;
+      if (watches.has(key)) throw new SyncError('invalid_input', `live query ${watch_id} is open already`);
+      const stop = engineOf(id).watch(query, (diff) => bridge.pushEvent(id, CONSTANTS.live_query_event, null, null, JSON.stringify(diff), null, watch_id, false), { total });
+      watches.set(key, stop);
+    },
+    unwatch_query(id, { watch_id }) {
+      const key = `${id}/${watch_id}`;
+      watches.get(key)?.();
+      watches.delete(key);
+    },
+    /** What is committed locally is already durable: every engine closes at once. */
     async shutdown() {
       const all = [...engines.values()];
       engines.clear();
       await Promise.all(all.map((e) => e.close(0).catch(() => {})));
-      return ok();
-    },
-    /** Test hooks: a JS-side process.exit, and a JS thread kept busy (to provoke call timeouts). */
-    test_process_exit() {
-      process.exit(3);
-    },
-    test_block(_, [ms]) {
-      const until = Date.now() + Number(ms);
-      while (Date.now() < until);
-      return ok();
     },
   };
+  return dispatcher({ ...ops, ...extra });
+}
 
+/** Answers each call with its handler's value (text, or nothing) or, when it throws, the error's result code. */
+function dispatcher(handlers: Readonly<Record<string, AnyHandler>>): Dispatch {
+  const answer = (value: unknown): Reply => (typeof value === 'string' ? { code: RESULT_CODES.SUCCESS, value } : { code: RESULT_CODES.SUCCESS });
+  const fail = (err: unknown): Reply => {
+    if (err instanceof Refused) return err.reply;
+    if (err instanceof SyncError) return { code: resultCodeOf(err.code), message: err.message };
+    return { code: RESULT_CODES.UNKNOWN, message: (err as Error)?.message ?? String(err) };
+  };
   return (op, engineId, args) => {
-    const fn = Object.prototype.hasOwnProperty.call(ops, op) ? ops[op] : undefined;
-    if (!fn) return { code: RESULT_CODES.UNKNOWN, message: `unknown operation ${op}` };
+    const handler = Object.prototype.hasOwnProperty.call(handlers, op) ? handlers[op] : undefined;
+    if (!handler) return { code: RESULT_CODES.UNKNOWN, message: `unknown operation ${op}` };
     try {
-      const r = fn(engineId, args);
-      return r instanceof Promise ? r.catch(fail) : r;
+      const r = handler(engineId, args as never);
+      return r instanceof Promise ? r.then(answer, fail) : answer(r);
     } catch (err) {
       return fail(err);
     }
@@ -294,6 +332,15 @@ export function databasePathOf(url: string): string | null {
     if (q !== -1) path = path.slice(0, q);
   }
   return path === '' ? null : path;
+}
+
+/** Runs `use` and zeroes `key` (the bridge's copy of C's key bytes) after it, whatever happens. */
+function withKey<T>(key: Buffer | null, use: () => T): T {
+  try {
+    return use();
+  } finally {
+    key?.fill(0);
+  }
 }
 
 /**

@@ -7,7 +7,7 @@
 'use strict';
 const target = process.env.SYNC_TEST_SQLITE_BINDING;
 if (target && process.versions.modules === '108') {
-  const defaultAddon = /[\\/]better-sqlite3[\\/]build[\\/](?:Release|Debug)[\\/]better_sqlite3\.node$/;
+  const defaultAddon = /[\\/]better-sqlite3-multiple-ciphers[\\/]build[\\/](?:Release|Debug)[\\/]better_sqlite3\.node$/;
   const dlopen = process.dlopen;
   process.dlopen = function (module, filename, ...rest) {
     return dlopen.call(this, module, defaultAddon.test(String(filename)) ? target : filename, ...rest);

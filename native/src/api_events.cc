@@ -1,4 +1,4 @@
-// Event delivery: listeners, process_events on the caller's thread, notify callback and event fd.
+// Event delivery: listeners and live queries, process_events on the caller's thread, notify callback and event fd.
 #include <algorithm>
 #include <memory>
 #include <mutex>
@@ -15,14 +15,14 @@ using sync_client::Ok;
 
 namespace {
 
-bool Removed(CSyncEngine *engine, const SyncListener &listener) {
+bool Removed(SyncEngineHandle *engine, const SyncListener &listener) {
   std::lock_guard<std::mutex> lock(engine->listeners_mutex);
   return listener.removed;
 }
 
 /** Removes the listeners `which` selects; returns how many. Waits for a delivery running on another thread. */
 template <typename Which>
-size_t RemoveListeners(CSyncEngine *engine, Which &&which) {
+size_t RemoveListeners(SyncEngineHandle *engine, Which &&which) {
   std::lock_guard<std::recursive_mutex> delivering(engine->delivery_mutex);
   std::lock_guard<std::mutex> lock(engine->listeners_mutex);
   auto &all = engine->listeners;
@@ -37,7 +37,7 @@ size_t RemoveListeners(CSyncEngine *engine, Which &&which) {
   return count;
 }
 
-void Deliver(CSyncEngine *engine, const std::vector<std::shared_ptr<SyncListener>> &listeners, const Event &e) {
+void Deliver(SyncEngineHandle *engine, const std::vector<std::shared_ptr<SyncListener>> &listeners, const Event &e) {
   SyncEventData data;
   data.event_type = static_cast<SyncEventType>(e.type);
   data.document_id = e.document_id ? e.document_id->c_str() : nullptr;
@@ -54,12 +54,29 @@ void Deliver(CSyncEngine *engine, const std::vector<std::shared_ptr<SyncListener
   }
 }
 
+/** A live query's diff to its callback, unless it was closed (in this batch too). */
+void DeliverDiff(SyncEngineHandle *engine, const std::vector<std::shared_ptr<SyncLiveQuery>> &queries, const Event &e) {
+  for (const auto &query : queries) {
+    if (query->id != e.numeric) continue;
+    {
+      std::lock_guard<std::mutex> lock(engine->listeners_mutex);
+      if (query->closed) return;
+    }
+    query->callback(e.content ? e.content->c_str() : "{}", query->context);
+    return;
+  }
+}
+
 }  // namespace
+
+size_t sync_client::RemoveCallbackListeners(SyncEngineHandle *engine, SyncEventCallback callback, void *context) {
+  return RemoveListeners(engine, [&](const SyncListener &l) { return l.callback == callback && l.context == context; });
+}
 
 extern "C" {
 
-SYNC_API CSyncResult sync_engine_add_listener(CSyncEngine *engine, int filter, SyncEventCallback callback, void *context, SyncListener **out) {
-  return Guard([&]() -> CSyncResult {
+SYNC_API SyncResult sync_engine_add_listener(SyncEngineHandle *engine, int filter, SyncEventCallback callback, void *context, SyncListener **out) {
+  return Guard([&]() -> SyncResult {
     if (out) *out = nullptr;
     if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
     if (!callback) return Fail(SYNC_RESULT_INVALID_INPUT, "callback is NULL");
@@ -83,30 +100,18 @@ SYNC_API void sync_listener_remove(SyncListener *listener) {
   }
 }
 
-SYNC_API enum CSyncResult sync_engine_register_event_callback(struct CSyncEngine *engine, SyncEventCallback callback, void *context, int filter) {
-  return sync_engine_add_listener(engine, filter, callback, context, nullptr);
-}
-
-SYNC_API enum CSyncResult sync_engine_unregister_event_callback(struct CSyncEngine *engine, SyncEventCallback callback, void *context) {
-  return Guard([&]() -> CSyncResult {
-    if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
-    if (!callback) return Fail(SYNC_RESULT_INVALID_INPUT, "callback is NULL");
-    size_t removed = RemoveListeners(engine, [&](const SyncListener &l) { return l.callback == callback && l.context == context; });
-    if (removed == 0) return Fail(SYNC_RESULT_NOT_FOUND, "no such callback registration");
-    return Ok();
-  });
-}
-
-SYNC_API enum CSyncResult sync_engine_process_events(struct CSyncEngine *engine, uint32_t *processed) {
+SYNC_API SyncResult sync_engine_process_events(SyncEngineHandle *engine, uint32_t *processed) {
   if (processed) *processed = 0;
-  return Guard([&]() -> CSyncResult {
+  return Guard([&]() -> SyncResult {
     if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
     std::lock_guard<std::recursive_mutex> delivering(engine->delivery_mutex);
     EventQueue::Batch batch = engine->events->drain();
     std::vector<std::shared_ptr<SyncListener>> listeners;
+    std::vector<std::shared_ptr<SyncLiveQuery>> queries;
     {
       std::lock_guard<std::mutex> lock(engine->listeners_mutex);
       listeners = engine->listeners;
+      queries = engine->live_queries;
     }
     uint32_t count = 0;
     if (batch.dropped > 0) {
@@ -118,7 +123,8 @@ SYNC_API enum CSyncResult sync_engine_process_events(struct CSyncEngine *engine,
       count++;
     }
     for (const Event &e : batch.events) {
-      Deliver(engine, listeners, e);
+      if (e.type == sync_client::ops::kLiveQueryEvent) DeliverDiff(engine, queries, e);
+      else Deliver(engine, listeners, e);
       count++;
     }
     if (processed) *processed = count;
@@ -126,22 +132,24 @@ SYNC_API enum CSyncResult sync_engine_process_events(struct CSyncEngine *engine,
   });
 }
 
-SYNC_API enum CSyncResult sync_engine_set_event_notify(struct CSyncEngine *engine, SyncNotifyCallback notify, void *context) {
-  return Guard([&]() -> CSyncResult {
+SYNC_API SyncResult sync_engine_set_event_notify(SyncEngineHandle *engine, SyncNotifyCallback notify, void *context) {
+  return Guard([&]() -> SyncResult {
     if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
     engine->events->set_notify(notify, context);
     return Ok();
   });
 }
 
-SYNC_API int sync_engine_event_fd(struct CSyncEngine *engine) {
-  if (!engine) {
-    Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
-    return -1;
-  }
-  int fd = engine->events->fd();
-  if (fd < 0) Fail(SYNC_RESULT_UNKNOWN, "no event fd (eventfd failed)");
-  return fd;
+SYNC_API SyncResult sync_engine_get_event_fd(SyncEngineHandle *engine, int *out_fd) {
+  return Guard([&]() -> SyncResult {
+    if (!out_fd) return Fail(SYNC_RESULT_INVALID_INPUT, "out_fd is NULL");
+    *out_fd = -1;
+    if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
+    int fd = engine->events->fd();
+    if (fd < 0) return Fail(SYNC_RESULT_UNKNOWN, "no event fd (eventfd failed)");
+    *out_fd = fd;
+    return Ok();
+  });
 }
 
 }  // extern "C"

@@ -4,16 +4,17 @@
 #include "api_support.h"
 
 namespace {
-/**
- * Not a string literal: the seed's callers treat the version as a `char *` they may pass to
- * sync_string_free(), which recognises this array and leaves it alone.
- */
-char version[] = SYNC_CLIENT_VERSION;
+/** The one version string: sync_get_version() (api_compat.cc) hands it out as a `char *` that sync_string_free() must recognise. */
+const char version[] = SYNC_CLIENT_VERSION;
 }  // namespace
 
 extern "C" {
 
-SYNC_API char *sync_get_version(void) { return version; }
+SYNC_API SyncResult sync_library_version(const char **out_version) {
+  if (!out_version) return sync_client::Fail(SYNC_RESULT_INVALID_INPUT, "out_version is NULL");
+  *out_version = version;
+  return sync_client::Ok();
+}
 
 SYNC_API void sync_string_free(char *str) {
   if (str != version) std::free(str);
@@ -21,8 +22,11 @@ SYNC_API void sync_string_free(char *str) {
 
 SYNC_API const char *sync_last_error_message(void) { return sync_client::LastErrorMessage(); }
 
-SYNC_API void sync_set_log_callback(SyncLogCallback callback, void *context) {
-  sync_client::Bridge::instance().set_log_sink(reinterpret_cast<sync_client::LogSink>(callback), context);
+SYNC_API SyncResult sync_set_log_callback(SyncLogCallback callback, void *context) {
+  return sync_client::Guard([&]() -> SyncResult {
+    sync_client::Bridge::instance().set_log_sink(reinterpret_cast<sync_client::LogSink>(callback), context);
+    return sync_client::Ok();
+  });
 }
 
 }  // extern "C"

@@ -2,6 +2,7 @@
 // database file (DocumentReader), counts and the connection state from what the engine published.
 #include "api_support.h"
 
+using sync_client::CheckCaller;
 using sync_client::CheckId;
 using sync_client::Fail;
 using sync_client::Guard;
@@ -11,20 +12,13 @@ using sync_client::ReadResult;
 
 namespace {
 
-/** The checks of every call: a reachable engine, and not the runtime's own thread (where no sync_* call is allowed). */
-CSyncResult CheckCaller(CSyncEngine *engine) {
-  if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
-  if (sync_client::Bridge::on_runtime_thread_now()) return Fail(SYNC_RESULT_NOT_INITIALIZED, sync_client::kOnRuntimeThreadMessage);
-  return SYNC_RESULT_SUCCESS;
-}
-
 /** A read of documents as JSON text into *out_json (NULL on failure), about document `*id` when `id` is given. */
 template <typename Read>
-CSyncResult ReadJson(CSyncEngine *engine, char **out_json, const char *const *id, Read &&read) {
+SyncResult ReadJson(SyncEngineHandle *engine, char **out_json, const char *const *id, Read &&read) {
   if (!out_json) return Fail(SYNC_RESULT_INVALID_INPUT, "out_json is NULL");
   *out_json = nullptr;
   if (id && !CheckId(*id)) return SYNC_RESULT_INVALID_INPUT;
-  CSyncResult usable = CheckCaller(engine);
+  SyncResult usable = CheckCaller(engine);
   if (usable != SYNC_RESULT_SUCCESS) return usable;
   std::string json;
   ReadResult r = read(*engine->reader, &json);
@@ -36,10 +30,10 @@ CSyncResult ReadJson(CSyncEngine *engine, char **out_json, const char *const *id
 }
 
 /** A count the engine publishes into *out_count (0 on failure). */
-CSyncResult Count(CSyncEngine *engine, std::atomic<uint64_t> PublishedState::*count, uint64_t *out_count) {
+SyncResult Count(SyncEngineHandle *engine, std::atomic<uint64_t> PublishedState::*count, uint64_t *out_count) {
   if (!out_count) return Fail(SYNC_RESULT_INVALID_INPUT, "out_count is NULL");
   *out_count = 0;
-  CSyncResult usable = CheckCaller(engine);
+  SyncResult usable = CheckCaller(engine);
   if (usable != SYNC_RESULT_SUCCESS) return usable;
   *out_count = ((*engine->state).*count).load();
   return Ok();
@@ -49,31 +43,31 @@ CSyncResult Count(CSyncEngine *engine, std::atomic<uint64_t> PublishedState::*co
 
 extern "C" {
 
-SYNC_API enum CSyncResult sync_engine_get_document(struct CSyncEngine *engine, const char *id, char **out_json) {
-  return Guard([&]() -> CSyncResult {
+SYNC_API SyncResult sync_engine_get_document(SyncEngineHandle *engine, const char *id, char **out_json) {
+  return Guard([&]() -> SyncResult {
     return ReadJson(engine, out_json, &id, [id](sync_client::DocumentReader &reader, std::string *json) { return reader.get(id, json); });
   });
 }
 
-SYNC_API enum CSyncResult sync_engine_get_all_documents(struct CSyncEngine *engine, char **out_json) {
-  return Guard([&]() -> CSyncResult {
+SYNC_API SyncResult sync_engine_get_all_documents(SyncEngineHandle *engine, char **out_json) {
+  return Guard([&]() -> SyncResult {
     return ReadJson(engine, out_json, nullptr, [](sync_client::DocumentReader &reader, std::string *json) { return reader.all(json); });
   });
 }
 
-SYNC_API enum CSyncResult sync_engine_count_documents(struct CSyncEngine *engine, uint64_t *out_count) {
-  return Guard([&]() -> CSyncResult { return Count(engine, &PublishedState::documents, out_count); });
+SYNC_API SyncResult sync_engine_count_documents(SyncEngineHandle *engine, uint64_t *out_count) {
+  return Guard([&]() -> SyncResult { return Count(engine, &PublishedState::documents, out_count); });
 }
 
-SYNC_API enum CSyncResult sync_engine_count_pending(struct CSyncEngine *engine, uint64_t *out_count) {
-  return Guard([&]() -> CSyncResult { return Count(engine, &PublishedState::pending, out_count); });
+SYNC_API SyncResult sync_engine_count_pending(SyncEngineHandle *engine, uint64_t *out_count) {
+  return Guard([&]() -> SyncResult { return Count(engine, &PublishedState::pending, out_count); });
 }
 
-SYNC_API enum CSyncResult sync_engine_is_connected(struct CSyncEngine *engine, bool *out_connected) {
-  return Guard([&]() -> CSyncResult {
+SYNC_API SyncResult sync_engine_is_connected(SyncEngineHandle *engine, bool *out_connected) {
+  return Guard([&]() -> SyncResult {
     if (!out_connected) return Fail(SYNC_RESULT_INVALID_INPUT, "out_connected is NULL");
     *out_connected = false;
-    CSyncResult usable = CheckCaller(engine);
+    SyncResult usable = CheckCaller(engine);
     if (usable != SYNC_RESULT_SUCCESS) return usable;
     *out_connected = engine->state->connected.load();
     return Ok();

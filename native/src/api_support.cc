@@ -21,12 +21,12 @@ bool IsUuid(const char *s) {
 }
 }  // namespace
 
-CSyncResult Fail(int code, const std::string &message) {
+SyncResult Fail(int code, const std::string &message) {
   last_error = message;
-  return static_cast<CSyncResult>(code);
+  return static_cast<SyncResult>(code);
 }
 
-CSyncResult Ok() {
+SyncResult Ok() {
   last_error.clear();
   return SYNC_RESULT_SUCCESS;
 }
@@ -62,13 +62,19 @@ char *Duplicate(const std::string &s) {
   return out;
 }
 
-CSyncResult Run(CSyncEngine *engine, const char *op, std::vector<std::string> args) {
-  return Run(engine, op, std::move(args), [](const Reply &) { return Ok(); });
+SyncResult CheckCaller(SyncEngineHandle *engine) {
+  if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
+  if (Bridge::on_runtime_thread_now()) return Fail(SYNC_RESULT_NOT_INITIALIZED, kOnRuntimeThreadMessage);
+  return SYNC_RESULT_SUCCESS;
 }
 
-CSyncResult RunText(CSyncEngine *engine, const char *op, std::vector<std::string> args, char **out) {
-  return Run(engine, op, std::move(args), [out](const Reply &r) {
-    char *copy = Duplicate(r.text);
+SyncResult Run(SyncEngineHandle *engine, Op<NoResult> op) {
+  return Run(engine, std::move(op), [](const Reply &) { return Ok(); });
+}
+
+SyncResult RunText(SyncEngineHandle *engine, Op<TextResult> op, char **out) {
+  return RunForText(engine, std::move(op), [out](const std::string &text) {
+    char *copy = Duplicate(text);
     if (!copy) return Fail(SYNC_RESULT_UNKNOWN, "out of memory");
     *out = copy;
     return Ok();

@@ -10,15 +10,16 @@
 #include <vector>
 
 #include "bridge.h"
+#include "contract/engine_ops.h"
 #include "engine.h"
 #include "sync_client.h"
 
 namespace sync_client {
 
-/** Records `message` as the calling thread's last error and returns `code` (a CSyncResult value). */
-CSyncResult Fail(int code, const std::string &message);
+/** Records `message` as the calling thread's last error and returns `code` (a SyncResult value). */
+SyncResult Fail(int code, const std::string &message);
 /** Clears the thread's last error and returns SYNC_RESULT_SUCCESS. */
-CSyncResult Ok();
+SyncResult Ok();
 const char *LastErrorMessage();
 
 /** Each named string argument is present and valid UTF-8; otherwise records why and returns false. */
@@ -26,15 +27,21 @@ bool CheckStrings(std::initializer_list<std::pair<const char *, const char *>> a
 /** CheckStrings for a document id, which must also be a lowercase canonical UUID. */
 bool CheckId(const char *id);
 
+/**
+ * The checks of a call answered on the calling thread: a reachable engine, and not the runtime's
+ * own thread (where no sync_* call is allowed).
+ */
+SyncResult CheckCaller(SyncEngineHandle *engine);
+
 /** A copy the caller frees with sync_string_free(); NULL when out of memory. */
 char *Duplicate(const std::string &s);
 
 /**
- * Every entry point returning CSyncResult runs inside this: nothing thrown (an allocation failure
+ * Every entry point returning SyncResult runs inside this: nothing thrown (an allocation failure
  * while copying arguments, say) ever crosses into the C caller.
  */
 template <typename F>
-CSyncResult Guard(F &&body) noexcept {
+SyncResult Guard(F &&body) noexcept {
   try {
     return body();
   } catch (const std::bad_alloc &) {
@@ -46,18 +53,27 @@ CSyncResult Guard(F &&body) noexcept {
   }
 }
 
+/** Removes the engine's listeners of this callback and context at once; returns how many (api_events.cc). */
+size_t RemoveCallbackListeners(SyncEngineHandle *engine, SyncEventCallback callback, void *context);
+
 /** Runs one engine operation on the JS thread; on success hands the reply to `on_success`. */
 template <typename OnSuccess>
-CSyncResult Run(CSyncEngine *engine, const char *op, std::vector<std::string> args, OnSuccess &&on_success) {
+SyncResult Run(SyncEngineHandle *engine, OpCall op, OnSuccess &&on_success) {
   if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
-  Reply r = Bridge::instance().call(op, engine->id, std::move(args), engine->call_timeout_ms);
+  Reply r = Bridge::instance().call(std::move(op), engine->id, engine->call_timeout_ms);
   if (r.code != SYNC_RESULT_SUCCESS) return Fail(r.code, r.message.empty() ? "the operation failed" : r.message);
   return on_success(r);
 }
 
-CSyncResult Run(CSyncEngine *engine, const char *op, std::vector<std::string> args);
+SyncResult Run(SyncEngineHandle *engine, Op<NoResult> op);
 
-/** Run for an operation answering text: a copy goes to *out. */
-CSyncResult RunText(CSyncEngine *engine, const char *op, std::vector<std::string> args, char **out);
+/** Run for an operation answering text: the reply must hold it; `on_text` gets it. */
+template <typename OnText>
+SyncResult RunForText(SyncEngineHandle *engine, Op<TextResult> op, OnText &&on_text) {
+  return Run(engine, std::move(op), [&](const Reply &r) { return r.has_text ? on_text(r.text) : Fail(SYNC_RESULT_UNKNOWN, "the engine answered no text"); });
+}
+
+/** RunForText with a copy of the text to *out. */
+SyncResult RunText(SyncEngineHandle *engine, Op<TextResult> op, char **out);
 
 }  // namespace sync_client

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <variant>
 
 #include "sync_client.h"
 
@@ -14,9 +15,8 @@ namespace {
 
 /** One request in flight. Shared by the waiting C thread and the JS side, so either may go first. */
 struct Pending {
-  std::string op;
+  OpCall op;
   uint64_t engine;
-  std::vector<std::string> args;
   std::mutex mutex;
   std::condition_variable done_cv;
   bool done = false;
@@ -84,6 +84,40 @@ void FinishFailed(napi_env env, const std::shared_ptr<Pending> &p) {
   p->finish(ErrorReply(SYNC_RESULT_NOT_INITIALIZED, "the engine's runtime stopped while handling the call"));
 }
 
+/** A scalar as a JS value: null, boolean, number, string or Buffer. */
+napi_status ToJs(napi_env env, const Scalar &scalar, napi_value *out) {
+  if (std::holds_alternative<bool>(scalar)) return napi_get_boolean(env, std::get<bool>(scalar), out);
+  if (std::holds_alternative<double>(scalar)) return napi_create_double(env, std::get<double>(scalar), out);
+  if (const auto *text = std::get_if<std::string>(&scalar)) return napi_create_string_utf8(env, text->data(), text->size(), out);
+  // A Buffer of its own (not Node's shared pool), which the handler zeroes once it has used it.
+  if (const auto *secret = std::get_if<std::shared_ptr<const SecretBytes>>(&scalar)) {
+    return napi_create_buffer_copy(env, (*secret)->size(), (*secret)->data(), nullptr, out);
+  }
+  return napi_get_null(env, out);
+}
+
+/** A record as a JS object of its fields. */
+napi_status ToJs(napi_env env, const Record &record, napi_value *out) {
+  napi_status status = napi_create_object(env, out);
+  for (const Field &field : record) {
+    napi_value value;
+    if (status == napi_ok) status = ToJs(env, field.value, &value);
+    if (status == napi_ok) status = napi_set_named_property(env, *out, field.name, value);
+  }
+  return status;
+}
+
+/** An operation's arguments as the one object its handler receives: each argument a member, a record an object. */
+napi_status ArgumentsToJs(napi_env env, const std::vector<Argument> &arguments, napi_value *out) {
+  napi_status status = napi_create_object(env, out);
+  for (const Argument &argument : arguments) {
+    napi_value value;
+    if (status == napi_ok) status = std::visit([&](const auto &v) { return ToJs(env, v, &value); }, argument.value);
+    if (status == napi_ok) status = napi_set_named_property(env, *out, argument.name, value);
+  }
+  return status;
+}
+
 /**
  * Runs on the JS thread: calls dispatch, and completes the request now or when its promise settles.
  * The call itself goes through the raw Node-API: while the runtime is being terminated (process
@@ -98,19 +132,12 @@ void Dispatch(Napi::Env env, Napi::Function dispatch, std::shared_ptr<Pending> *
     return;
   }
   napi_env raw = env;
-  napi_value argv[3], array, undefined, result;
-  if (napi_create_string_utf8(raw, p->op.data(), p->op.size(), &argv[0]) != napi_ok ||
-      napi_create_double(raw, static_cast<double>(p->engine), &argv[1]) != napi_ok ||
-      napi_create_array_with_length(raw, p->args.size(), &array) != napi_ok || napi_get_undefined(raw, &undefined) != napi_ok) {
+  napi_value argv[3], undefined, result;
+  if (napi_create_string_utf8(raw, p->op.name, NAPI_AUTO_LENGTH, &argv[0]) != napi_ok ||
+      napi_create_double(raw, static_cast<double>(p->engine), &argv[1]) != napi_ok || ArgumentsToJs(raw, p->op.arguments, &argv[2]) != napi_ok ||
+      napi_get_undefined(raw, &undefined) != napi_ok) {
     return FinishFailed(raw, p);
   }
-  for (uint32_t i = 0; i < p->args.size(); i++) {
-    napi_value item;
-    if (napi_create_string_utf8(raw, p->args[i].data(), p->args[i].size(), &item) != napi_ok || napi_set_element(raw, array, i, item) != napi_ok) {
-      return FinishFailed(raw, p);
-    }
-  }
-  argv[2] = array;
   if (napi_call_function(raw, undefined, dispatch, 3, argv, &result) != napi_ok) return FinishFailed(raw, p);
   try {
     Napi::Value value(env, result);
@@ -169,14 +196,13 @@ void Bridge::mark_runtime_thread() { on_runtime_thread = true; }
 
 bool Bridge::on_runtime_thread_now() { return on_runtime_thread; }
 
-Reply Bridge::call(const std::string &op, uint64_t engine, std::vector<std::string> args, uint32_t timeout_ms) {
+Reply Bridge::call(OpCall op, uint64_t engine, uint32_t timeout_ms) {
   if (on_runtime_thread) {
     return ErrorReply(SYNC_RESULT_NOT_INITIALIZED, kOnRuntimeThreadMessage);
   }
   auto p = std::make_shared<Pending>();
-  p->op = op;
+  p->op = std::move(op);
   p->engine = engine;
-  p->args = std::move(args);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!started_ || stopped_) return ErrorReply(SYNC_RESULT_NOT_INITIALIZED, "the sync runtime is not running");

@@ -12,11 +12,12 @@
 #include <vector>
 
 #include "event_queue.h"
+#include "op_call.h"
 #include "published_state.h"
 
 namespace sync_client {
 
-/** The JS side's answer to one call; `code` is a CSyncResult value; `text` the value it answered, if any. */
+/** The JS side's answer to one call; `code` is a SyncResult value; `text` the value it answered, if any. */
 struct Reply {
   int code = 0;
   std::string message;
@@ -45,7 +46,8 @@ class Bridge {
   /** Releases the thread-safe function so the runtime's event loop can end. */
   void stop();
 
-  Reply call(const std::string &op, uint64_t engine, std::vector<std::string> args, uint32_t timeout_ms);
+  /** Runs `op` for `engine` on the JS thread: dispatch(op.name, engine, {arguments as one object}). */
+  Reply call(OpCall op, uint64_t engine, uint32_t timeout_ms);
 
   /** Called once on the runtime's thread: calls from it fail fast instead of waiting on themselves. */
   static void mark_runtime_thread();

@@ -9,10 +9,11 @@
 #include "document_reader.h"
 #include "event_queue.h"
 #include "published_state.h"
+#include "query_cache.h"
 #include "sync_client.h"
 
 struct SyncListener {
-  CSyncEngine *engine;
+  SyncEngineHandle *engine;
   SyncEventCallback callback;
   void *context;
   int filter;
@@ -20,9 +21,21 @@ struct SyncListener {
   bool removed = false;
 };
 
+struct SyncLiveQuery {
+  SyncEngineHandle *engine;
+  /** The engine's name for it: its diffs arrive as kLiveQueryEvent events with numeric = id. */
+  uint32_t id;
+  SyncQueryCallback callback;
+  void *context;
+  /** Set under the engine's listeners_mutex, like SyncListener::removed. */
+  bool closed = false;
+};
+
+/** What a SyncEngineHandle points to (the tag keeps the first version's name: sync_client.h). */
 struct CSyncEngine {
   uint64_t id = 0;
   uint32_t call_timeout_ms = 10000;
+  uint32_t query_time_limit_ms = 2000;
   std::shared_ptr<sync_client::EventQueue> events;
   /** Counts and connection state, as the engine's thread last published them. */
   std::shared_ptr<sync_client::PublishedState> state;
@@ -32,4 +45,8 @@ struct CSyncEngine {
   std::mutex listeners_mutex;
   /** Shared with a running delivery's snapshot, so a listener removed mid-batch stays readable until the batch ends. */
   std::vector<std::shared_ptr<SyncListener>> listeners;
+  /** Open live queries (under listeners_mutex), shared with a running delivery like the listeners. */
+  std::vector<std::shared_ptr<SyncLiveQuery>> live_queries;
+  uint32_t next_live_query_id = 1;
+  sync_client::QueryCache queries;
 };

@@ -24,11 +24,13 @@ struct Event {
 };
 
 /**
- * Bounded: past `limit` events (or kMaxBytes of content), a DocumentUpdated replaces the queued
+ * Document and connection events are bounded: past `limit` events (or kMaxBytes of content), a DocumentUpdated replaces the queued
  * update of the same document — when no other event of that document follows it, so order is
  * kept — and otherwise the oldest event is dropped and counted. The
  * host learns of waiting events through a notify callback (once per drain) and an eventfd that
- * stays readable while the queue is not empty.
+ * stays readable while the queue is not empty. A live query's diffs (kLiveQueryEvent) are never
+ * dropped or merged — a watch applies each to the result before — and count toward no limit: they
+ * wait in a queue of their own, and a drain hands out both in the order they came.
  */
 class EventQueue {
  public:
@@ -52,7 +54,7 @@ class EventQueue {
   Batch drain();
 
   void set_notify(Notify notify, void *context);
-  /** -1 when the eventfd could not be created. */
+  /** -1 when the eventfd (or pipe) could not be created. */
   int fd() const { return fd_; }
   size_t size();
 
@@ -62,9 +64,12 @@ class EventQueue {
     Event event;
   };
   static size_t BytesOf(const Event &e);
+  /** Queues a bounded event (under mutex_): merged, or after dropping the oldest, when full. */
+  void place(Event event);
   void DropOldest();
   std::mutex mutex_;
   std::deque<Slot> slots_;
+  std::deque<Slot> live_;
   // document id → seq of its queued DocumentUpdated, for coalescing.
   std::unordered_map<std::string, uint64_t> updates_;
   uint64_t next_seq_ = 0;
@@ -78,6 +83,11 @@ class EventQueue {
   Notify notify_ = nullptr;
   void *notify_context_ = nullptr;
   int fd_ = -1;
+  /** The pipe's write end (SYNC_EVENT_PIPE builds only). */
+  int write_fd_ = -1;
+  /** Makes fd_ readable / not readable (under mutex_). */
+  void signal();
+  void unsignal();
 };
 
 }  // namespace sync_client

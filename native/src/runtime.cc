@@ -21,7 +21,10 @@
 #include <vector>
 
 #include "bridge.h"
+#include "contract/engine_ops.h"
 #include "document_reader.h"
+#include "node_builtins.h"
+#include "wal_checkpoints.h"
 
 namespace sync_client {
 
@@ -45,39 +48,24 @@ std::string JsString(const std::string &s) {
   return out + "\"";
 }
 
-napi_value RegisterBridge(napi_env env, napi_value exports) { return Napi::RegisterModule(env, exports, InitBridge); }
-
-/**
- * Debian's libnode loads a few of Node's bundled JS dependencies from /usr/share/nodejs and aborts
- * the whole process when one is missing. Check first, so the host gets an error instead.
- */
-bool CheckDebianBuiltins(std::string *error) {
-  static const char *const kFiles[][2] = {
-      {"/usr/share/nodejs/cjs-module-lexer/lexer.js", "node-cjs-module-lexer"},
-      {"/usr/share/nodejs/cjs-module-lexer/dist/lexer.js", "node-cjs-module-lexer"},
-      {"/usr/share/nodejs/undici/undici-fetch.js", "node-undici"},
-      {"/usr/share/nodejs/acorn/dist/acorn.js", "node-acorn"},
-      {"/usr/share/nodejs/acorn-walk/dist/walk.js", "node-acorn"},
-  };
-#ifdef SYNC_CLIENT_DEBIAN_LIBNODE
-  for (const auto &f : kFiles) {
-    if (!FileExists(f[0])) {
-      *error = std::string("the Node runtime needs the Debian package ") + f[1] + " (missing " + f[0] + "); install it with apt-get install " + f[1];
-      return false;
-    }
-  }
-#else
-  (void)kFiles;
-  (void)error;
-#endif
-  return true;
+/** The bridge's exports (bridge.h), and checkpoint(path): see wal_checkpoints.h; the previous checkpoint's failure or undefined. */
+Napi::Object InitBinding(Napi::Env env, Napi::Object exports) {
+  InitBridge(env, exports);
+  exports.Set("checkpoint", Napi::Function::New(env, [](const Napi::CallbackInfo &info) -> Napi::Value {
+                if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "checkpoint(path) needs a string");
+                std::string failed = RequestCheckpoint(info[0].As<Napi::String>().Utf8Value());
+                return failed.empty() ? info.Env().Undefined() : Napi::String::New(info.Env(), failed);
+              }));
+  return exports;
 }
+
+napi_value RegisterBridge(napi_env env, napi_value exports) { return Napi::RegisterModule(env, exports, InitBinding); }
 
 class Runtime {
  public:
   bool Start(std::string *error) {
     std::string dir = LibraryDirectory();
-    bundle_ = dir + "/sync_client/sync_engine.js";
+    bundle_ = dir + "/sync_client/" + kEngineBundle;
     sqlite_ = SqliteModulePath();
     if (!FileExists(bundle_)) {
       *error = "the engine bundle is missing: " + bundle_;
@@ -87,7 +75,7 @@ class Runtime {
       *error = "the SQLite module is missing: " + sqlite_;
       return false;
     }
-    if (!CheckDebianBuiltins(error)) return false;
+    if (!CheckNodeBuiltins(error)) return false;
     std::promise<std::string> started;
     auto ready = started.get_future();
     thread_ = std::thread([this, p = std::move(started)]() mutable { Main(std::move(p)); });
@@ -210,7 +198,7 @@ class Runtime {
     // exit() called on the runtime's own thread (from a notify or log callback): nothing can be waited for.
     if (Bridge::on_runtime_thread_now()) return;
     DocumentReader::CloseAll();
-    Bridge::instance().call("shutdown", 0, {}, 1000);
+    Bridge::instance().call(ops::Shutdown(), 0, 1000);
     Bridge::instance().stop();
     std::unique_lock<std::mutex> lock(done_mutex_);
     if (env_) node::Stop(env_);
@@ -256,7 +244,7 @@ bool EnsureRuntime(std::string *error) {
   if (state == 0) {
     std::string why;
     // A missing file or package can be fixed and retried; a failed start cannot (V8 is one per process).
-    if (!CheckDebianBuiltins(&why)) {
+    if (!CheckNodeBuiltins(&why)) {
       *error = why;
       return false;
     }

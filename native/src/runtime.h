@@ -11,6 +11,13 @@ namespace sync_client {
  */
 bool EnsureRuntime(std::string *error);
 
+/**
+ * The engine bundle this build of the library loads from sync_client/ beside it: the shipped host's
+ * (sync_engine.js) or the test builds' (sync_engine_testing.js). Defined by engine_bundle.cc, which
+ * each library compiles with its own SYNC_ENGINE_BUNDLE.
+ */
+extern const char kEngineBundle[];
+
 /** Directory holding this library's file (for the engine bundle and the SQLite build beside it). */
 std::string LibraryDirectory();
 

@@ -10,7 +10,7 @@ namespace sync_client {
 #define SYNC_SQLITE_FUNCTIONS(X)                                                                                    \
   X(libversion) X(libversion_number) X(threadsafe) X(open_v2) X(close_v2) X(busy_timeout) X(extended_result_codes) \
   X(exec) X(prepare_v3) X(bind_text) X(step) X(reset) X(finalize) X(column_type) X(column_text) X(column_bytes)     \
-  X(column_int64) X(errmsg)
+  X(column_int64) X(errmsg) X(interrupt) X(key_v2) X(wal_checkpoint_v2)
 
 /**
  * SQLite's functions as the module the runtime loaded defines them. libsync_client has no SQLite

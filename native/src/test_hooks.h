@@ -8,8 +8,11 @@
 extern "C" {
 #endif
 
-/** Runs a test-only engine operation ("test_process_exit", "test_block" with milliseconds in arg). */
-SYNC_API enum CSyncResult sync_client_test_call(struct CSyncEngine *engine, const char *op, const char *arg);
+/** Calls process.exit(3) inside the engine's runtime (the test op test_process_exit). */
+SYNC_API SyncResult sync_client_test_process_exit(SyncEngineHandle *engine);
+
+/** Keeps the engine's runtime thread busy for `ms` milliseconds (the test op test_block). */
+SYNC_API SyncResult sync_client_test_block(SyncEngineHandle *engine, uint32_t ms);
 
 /**
  * Where the reads' SQLite lives, as JSON: "used" (the address of the sqlite3_libversion they call),
@@ -17,10 +20,10 @@ SYNC_API enum CSyncResult sync_client_test_call(struct CSyncEngine *engine, cons
  * better_sqlite3.node), "definitions" (how many distinct sqlite3_libversion the loaded objects
  * reach), "version". Free with sync_string_free().
  */
-SYNC_API enum CSyncResult sync_client_test_sqlite_origin(char **out_json);
+SYNC_API SyncResult sync_client_test_sqlite_origin(char **out_json);
 
 /** Opens one more read connection on the engine's file, reads every document through it, and closes it. */
-SYNC_API enum CSyncResult sync_client_test_read_once(struct CSyncEngine *engine);
+SYNC_API SyncResult sync_client_test_read_once(SyncEngineHandle *engine);
 
 #ifdef __cplusplus
 }

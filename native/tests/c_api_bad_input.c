@@ -23,7 +23,7 @@
 /* ---- the engine under test and the values the cases use ------------------------------------- */
 
 static TestEnv env;
-static struct CSyncEngine *E;   /* offline engine holding one document */
+static SyncEngineHandle *E;   /* offline engine holding one document */
 static char DOC[37];            /* an existing document of E */
 static const char *UNKNOWN = "0b7d3c1e-5f2a-4d8b-9c6e-1a2b3c4d5e6f"; /* a valid UUID no document has */
 static char out_id[37];
@@ -49,7 +49,7 @@ static void noop_notify(void *context) { (void)context; }
 /* Results of pointer- or int-returning functions are mapped onto these. */
 enum { RETURNED_NULL = 100, RETURNED_ENGINE = 101, RETURNED_MINUS_ONE = 102, RETURNED_FD = 103, OUT_NOT_CLEARED = 104 };
 
-static int created_engine(struct CSyncEngine *e) {
+static int created_engine(SyncEngineHandle *e) {
   if (!e) return RETURNED_NULL;
   sync_engine_destroy(e);
   return RETURNED_ENGINE;
@@ -82,7 +82,7 @@ static int open_case(int which) {
   test_config(&c, &env, "open-refused", "bad-open@example.com");
   c.start_offline = true;
   switch (which) {
-    case 0: return sync_engine_open(NULL, &(struct CSyncEngine *){NULL});
+    case 0: return sync_engine_open(NULL, &(SyncEngineHandle *){NULL});
     case 1: return sync_engine_open(&c, NULL);
     case 2: c.struct_size = 0; break;
     case 3: c.struct_size = sizeof c + 8; break;
@@ -104,10 +104,18 @@ static int open_case(int which) {
     case 19: c.tls_ca_file = "/nonexistent-dir-for-sync-tests/ca.pem"; break;
     case 20: c.tls_ca_file = ""; break;
   }
-  struct CSyncEngine *engine = (struct CSyncEngine *)&c; /* any non-NULL value */
-  CSyncResult r = sync_engine_open(&c, &engine);
+  SyncEngineHandle *engine = (SyncEngineHandle *)&c; /* any non-NULL value */
+  SyncResult r = sync_engine_open(&c, &engine);
   if (r == SYNC_RESULT_SUCCESS) sync_engine_destroy(engine);
   else if (engine != NULL) return OUT_NOT_CLEARED;
+  return r;
+}
+
+/* sync_engine_get_event_fd into a sentinel (or NULL): a refused call leaves -1 there. */
+static int event_fd_case(SyncEngineHandle *engine, bool with_out) {
+  int fd = 12345;
+  SyncResult r = sync_engine_get_event_fd(engine, with_out ? &fd : NULL);
+  if (with_out && r != SYNC_RESULT_SUCCESS && fd != -1) return OUT_NOT_CLEARED;
   return r;
 }
 
@@ -297,11 +305,17 @@ static const Case cases[] = {
     {"open(tls_ca_file missing)", SYNC_RESULT_INVALID_INPUT},
     {"open(tls_ca_file \"\")", SYNC_RESULT_INVALID_INPUT},
     {"create_with_options(tls_ca_file missing)", RETURNED_NULL},
+    /* 165: the current API's own entry points (no strings or sizes: NULL is their wrong input) */
+    {"event fd: get_event_fd(NULL engine)", SYNC_RESULT_NOT_INITIALIZED},
+    {"event fd: get_event_fd(out_fd NULL)", SYNC_RESULT_INVALID_INPUT},
+    {"event fd: get_event_fd(NULL engine, out_fd NULL)", SYNC_RESULT_INVALID_INPUT},
+    {"library_version(out NULL)", SYNC_RESULT_INVALID_INPUT},
+    {"config_init(NULL)", SYNC_RESULT_INVALID_INPUT},
 };
 #define CASE_COUNT ((int)(sizeof cases / sizeof cases[0]))
 
 static int run_case(int i) {
-  struct CSyncEngine *e = E;
+  SyncEngineHandle *e = E;
   const char *url = env.server_url, *key = env.api_key, *secret = env.api_secret;
   const char *db = test_db_path("refused");
   switch (i) {
@@ -449,6 +463,11 @@ static int run_case(int i) {
     case 162: return open_case(19);
     case 163: return open_case(20);
     case 164: return create_with_options_case(11);
+    case 165: return event_fd_case(NULL, true);
+    case 166: return event_fd_case(e, false);
+    case 167: return event_fd_case(NULL, false);
+    case 168: return sync_library_version(NULL);
+    case 169: return sync_engine_config_init(NULL);
     default: return i < 132 ? create_with_options_case(i - 121) : open_case(i - 132);
   }
 }
@@ -526,7 +545,7 @@ static int hold_main(const char *path) {
   SyncEngineOptions o;
   sync_engine_options_init(&o);
   o.start_offline = true;
-  struct CSyncEngine *e = sync_engine_create_with_options(path, "ws://127.0.0.1:9/ws", "holder@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
+  SyncEngineHandle *e = sync_engine_create_with_options(path, "ws://127.0.0.1:9/ws", "holder@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
   if (!e) {
     fprintf(stderr, "holder: %s\n", sync_last_error_message());
     return 1;
@@ -570,7 +589,7 @@ static void held_by_another_process(void) {
   SyncEngineOptions o;
   sync_engine_options_init(&o);
   o.start_offline = true;
-  struct CSyncEngine *e = sync_engine_create_with_options(path, env.server_url, "held@example.com", env.api_key, env.api_secret, &o);
+  SyncEngineHandle *e = sync_engine_create_with_options(path, env.server_url, "held@example.com", env.api_key, env.api_secret, &o);
   CHECK(e == NULL);
   CHECK(sync_last_error_message()[0] != '\0');
   printf("engine on a file another process holds: %s\n", sync_last_error_message());
@@ -603,9 +622,15 @@ int main(int argc, char **argv) {
   sync_listener_remove(NULL);
   sync_engine_config_init(NULL);
   sync_engine_options_init(NULL);
-  sync_set_log_callback(NULL, NULL);
+  CHECK(sync_set_log_callback(NULL, NULL) == SYNC_RESULT_SUCCESS);
   CHECK(sync_last_error_message() != NULL);
-  CHECK(sync_get_version() != NULL && strcmp(sync_get_version(), SYNC_CLIENT_VERSION) == 0);
+  const char *version = NULL;
+  CHECK(sync_library_version(&version) == SYNC_RESULT_SUCCESS && version && strcmp(version, SYNC_CLIENT_VERSION) == 0);
+  CHECK(sync_last_error_message()[0] == '\0');
+  /* The first generation's form hands out the same library-owned string; freeing it does nothing. */
+  CHECK(sync_get_version() == version);
+  sync_string_free(sync_get_version());
+  CHECK(strcmp(version, SYNC_CLIENT_VERSION) == 0);
 
   /* An offline engine (nothing changes under us) with one document. */
   SyncEngineOptions o;
@@ -688,7 +713,9 @@ int main(int argc, char **argv) {
     CHECK(sync_engine_flush(E, 3000) == SYNC_RESULT_CONNECTION);
     CHECK(test_now_ms() - t0 < 1000);
     CHECK(sync_last_error_message()[0] != '\0');
-    CHECK(sync_engine_event_fd(E) >= 0);
+    int fd = -1;
+    CHECK(sync_engine_get_event_fd(E, &fd) == SYNC_RESULT_SUCCESS && fd >= 0);
+    CHECK(sync_engine_event_fd(E) == fd); /* the first generation's form, the same descriptor */
     CHECK(sync_engine_create_document(E, "{\"title\":\"after\"}", id) == SYNC_RESULT_SUCCESS);
     CHECK(sync_engine_delete_document(E, id) == SYNC_RESULT_SUCCESS);
   }
@@ -730,7 +757,7 @@ int main(int argc, char **argv) {
     const char *path = test_db_path("bad");
     char url[600];
     snprintf(url, sizeof url, "sqlite:%s?mode=rwc", path);
-    struct CSyncEngine *second = sync_engine_create_with_options(path, env.server_url, email, env.api_key, env.api_secret, &o);
+    SyncEngineHandle *second = sync_engine_create_with_options(path, env.server_url, email, env.api_key, env.api_secret, &o);
     CHECK(second == NULL);
     CHECK(sync_last_error_message()[0] != '\0');
     printf("second engine on a held file: %s\n", sync_last_error_message());

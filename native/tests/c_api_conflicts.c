@@ -57,8 +57,8 @@ int main(void) {
   test_env_load(&env);
   char email[128];
   test_unique_email(email, sizeof email, "conflicts");
-  struct CSyncEngine *a = test_engine(&env, "conflict_a", email);
-  struct CSyncEngine *b = test_engine(&env, "conflict_b", email);
+  SyncEngineHandle *a = test_engine(&env, "conflict_a", email);
+  SyncEngineHandle *b = test_engine(&env, "conflict_b", email);
   REQUIRE(a != NULL && b != NULL);
   static Seen seen_a, seen_b;
   CHECK(sync_engine_add_listener(a, SYNC_EVENT_ALL, record, &seen_a, NULL) == SYNC_RESULT_SUCCESS);

@@ -48,14 +48,14 @@ static bool is_canonical_uuid(const char *s) {
 }
 
 /** get_document's JSON (caller frees with sync_string_free) or NULL. */
-static char *get_doc(struct CSyncEngine *e, const char *id) {
+static char *get_doc(SyncEngineHandle *e, const char *id) {
   char *json = NULL;
   if (sync_engine_get_document(e, id, &json) != SYNC_RESULT_SUCCESS) return NULL;
   return json;
 }
 
 /** True when the document exists and its JSON contains `fragment`. */
-static bool doc_has(struct CSyncEngine *e, const char *id, const char *fragment) {
+static bool doc_has(SyncEngineHandle *e, const char *id, const char *fragment) {
   char *json = get_doc(e, id);
   bool ok = json && strstr(json, fragment) != NULL;
   sync_string_free(json);
@@ -66,7 +66,7 @@ static bool doc_has(struct CSyncEngine *e, const char *id, const char *fragment)
  * doc_has, waiting up to 10 s: another engine's change reaches this one as the server's push, which
  * may come after this engine's own flush is done (it waits for its own changes and catch-up only).
  */
-static bool arrives(struct CSyncEngine *e, const char *id, const char *fragment) {
+static bool arrives(SyncEngineHandle *e, const char *id, const char *fragment) {
   double deadline = test_now_ms() + 10000;
   while (!doc_has(e, id, fragment)) {
     if (test_now_ms() > deadline) return false;
@@ -75,7 +75,7 @@ static bool arrives(struct CSyncEngine *e, const char *id, const char *fragment)
   return true;
 }
 
-static uint64_t count_pending(struct CSyncEngine *e) {
+static uint64_t count_pending(SyncEngineHandle *e) {
   uint64_t n = UINT64_MAX;
   CHECK(sync_engine_count_pending(e, &n) == SYNC_RESULT_SUCCESS);
   return n;
@@ -86,7 +86,7 @@ static void remember_content(const SyncEventData *event, void *context) {
   if (event->content) snprintf((char *)context, 512, "%s", event->content);
 }
 
-static bool wait_connected(struct CSyncEngine *e, bool want, int timeout_ms) {
+static bool wait_connected(SyncEngineHandle *e, bool want, int timeout_ms) {
   double deadline = test_now_ms() + timeout_ms;
   for (;;) {
     bool connected = !want;
@@ -105,7 +105,7 @@ int main(void) {
   char email[128];
   test_unique_email(email, sizeof email, "docs");
 
-  struct CSyncEngine *a = test_engine(&env, "docs_a", email);
+  SyncEngineHandle *a = test_engine(&env, "docs_a", email);
   REQUIRE(a != NULL);
 
   /* Connected once the first flush is through. */
@@ -293,7 +293,7 @@ int main(void) {
   /* A second engine of the same user (sqlite: URL form) gets the same state. */
   char url_b[600];
   snprintf(url_b, sizeof url_b, "sqlite:%s?mode=rwc", test_db_path("docs_b"));
-  struct CSyncEngine *b = sync_engine_create(url_b, env.server_url, email, env.api_key, env.api_secret);
+  SyncEngineHandle *b = sync_engine_create(url_b, env.server_url, email, env.api_key, env.api_secret);
   REQUIRE(b != NULL);
   CHECK(sync_engine_flush(b, 20000) == SYNC_RESULT_SUCCESS);
   CHECK(test_count_documents(b) == 1);

@@ -35,7 +35,7 @@ typedef struct Recorded {
 } Recorded;
 
 typedef struct Recorder {
-  struct CSyncEngine *engine; /* for calls made from inside the callback */
+  SyncEngineHandle *engine; /* for calls made from inside the callback */
   int count;
   Recorded events[MAX_EVENTS];
   /* Results of sync_* calls made inside the callback, on remote DocumentCreated. */
@@ -88,7 +88,7 @@ static bool has_wanted(void *context) {
   return find_event(w->recorder, w->type, w->id, 0) >= 0;
 }
 
-static bool wait_event(struct CSyncEngine *e, Recorder *r, SyncEventType type, const char *id, int timeout_ms) {
+static bool wait_event(SyncEngineHandle *e, Recorder *r, SyncEventType type, const char *id, int timeout_ms) {
   Wanted w = {r, type, id};
   return test_pump_until(e, has_wanted, &w, timeout_ms);
 }
@@ -127,7 +127,7 @@ static bool fd_readable(int fd, int timeout_ms) {
   return rc == 1 && (p.revents & POLLIN);
 }
 
-static void drain(struct CSyncEngine *e) {
+static void drain(SyncEngineHandle *e) {
   uint32_t n = 0;
   CHECK(sync_engine_process_events(e, &n) == SYNC_RESULT_SUCCESS);
 }
@@ -135,7 +135,7 @@ static void drain(struct CSyncEngine *e) {
 /* ---- pumping from a thread that is not main ------------------------------------------------- */
 
 typedef struct Pumper {
-  struct CSyncEngine *engine;
+  SyncEngineHandle *engine;
   Recorder *recorder;
   const char *id;
   bool arrived;
@@ -159,7 +159,7 @@ int main(void) {
 
   /* Connection events, in order, from the engine's first moments (the callback is registered
    * after create returns: those events wait in the queue). */
-  struct CSyncEngine *a = test_engine(&env, "ev_a", email);
+  SyncEngineHandle *a = test_engine(&env, "ev_a", email);
   REQUIRE(a != NULL);
   static Recorder ra;
   ra.engine = a;
@@ -184,7 +184,7 @@ int main(void) {
   }
 
   /* A second engine of the same user. */
-  struct CSyncEngine *b = test_engine(&env, "ev_b", email);
+  SyncEngineHandle *b = test_engine(&env, "ev_b", email);
   REQUIRE(b != NULL);
   static Recorder rb;
   rb.engine = b;
@@ -348,7 +348,7 @@ int main(void) {
   /* Engines of one process keep their events apart: a third engine (another user) sees its own
    * local change; a and b never see it. */
   {
-    struct CSyncEngine *c = test_engine(&env, "ev_c", other_email);
+    SyncEngineHandle *c = test_engine(&env, "ev_c", other_email);
     REQUIRE(c != NULL);
     static Recorder rc;
     CHECK(sync_engine_register_event_callback(c, record, &rc, -1) == SYNC_RESULT_SUCCESS);
@@ -373,7 +373,7 @@ int main(void) {
 
   /* Destroy with events queued: no crash, no callback and no notify after destroy. */
   {
-    struct CSyncEngine *d = test_engine(&env, "ev_d", email);
+    SyncEngineHandle *d = test_engine(&env, "ev_d", email);
     REQUIRE(d != NULL);
     static Counter never;
     static Notified d_notified;

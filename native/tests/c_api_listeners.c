@@ -25,12 +25,12 @@ static void count(const SyncEventData *e, void *context) {
   if (e->event_type == SYNC_EVENT_DOCUMENT_CREATED) c->created++;
 }
 
-static void create_docs(struct CSyncEngine *e, int n) {
+static void create_docs(SyncEngineHandle *e, int n) {
   char id[SYNC_DOCUMENT_ID_SIZE];
   for (int i = 0; i < n; i++) CHECK(sync_engine_create_document(e, "{\"title\":\"listener\"}", id) == SYNC_RESULT_SUCCESS);
 }
 
-static uint32_t pump(struct CSyncEngine *e) {
+static uint32_t pump(SyncEngineHandle *e) {
   uint32_t n = 0;
   CHECK(sync_engine_process_events(e, &n) == SYNC_RESULT_SUCCESS);
   return n;
@@ -108,7 +108,7 @@ int main(void) {
   SyncEngineConfig config;
   test_config(&config, &env, "listeners", "listeners@example.com");
   config.start_offline = true;
-  struct CSyncEngine *e = NULL;
+  SyncEngineHandle *e = NULL;
   REQUIRE(sync_engine_open(&config, &e) == SYNC_RESULT_SUCCESS && e != NULL);
 
   /* Filters, handles, duplicates, out NULL. */

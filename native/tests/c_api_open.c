@@ -39,7 +39,7 @@ int main(void) {
   c.durability = SYNC_DURABILITY_FULL;
   c.client_id = "4b2f5a3c-1d6e-4f70-8a9b-0c1d2e3f4a5b";
   c.start_offline = true;
-  struct CSyncEngine *e = NULL;
+  SyncEngineHandle *e = NULL;
   CHECK(sync_engine_open(&c, &e) == SYNC_RESULT_SUCCESS);
   REQUIRE(e != NULL);
   CHECK(sync_last_error_message()[0] == '\0');
@@ -73,7 +73,7 @@ int main(void) {
   first.struct_size = offsetof(SyncEngineOptions, tls_ca_file);
   first.tls_ca_file = "/nonexistent-dir-for-sync-tests/ca.pem";
   first.start_offline = true;
-  struct CSyncEngine *created = sync_engine_create_with_options(test_db_path("open-first-options"), env.server_url, "open@example.com", env.api_key, env.api_secret, &first);
+  SyncEngineHandle *created = sync_engine_create_with_options(test_db_path("open-first-options"), env.server_url, "open@example.com", env.api_key, env.api_secret, &first);
   CHECK(created != NULL);
   sync_engine_destroy(created);
 

@@ -22,7 +22,7 @@
 #define WRITES_PER_BURST 40
 #define PAUSE_MS 600
 
-static struct CSyncEngine *a, *b;
+static SyncEngineHandle *a, *b;
 static char seeded[SEEDED][37];
 static atomic_bool stop;
 
@@ -119,7 +119,7 @@ static void *writer(void *arg) {
   return NULL;
 }
 
-static int documents_listed(struct CSyncEngine *e) {
+static int documents_listed(SyncEngineHandle *e) {
   char *all = NULL;
   CHECK(sync_engine_get_all_documents(e, &all) == SYNC_RESULT_SUCCESS);
   int n = all ? test_count_occurrences(all, "{\"id\":\"") : -1;

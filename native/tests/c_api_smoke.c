@@ -8,11 +8,11 @@ int main(void) {
   TestEnv env;
   test_env_load(&env);
   CHECK(strcmp(sync_get_version(), SYNC_CLIENT_VERSION) == 0);
-  struct CSyncEngine *a = test_engine(&env, "a", "smoke@example.com");
+  SyncEngineHandle *a = test_engine(&env, "a", "smoke@example.com");
   REQUIRE(a != NULL);
   char sqlite_url[600];
   snprintf(sqlite_url, sizeof sqlite_url, "sqlite:%s?mode=rwc", test_db_path("b"));
-  struct CSyncEngine *b = sync_engine_create(sqlite_url, env.server_url, "smoke@example.com", env.api_key, env.api_secret);
+  SyncEngineHandle *b = sync_engine_create(sqlite_url, env.server_url, "smoke@example.com", env.api_key, env.api_secret);
   REQUIRE(b != NULL);
   TestCreated seen = {0};
   CHECK(sync_engine_register_event_callback(b, test_record_created, &seen, -1) == SYNC_RESULT_SUCCESS);

@@ -14,7 +14,7 @@
 #define PER_THREAD 500
 #define TOTAL (THREADS * PER_THREAD)
 
-static struct CSyncEngine *engine;
+static SyncEngineHandle *engine;
 static char ids[TOTAL][37];
 static double latency_ms[TOTAL];
 static pthread_barrier_t start_line;
@@ -33,7 +33,7 @@ static void *worker(void *arg) {
     char json[128];
     snprintf(json, sizeof json, "{\"title\":\"t%d-%d\",\"thread\":%d,\"i\":%d}", w->index, i, w->index, i);
     double t0 = test_now_ms();
-    CSyncResult r = sync_engine_create_document(engine, json, ids[slot]);
+    SyncResult r = sync_engine_create_document(engine, json, ids[slot]);
     latency_ms[slot] = test_now_ms() - t0;
     if (r != SYNC_RESULT_SUCCESS) {
       if (w->failures++ == 0) snprintf(w->first_error, sizeof w->first_error, "%d: %s", (int)r, sync_last_error_message());

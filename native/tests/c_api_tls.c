@@ -29,7 +29,7 @@ static bool succeeded(void *c) { return ((Seen *)c)->succeeded > 0; }
 static bool refused(void *c) { return ((Seen *)c)->tls_refusals > 0; }
 static bool never(void *c) { return ((Seen *)c)->succeeded > 0; }
 
-static struct CSyncEngine *open_engine(const char *name, const char *email, const char *ca, Seen *seen) {
+static SyncEngineHandle *open_engine(const char *name, const char *email, const char *ca, Seen *seen) {
   SyncEngineConfig c;
   sync_engine_config_init(&c);
   c.database_url = test_db_path(name);
@@ -40,8 +40,8 @@ static struct CSyncEngine *open_engine(const char *name, const char *email, cons
   c.reconnect_min_ms = 100;
   c.reconnect_max_ms = 300;
   c.tls_ca_file = ca;
-  struct CSyncEngine *e = NULL;
-  CSyncResult r = sync_engine_open(&c, &e);
+  SyncEngineHandle *e = NULL;
+  SyncResult r = sync_engine_open(&c, &e);
   if (r != SYNC_RESULT_SUCCESS) fprintf(stderr, "open %s: %d %s\n", name, (int)r, sync_last_error_message());
   if (e) CHECK(sync_engine_add_listener(e, SYNC_EVENT_ALL, on_connection, seen, NULL) == SYNC_RESULT_SUCCESS);
   return e;
@@ -63,8 +63,8 @@ static void trusted(const char *name, const char *email, const char *ca) {
   snprintf(writer_name, sizeof writer_name, "%s-writer", name);
   snprintf(reader_name, sizeof reader_name, "%s-reader", name);
   Seen writer_seen = {0}, reader_seen = {0};
-  struct CSyncEngine *writer = open_engine(writer_name, email, ca, &writer_seen);
-  struct CSyncEngine *reader = open_engine(reader_name, email, ca, &reader_seen);
+  SyncEngineHandle *writer = open_engine(writer_name, email, ca, &writer_seen);
+  SyncEngineHandle *reader = open_engine(reader_name, email, ca, &reader_seen);
   REQUIRE(writer != NULL && reader != NULL);
   TestCreated created = {0};
   CHECK(sync_engine_add_listener(reader, SYNC_EVENT_DOCUMENT_CREATED, test_record_created, &created, NULL) == SYNC_RESULT_SUCCESS);
@@ -85,7 +85,7 @@ static void trusted(const char *name, const char *email, const char *ca) {
 
 static void untrusted(const char *name, const char *email, const char *ca) {
   Seen seen = {0};
-  struct CSyncEngine *e = open_engine(name, email, ca, &seen);
+  SyncEngineHandle *e = open_engine(name, email, ca, &seen);
   REQUIRE(e != NULL);
   CHECK(test_pump_until(e, refused, &seen, 15000));
   printf("c_api_tls: %s: %s\n", name, seen.error);

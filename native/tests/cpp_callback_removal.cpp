@@ -22,7 +22,7 @@ using namespace cpptest;
 static TestEnv env;
 
 struct CState {
-  CSyncEngine *engine;
+  SyncEngineHandle *engine;
   int first_calls = 0;
   int second_calls = 0;
   int second_calls_after_unregister = 0;

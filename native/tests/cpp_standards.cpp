@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <string>
+#include <type_traits>
 
 #include "sync_client_events.h"
 #include "test_credentials.h"
@@ -44,14 +45,14 @@ int main() {
   const std::string db = std::string(dir) + "/standard.db";
   int exit_code = 1;
   {
-    SyncEngineConfig config = SyncEngine::default_config();
+    SyncEngineConfig config = SyncClient::sync_engine::default_config();
     config.database_url = db.c_str();
     config.server_url = "ws://127.0.0.1:1/ws";
     config.email = "cpp-standard@example.com";
     config.api_key = TEST_OFFLINE_API_KEY;
     config.api_secret = TEST_OFFLINE_API_SECRET;
     config.start_offline = true;
-    SyncEngine engine(config);
+    SyncClient::sync_engine engine(config);
 
     int reference_form = 0, pointer_form = 0, dropped = 0, scoped_calls = 0;
     Counter counter;
@@ -75,9 +76,15 @@ int main() {
     CHECK(static_cast<bool>(c_form) && !kept);
     CHECK(engine.count_documents() == 2);
     CHECK(code_of([&engine] { engine.get_document("not-a-uuid"); }) == SYNC_RESULT_INVALID_INPUT);
-    CHECK(code_of([&config] { SyncEngine second(config); }) == SYNC_RESULT_LOCKED);
+    CHECK(code_of([&config] { SyncClient::sync_engine second(config); }) == SYNC_RESULT_LOCKED);
+    CHECK(std::string(SyncClient::get_event_name(SYNC_EVENT_CONFLICT_DETECTED)) == "ConflictDetected");
+#ifndef SYNC_NO_COMPAT
+    // The original examples' names: the same class and function.
+    CHECK((std::is_same<SyncEngine, SyncClient::sync_engine>::value));
     CHECK(std::string(get_event_name(SYNC_EVENT_CONFLICT_DETECTED)) == "ConflictDetected");
-    CHECK(SyncEngine::get_version() == SYNC_CLIENT_VERSION);
+    CHECK(Success == SYNC_RESULT_SUCCESS);
+#endif
+    CHECK(SyncClient::sync_engine::get_version() == SYNC_CLIENT_VERSION);
     exit_code = failures == 0 ? 0 : 1;
   }
   const char *suffixes[] = {"", "-wal", "-shm"};

@@ -3,7 +3,8 @@
 sync_test(cpp_wrapper SOURCES cpp_wrapper.cpp harness.c TIMEOUT 90)
 sync_test(cpp_events_header SOURCES cpp_events_header.cpp harness.c TIMEOUT 60)
 sync_test(cpp_callback_removal SOURCES cpp_callback_removal.cpp harness.c TIMEOUT 60)
-foreach(t cpp_wrapper cpp_events_header cpp_callback_removal)
+sync_test(cpp_queries SOURCES cpp_queries.cpp harness.c TIMEOUT 60)
+foreach(t cpp_wrapper cpp_events_header cpp_callback_removal cpp_queries)
   set_target_properties(${t} PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
   target_compile_options(${t} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra>)
 endforeach()
@@ -39,10 +40,17 @@ foreach(entry IN LISTS _cxx_compilers)
   list(GET entry 0 family)
   list(GET entry 1 compiler)
   foreach(std 11 14 17 20)
-    set(name cpp_standard_${family}_cxx${std})
-    add_test(NAME ${name} COMMAND sh "${CMAKE_CURRENT_SOURCE_DIR}/cpp_standard_test.sh" "${compiler}" ${std}
-      "${CMAKE_CURRENT_SOURCE_DIR}/cpp_standards.cpp" "${PROJECT_SOURCE_DIR}/native/include:${CMAKE_CURRENT_SOURCE_DIR}"
-      "$<TARGET_FILE_DIR:sync_client>" sync_client "${CMAKE_CURRENT_BINARY_DIR}/${name}")
-    set_tests_properties(${name} PROPERTIES TIMEOUT 120)
+    # cpp_standard_<compiler>_cxx<NN> with the first generation's names, ..._no_compat without them (SYNC_NO_COMPAT).
+    foreach(variant "" _no_compat)
+      set(name cpp_standard_${family}_cxx${std}${variant})
+      set(define "")
+      if(variant)
+        set(define SYNC_NO_COMPAT)
+      endif()
+      add_test(NAME ${name} COMMAND sh "${CMAKE_CURRENT_SOURCE_DIR}/cpp_standard_test.sh" "${compiler}" ${std}
+        "${CMAKE_CURRENT_SOURCE_DIR}/cpp_standards.cpp" "${PROJECT_SOURCE_DIR}/native/include:${CMAKE_CURRENT_SOURCE_DIR}"
+        "$<TARGET_FILE_DIR:sync_client>" sync_client "${CMAKE_CURRENT_BINARY_DIR}/${name}" ${define})
+      set_tests_properties(${name} PROPERTIES TIMEOUT 120)
+    endforeach()
   endforeach()
 endforeach()

@@ -191,7 +191,7 @@ static void test_round_trips() {
   {
     std::string msg;
     int code = code_of([&] { e.flush(300); }, &msg);
-    // sync_engine_flush documents TIMEOUT; the CSyncResult list mentions CONNECTION for a flush while offline.
+    // sync_engine_flush documents TIMEOUT; the SyncResult list mentions CONNECTION for a flush while offline.
     CHECK(code == SYNC_RESULT_TIMEOUT || code == SYNC_RESULT_CONNECTION);
     CHECK(!msg.empty());
   }
@@ -503,6 +503,32 @@ static void test_second_engine_events() {
   CHECK(remote.size() == before);
 }
 
+// ---- encryption: a keyed engine, rekey and decrypt through the wrapper -----------------------------
+
+static void test_rekey() {
+  std::string email = unique_email("cpp-crypt");
+  std::vector<uint8_t> key(32, 0x11), next(32, 0x22);
+  SyncEngineConfig c;
+  test_config(&c, &env, "crypt", email.c_str());
+  c.start_offline = true;
+  c.encryption_key = key.data();
+  c.encryption_key_length = key.size();
+  std::string id;
+  {
+    sync_engine e(c);
+    id = e.create_document(R"({"title":"sealed"})");
+    CHECK_THROWS_CODE(e.rekey(std::vector<uint8_t>(31, 0x33)), SYNC_RESULT_INVALID_INPUT);
+    CHECK_NOTHROW(e.rekey(next));
+    CHECK(e.get_document(id).find("sealed") != std::string::npos);
+  }
+  CHECK_THROWS_CODE(sync_engine stale(c), SYNC_RESULT_WRONG_KEY);  // the old key no longer opens it
+  c.encryption_key = next.data();
+  sync_engine e(c);
+  CHECK(e.get_document(id).find("sealed") != std::string::npos);
+  CHECK_NOTHROW(e.rekey(std::vector<uint8_t>()));  // empty: decrypt
+  CHECK(e.get_document(id).find("sealed") != std::string::npos);
+}
+
 int main() {
   test_env_load(&env);
   double t0 = test_now_ms();
@@ -514,6 +540,7 @@ int main() {
   SECTION("round_trips", { test_round_trips(); });
   SECTION("callbacks", { test_callbacks(); });
   SECTION("second_engine", { test_second_engine_events(); });
+  SECTION("rekey", { test_rekey(); });
 
   fprintf(stderr, "total %.0f ms\n", test_now_ms() - t0);
   remove_db_dir();

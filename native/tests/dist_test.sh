@@ -40,9 +40,6 @@ version=$(sed -n 's/^#define SYNC_CLIENT_VERSION "\(.*\)"$/\1/p' "$root/native/i
 name="sync_client-$version"
 tarball="$root/dist/$name-linux-x64.tar.gz"
 hidden=("$build/lib" "$root/build/dist-build/lib" "$root/third_party/libnode" "$root/dist")
-system_libnode=0
-# Not `ldconfig -p | grep -q`: under pipefail, grep stopping early can fail the pipeline by SIGPIPE.
-if grep -q '^[[:space:]]*libnode.so.108 (.*x86-64' <<<"$(ldconfig -p)"; then system_libnode=1; fi
 
 # ---- steps 3-5: run either here (rename mode) or in a private mount namespace ----------------------------
 consume() { # consume TMP PKG
@@ -127,7 +124,7 @@ EOF
   timeout "$(limit 120)" "${clean_env[@]}" cmake --build "$tmp/consumer/build" >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log" >&2; fail "consumer build failed"; }
   local app="$tmp/consumer/build/app"
 
-  # Resolution through RPATH alone: libsync_client and (unless the system has it) libnode from the package,
+  # Resolution through RPATH alone: libsync_client, libnode and the libraries it needs from the package,
   # nothing from the source tree.
   check_resolution() {
     local bin=$1 raw deps lib path
@@ -138,9 +135,9 @@ EOF
       deps+="$lib $(realpath -m "$(dirname "$path")")/$(basename "$path")"$'\n'
     done < <(awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' <<<"$raw")
     grep -qxF "libsync_client.so.1 $pkg/lib/libsync_client.so.1" <<<"$deps" || { echo "$raw" >&2; fail "$(basename "$bin"): libsync_client not from the package"; }
-    if [ $system_libnode = 0 ]; then
-      grep -qxF "libnode.so.108 $pkg/lib/libnode.so.108" <<<"$deps" || { echo "$raw" >&2; fail "$(basename "$bin"): libnode not from the package"; }
-    fi
+    for l in libnode.so.108 libuv.so.1 libicuuc.so.72 libssl.so.3; do
+      grep -qxF "$l $pkg/lib/$l" <<<"$deps" || { echo "$raw" >&2; fail "$(basename "$bin"): $l not from the package"; }
+    done
     ! grep -qF "$root/" <<<"$deps" || { echo "$raw" >&2; fail "$(basename "$bin"): resolves a library inside the source tree"; }
   }
   check_resolution "$app"
@@ -220,9 +217,14 @@ for f in README.md include/sync_client.h include/sync_client.hpp include/sync_cl
 done
 [ -L "$pkg/lib/libsync_client.so" ] && [ -L "$pkg/lib/libsync_client.so.1" ] || fail "libsync_client.so{,.1} are not symlinks"
 [ "$(readelf -d "$pkg/lib/libsync_client.so.1" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')" = libsync_client.so.1 ] || fail "wrong SONAME"
-if [ $system_libnode = 0 ] && [ ! -f "$pkg/lib/libnode.so.108" ]; then fail "no system libnode.so.108 and none in the package"; fi
-for p in libuv1 libc-ares2 libicu72 libnghttp2-14 libbrotli1 libssl3 node-cjs-module-lexer node-undici node-acorn find_package pkg-config; do
+[ -f "$pkg/lib/libnode.so.108" ] || fail "no libnode.so.108 in the package"
+for p in "glibc 2" GLIBCXX_ licenses/ find_package pkg-config; do
   grep -q -- "$p" "$pkg/README.md" || fail "README.md does not mention $p"
+done
+# Self-contained (scripts/dist_runtime.sh): libnode's libraries and JavaScript, and their licenses.
+for f in lib/libuv.so.1 lib/libicuuc.so.72 lib/libssl.so.3 lib/sync_client/nodejs/undici/undici-fetch.js \
+  licenses/libnode108.copyright licenses/libicu72.copyright licenses/node-undici.copyright licenses/sync_client.txt; do
+  [ -e "$pkg/$f" ] || fail "package lacks $f"
 done
 ! grep -q '@VERSION@' "$pkg/README.md" || fail "README.md has an unreplaced @VERSION@"
 for h in sync_client.h sync_client.hpp sync_client_events.h; do

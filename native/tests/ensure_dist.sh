@@ -10,7 +10,7 @@ version=$(sed -n 's/^#define SYNC_CLIENT_VERSION "\(.*\)"$/\1/p' "$root/native/i
 [ -n "$version" ] || { say "no SYNC_CLIENT_VERSION in sync_client.h"; exit 1; }
 tarball="$root/dist/sync_client-$version-linux-x64.tar.gz"
 inputs=(CMakeLists.txt package-lock.json native/src native/include native/js native/cmake native/examples native/dist native/addon
-  scripts/build_dist.sh scripts/build-embedded-sqlite.sh client-ts/src core/src)
+  scripts/build_dist.sh scripts/dist_runtime.sh scripts/build-embedded-sqlite.sh client-ts/src core/src)
 stale=""
 if [ "${SYNC_DIST_REBUILD:-0}" = 1 ] || [ ! -f "$tarball" ]; then
   stale="forced or no tarball yet"

@@ -65,8 +65,17 @@ void test_unique_email(char *out, size_t size, const char *tag) {
   snprintf(out, size, "%s-%ld-%ld@example.com", tag, (long)getpid(), (long)time(NULL));
 }
 
+const uint8_t *test_suite_key(void) {
+  static uint8_t key[32];
+  for (size_t i = 0; i < sizeof key; i++) key[i] = (uint8_t)(i * 37 + 11);
+  const char *on = getenv("SYNC_TEST_ENCRYPTION");
+  return on && strcmp(on, "1") == 0 ? key : NULL;
+}
+
 void test_config(SyncEngineConfig *config, const TestEnv *env, const char *db_name, const char *email) {
   sync_engine_config_init(config);
+  config->encryption_key = test_suite_key();
+  config->encryption_key_length = config->encryption_key ? 32 : 0;
   config->database_url = test_db_path(db_name);
   config->server_url = env->server_url;
   config->email = email;
@@ -74,8 +83,12 @@ void test_config(SyncEngineConfig *config, const TestEnv *env, const char *db_na
   config->api_secret = env->api_secret;
 }
 
-struct CSyncEngine *test_engine(const TestEnv *env, const char *db_name, const char *email) {
-  return sync_engine_create(test_db_path(db_name), env->server_url, email, env->api_key, env->api_secret);
+SyncEngineHandle *test_engine(const TestEnv *env, const char *db_name, const char *email) {
+  SyncEngineConfig config;
+  test_config(&config, env, db_name, email);
+  SyncEngineHandle *engine = NULL;
+  sync_engine_open(&config, &engine);
+  return engine;
 }
 
 double test_now_ms(void) {
@@ -84,7 +97,7 @@ double test_now_ms(void) {
   return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
 }
 
-bool test_pump_until(struct CSyncEngine *engine, bool (*done)(void *), void *context, int timeout_ms) {
+bool test_pump_until(SyncEngineHandle *engine, bool (*done)(void *), void *context, int timeout_ms) {
   double deadline = test_now_ms() + timeout_ms;
   while (test_now_ms() < deadline) {
     sync_engine_process_events(engine, NULL);
@@ -111,7 +124,7 @@ int test_finish(const char *name) {
   return test_failures == 0 ? 0 : 1;
 }
 
-uint64_t test_count_documents(struct CSyncEngine *engine) {
+uint64_t test_count_documents(SyncEngineHandle *engine) {
   uint64_t n = UINT64_MAX;
   CHECK(sync_engine_count_documents(engine, &n) == SYNC_RESULT_SUCCESS);
   return n;

@@ -33,16 +33,22 @@ const char *test_db_path(const char *name);
 void test_unique_email(char *out, size_t size, const char *tag);
 
 /**
+ * SYNC_TEST_ENCRYPTION=1 runs the suites on encrypted databases: the 32-byte key test_config() then
+ * sets; NULL otherwise.
+ */
+const uint8_t *test_suite_key(void);
+
+/**
  * A config for the fixture's server and credentials (every other field at its default), on
  * test_db_path(db_name) as `email`. The strings it points to live until the next test_db_path().
  */
 void test_config(SyncEngineConfig *config, const TestEnv *env, const char *db_name, const char *email);
 
-/** sync_engine_create on test_db_path(db_name) with the fixture's server and credentials; NULL on failure. */
-struct CSyncEngine *test_engine(const TestEnv *env, const char *db_name, const char *email);
+/** sync_engine_open of test_config(db_name, email) (encrypted under SYNC_TEST_ENCRYPTION=1); NULL on failure (sync_last_error_message() says why). */
+SyncEngineHandle *test_engine(const TestEnv *env, const char *db_name, const char *email);
 
 /** Calls sync_engine_process_events until `done(context)` or the timeout; returns done's last value. */
-bool test_pump_until(struct CSyncEngine *engine, bool (*done)(void *), void *context, int timeout_ms);
+bool test_pump_until(SyncEngineHandle *engine, bool (*done)(void *), void *context, int timeout_ms);
 
 /** The remote DocumentCreated events an engine received: the last one's id and content, and a count. */
 typedef struct TestCreated {
@@ -61,7 +67,7 @@ bool test_got_created(void *context);
 double test_now_ms(void);
 
 /** sync_engine_count_documents, CHECKed; UINT64_MAX when it fails. */
-uint64_t test_count_documents(struct CSyncEngine *engine);
+uint64_t test_count_documents(SyncEngineHandle *engine);
 
 /** How many times `needle` occurs in `text` (not overlapping). */
 int test_count_occurrences(const char *text, const char *needle);

@@ -3,7 +3,9 @@
 // (client-ts/dist) of the same user:
 //   1. a task the TypeScript engine creates appears in the window;
 //   2. add, tick done and delete, done through the window's widgets, reach the TypeScript engine;
-//   3. a screenshot of the window (ImageMagick `import`) is a PNG of the window's size: OUT_DIR/qt_tasks.png.
+//   3. a screenshot of the window (ImageMagick `import`) is a PNG of the window's size: OUT_DIR/qt_tasks.png;
+//   4. the search box and the to do / done filter (one live query) show exactly the matching rows,
+//      and the TypeScript engine's changes enter and leave the filtered list as they arrive.
 // What the window shows is read from the app's --self-test dump (the rows its list view lays out,
 // as its accessibility interface names them); the app is driven through its stdin (self_test.hpp).
 import { execFileSync, spawn } from 'node:child_process';
@@ -54,6 +56,8 @@ function windowState() {
   }
 }
 
+const rowTitles = () => windowState()?.rows.map((r) => r.name.slice(0, r.name.indexOf(','))) ?? [];
+const showing = (titles) => isDeepStrictEqual(rowTitles(), titles);
 const rowNamed = (title) => windowState()?.rows.find((r) => r.name.startsWith(`${title},`));
 const liveTask = (engine, title) => engine.listDocuments().find((d) => d.content.title === title);
 
@@ -142,6 +146,29 @@ try {
   await until('the deleted task gone from the window', () => windowState() && !rowNamed('Water the plants'));
   await until('the deletion in the TypeScript engine', () => !liveTask(engine, 'Water the plants'));
   log('TypeScript engine has Water the plants deleted');
+
+  // 4. One live query behind the search box and the filter.
+  // The window sorts by created_at: two tasks made in the same millisecond would tie and show in either order.
+  let stamped = Date.now();
+  const stamp = () => new Date((stamped = Math.max(Date.now(), stamped + 1))).toISOString();
+  const task = (title, status) => ({ title, description: '', status, priority: 'medium', tags: [], created_at: stamp() });
+  engine.createDocument(task('Call the plumber', 'todo'));
+  const bread = engine.createDocument(task('Buy bread', 'todo'));
+  await until('the new tasks in the window, oldest first', () => showing(['Buy milk', 'Call the plumber', 'Buy bread']));
+  command('search buy');
+  await until('the rows matching "buy"', () => showing(['Buy milk', 'Buy bread']));
+  command('filter todo');
+  await until('the to-do rows matching "buy"', () => showing(['Buy bread']));
+  engine.createDocument(task('Buy eggs', 'todo'));
+  await until('a remote task entering the filtered list', () => showing(['Buy bread', 'Buy eggs']));
+  engine.mergeDocument(bread, { status: 'done' });
+  await until('a remote change taking a task out of it', () => showing(['Buy eggs']));
+  command('filter done');
+  await until('the done rows matching "buy"', () => showing(['Buy milk', 'Buy bread']));
+  command('search');
+  command('filter all');
+  await until('every row again', () => showing(['Buy milk', 'Call the plumber', 'Buy bread', 'Buy eggs']));
+  log(`filtered and searched: ${JSON.stringify(rowTitles())}`);
 
   command('quit');
   const code = await Promise.race([app.exited, new Promise((resolve) => setTimeout(() => resolve('no exit within 15 s'), 15_000).unref())]);

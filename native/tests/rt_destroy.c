@@ -67,20 +67,20 @@ static int black_hole(int *port) {
   return fd;
 }
 
-static struct CSyncEngine *timed_create(const char *db, const char *url, const TestEnv *env, double *ms) {
+static SyncEngineHandle *timed_create(const char *db, const char *url, const TestEnv *env, double *ms) {
   double t0 = test_now_ms();
-  struct CSyncEngine *e = sync_engine_create(db, url, "destroy@example.com", env->api_key, env->api_secret);
+  SyncEngineHandle *e = sync_engine_create(db, url, "destroy@example.com", env->api_key, env->api_secret);
   *ms = test_now_ms() - t0;
   return e;
 }
 
-static double timed_destroy(struct CSyncEngine *e) {
+static double timed_destroy(SyncEngineHandle *e) {
   double t0 = test_now_ms();
   sync_engine_destroy(e);
   return test_now_ms() - t0;
 }
 
-static void create_docs(struct CSyncEngine *e, int n, const char *tag) {
+static void create_docs(SyncEngineHandle *e, int n, const char *tag) {
   char id[37], json[128];
   for (int i = 0; i < n; i++) {
     snprintf(json, sizeof json, "{\"title\":\"%s %d\",\"n\":%d}", tag, i, i);
@@ -88,7 +88,7 @@ static void create_docs(struct CSyncEngine *e, int n, const char *tag) {
   }
 }
 
-static uint64_t pending_of(struct CSyncEngine *e) {
+static uint64_t pending_of(SyncEngineHandle *e) {
   uint64_t n = 999999;
   if (sync_engine_count_pending(e, &n) != SYNC_RESULT_SUCCESS) return 999999;
   return n;
@@ -99,7 +99,7 @@ static void unreachable(const char *label, const char *url, const TestEnv *env) 
   double create_ms;
   char name[64];
   snprintf(name, sizeof name, "unreachable-%s", label);
-  struct CSyncEngine *e = timed_create(test_db_path(name), url, env, &create_ms);
+  SyncEngineHandle *e = timed_create(test_db_path(name), url, env, &create_ms);
   REQUIRE(e != NULL);
   create_docs(e, PENDING_DOCS, label);
   CHECK(pending_of(e) == PENDING_DOCS);
@@ -179,7 +179,7 @@ int main(void) {
   char url[128];
   snprintf(url, sizeof url, "ws://127.0.0.1:%d/ws", port);
   double cold_ms;
-  struct CSyncEngine *offline = timed_create(test_db_path("offline"), url, &env, &cold_ms);
+  SyncEngineHandle *offline = timed_create(test_db_path("offline"), url, &env, &cold_ms);
   REQUIRE(offline != NULL);
   printf("rt_destroy: first sync_engine_create (runtime start included), no server on %d: %.1f ms\n", port, cold_ms);
   create_docs(offline, PENDING_DOCS, "offline");
@@ -235,7 +235,7 @@ int main(void) {
   create_docs(offline, 3, "after stop");
   CHECK(pending_of(offline) == 3);
   double warm_ms;
-  struct CSyncEngine *again = timed_create(test_db_path("again"), url, &env, &warm_ms);
+  SyncEngineHandle *again = timed_create(test_db_path("again"), url, &env, &warm_ms);
   CHECK(again != NULL);
   printf("rt_destroy: sync_engine_create with the server gone: %.1f ms\n", warm_ms);
   CHECK(warm_ms < CREATE_LIMIT_MS);

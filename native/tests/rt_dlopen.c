@@ -35,12 +35,12 @@ typedef struct Api {
   char *(*get_version)(void);
   const char *(*last_error)(void);
   void (*options_init)(SyncEngineOptions *);
-  struct CSyncEngine *(*create_with_options)(const char *, const char *, const char *, const char *, const char *, const SyncEngineOptions *);
-  void (*destroy)(struct CSyncEngine *);
-  enum CSyncResult (*create_document)(struct CSyncEngine *, const char *, char[37]);
-  enum CSyncResult (*count_documents)(struct CSyncEngine *, uint64_t *);
-  enum CSyncResult (*register_cb)(struct CSyncEngine *, SyncEventCallback, void *, int);
-  enum CSyncResult (*process_events)(struct CSyncEngine *, uint32_t *);
+  SyncEngineHandle *(*create_with_options)(const char *, const char *, const char *, const char *, const char *, const SyncEngineOptions *);
+  void (*destroy)(SyncEngineHandle *);
+  SyncResult (*create_document)(SyncEngineHandle *, const char *, char[37]);
+  SyncResult (*count_documents)(SyncEngineHandle *, uint64_t *);
+  SyncResult (*register_cb)(SyncEngineHandle *, SyncEventCallback, void *, int);
+  SyncResult (*process_events)(SyncEngineHandle *, uint32_t *);
 } Api;
 
 static double now_ms(void) {
@@ -101,7 +101,7 @@ static double use_engine(Api *api, const char *db_path, const char *title) {
   o.start_offline = true;
   remove_db(db_path);
   double t0 = now_ms();
-  struct CSyncEngine *e = api->create_with_options(db_path, "ws://127.0.0.1:1/ws", "dlopen@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
+  SyncEngineHandle *e = api->create_with_options(db_path, "ws://127.0.0.1:1/ws", "dlopen@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
   double create_ms = now_ms() - t0;
   if (!e) {
     fprintf(stderr, "sync_engine_create_with_options failed: %s\n", api->last_error());
@@ -158,8 +158,8 @@ int main(void) {
   SyncEngineOptions o;
   third.options_init(&o);
   o.start_offline = true;
-  struct CSyncEngine *a = third.create_with_options(db1, "ws://127.0.0.1:1/ws", "dlopen@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
-  struct CSyncEngine *b = third.create_with_options(db2, "ws://127.0.0.1:1/ws", "dlopen@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
+  SyncEngineHandle *a = third.create_with_options(db1, "ws://127.0.0.1:1/ws", "dlopen@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
+  SyncEngineHandle *b = third.create_with_options(db2, "ws://127.0.0.1:1/ws", "dlopen@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
   CHECK(a != NULL && b != NULL);
   char id[37];
   if (a && b) {

@@ -48,7 +48,7 @@ static void on_event(const SyncEventData *e, void *context) {
   }
 }
 
-static struct CSyncEngine *offline_engine(const char *name, uint32_t limit) {
+static SyncEngineHandle *offline_engine(const char *name, uint32_t limit) {
   SyncEngineOptions o;
   sync_engine_options_init(&o);
   o.event_queue_limit = limit;
@@ -58,7 +58,7 @@ static struct CSyncEngine *offline_engine(const char *name, uint32_t limit) {
 }
 
 static void overflow_100k(void) {
-  struct CSyncEngine *e = offline_engine("overflow", LIMIT);
+  SyncEngineHandle *e = offline_engine("overflow", LIMIT);
   REQUIRE(e != NULL);
   Delivery d = {0};
   CHECK(sync_engine_register_event_callback(e, on_event, &d, -1) == SYNC_RESULT_SUCCESS);
@@ -124,7 +124,7 @@ static void overflow_100k(void) {
 }
 
 static void coalescing(void) {
-  struct CSyncEngine *e = offline_engine("coalesce", SMALL_LIMIT);
+  SyncEngineHandle *e = offline_engine("coalesce", SMALL_LIMIT);
   REQUIRE(e != NULL);
   Delivery d = {0};
   CHECK(sync_engine_register_event_callback(e, on_event, &d, -1) == SYNC_RESULT_SUCCESS);

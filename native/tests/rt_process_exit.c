@@ -19,12 +19,12 @@ int main(void) {
   TestEnv env;
   test_env_load(&env);
   sync_set_log_callback(on_log, NULL);
-  struct CSyncEngine *a = test_engine(&env, "a", "exit@example.com");
+  SyncEngineHandle *a = test_engine(&env, "a", "exit@example.com");
   REQUIRE(a != NULL);
   char id[37];
   CHECK(sync_engine_create_document(a, "{\"title\":\"before\"}", id) == SYNC_RESULT_SUCCESS);
 
-  enum CSyncResult r = sync_client_test_call(a, "test_process_exit", NULL);
+  SyncResult r = sync_client_test_process_exit(a);
   /* Whatever the hook itself answers, we are still here. */
   printf("rt_process_exit: process.exit(3) ran inside the runtime (hook returned %d: %s); the host process is still running\n", (int)r,
          sync_last_error_message());
@@ -38,7 +38,7 @@ int main(void) {
   CHECK(sync_engine_count_documents(a, &count) == SYNC_RESULT_SUCCESS && count == 2);
 
   /* A new engine starts, and the runtime's loop still does network I/O: a's documents arrive on b. */
-  struct CSyncEngine *b = test_engine(&env, "b", "exit@example.com");
+  SyncEngineHandle *b = test_engine(&env, "b", "exit@example.com");
   REQUIRE(b != NULL);
   TestCreated seen = {0};
   CHECK(sync_engine_register_event_callback(b, test_record_created, &seen, -1) == SYNC_RESULT_SUCCESS);

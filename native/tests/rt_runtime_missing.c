@@ -23,14 +23,14 @@
 #endif
 
 typedef struct Api {
-  void (*config_init)(SyncEngineConfig *);
-  CSyncResult (*open)(const SyncEngineConfig *, CSyncEngine **);
-  void (*destroy)(CSyncEngine *);
+  SyncResult (*config_init)(SyncEngineConfig *);
+  SyncResult (*open)(const SyncEngineConfig *, SyncEngineHandle **);
+  void (*destroy)(SyncEngineHandle *);
   const char *(*last_error)(void);
 } Api;
 
 /* Opens an offline engine on a fresh file; returns the code, the message in `message`. */
-static CSyncResult try_open(const Api *api, const char *name, char *message, size_t size) {
+static SyncResult try_open(const Api *api, const char *name, char *message, size_t size) {
   SyncEngineConfig c;
   api->config_init(&c);
   c.database_url = test_db_path(name);
@@ -39,8 +39,8 @@ static CSyncResult try_open(const Api *api, const char *name, char *message, siz
   c.api_key = TEST_OFFLINE_API_KEY;
   c.api_secret = TEST_OFFLINE_API_SECRET;
   c.start_offline = true;
-  CSyncEngine *e = NULL;
-  CSyncResult r = api->open(&c, &e);
+  SyncEngineHandle *e = NULL;
+  SyncResult r = api->open(&c, &e);
   snprintf(message, size, "%s", api->last_error());
   printf("open (%s): %d %s\n", name, (int)r, message);
   if (r == SYNC_RESULT_SUCCESS) api->destroy(e);

@@ -50,10 +50,10 @@ static bool updated3(void *c) { return ((Seen *)c)->updated >= 3; }
 static bool deleted(void *c) { return ((Seen *)c)->deleted >= 1; }
 
 /* Left for the library's exit-time shutdown (a global: still reachable, so not a leak). */
-static struct CSyncEngine *a;
+static SyncEngineHandle *a;
 
 static void *block(void *engine) {
-  sync_client_test_call(engine, "test_block", "600");
+  sync_client_test_block(engine, 600);
   return NULL;
 }
 
@@ -67,7 +67,7 @@ int main(void) {
   printf("rt_sanitize: library %s\n", info.dli_fname);
   REQUIRE(strncmp(info.dli_fname, SYNC_ASAN_LIB_DIR "/", strlen(SYNC_ASAN_LIB_DIR) + 1) == 0);
   a = test_engine(&env, "a", "asan@example.com");
-  struct CSyncEngine *b = test_engine(&env, "b", "asan@example.com");
+  SyncEngineHandle *b = test_engine(&env, "b", "asan@example.com");
   REQUIRE(a && b);
   Seen seen = {0};
   CHECK(sync_engine_register_event_callback(b, on_event, &seen, -1) == SYNC_RESULT_SUCCESS);
@@ -111,7 +111,7 @@ int main(void) {
   o.call_timeout_ms = 150;
   o.event_queue_limit = 5;
   o.start_offline = true;
-  struct CSyncEngine *c = sync_engine_create_with_options(test_db_path("c"), "ws://127.0.0.1:1/ws", "asan@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
+  SyncEngineHandle *c = sync_engine_create_with_options(test_db_path("c"), "ws://127.0.0.1:1/ws", "asan@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
   REQUIRE(c != NULL);
   pthread_t t;
   REQUIRE(pthread_create(&t, NULL, block, c) == 0);
@@ -142,7 +142,7 @@ int main(void) {
   CHECK(sync_engine_process_events(c, &processed) == SYNC_RESULT_SUCCESS && processed == 6 && cs.errors == 1);
 
   /* process.exit inside the runtime, then keep going. */
-  sync_client_test_call(c, "test_process_exit", NULL);
+  sync_client_test_process_exit(c);
   CHECK(sync_engine_count_documents(c, &count) == SYNC_RESULT_SUCCESS && count == 20);
 
   sync_engine_destroy(c);

@@ -69,7 +69,7 @@ int main(void) {
   SyncEngineOptions o;
   sync_engine_options_init(&o);
   o.start_offline = true;
-  struct CSyncEngine *e = sync_engine_create_with_options(path, "ws://127.0.0.1:1/ws", "shared@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
+  SyncEngineHandle *e = sync_engine_create_with_options(path, "ws://127.0.0.1:1/ws", "shared@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
   REQUIRE(e != NULL);
   char id[37];
   CHECK(sync_engine_create_document(e, "{\"title\":\"shared\"}", id) == SYNC_RESULT_SUCCESS);

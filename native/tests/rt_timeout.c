@@ -12,18 +12,18 @@
 #include "test_hooks.h"
 
 #define CALL_TIMEOUT_MS 300
-#define BLOCK_MS "1500"
+#define BLOCK_MS 1500
 
 typedef struct Blocker {
-  struct CSyncEngine *engine;
-  enum CSyncResult result;
+  SyncEngineHandle *engine;
+  SyncResult result;
   double elapsed_ms;
 } Blocker;
 
 static void *block_js_thread(void *arg) {
   Blocker *b = arg;
   double t0 = test_now_ms();
-  b->result = sync_client_test_call(b->engine, "test_block", BLOCK_MS);
+  b->result = sync_client_test_block(b->engine, BLOCK_MS);
   b->elapsed_ms = test_now_ms() - t0;
   return NULL;
 }
@@ -33,7 +33,7 @@ int main(void) {
   sync_engine_options_init(&o);
   o.call_timeout_ms = CALL_TIMEOUT_MS;
   o.start_offline = true;
-  struct CSyncEngine *e = sync_engine_create_with_options(test_db_path("timeout"), "ws://127.0.0.1:1/ws", "timeout@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
+  SyncEngineHandle *e = sync_engine_create_with_options(test_db_path("timeout"), "ws://127.0.0.1:1/ws", "timeout@example.com", TEST_OFFLINE_API_KEY, TEST_OFFLINE_API_SECRET, &o);
   REQUIRE(e != NULL);
   /* Warm: a first call answers well within the timeout when the JS thread is free. */
   uint64_t count = 99;
@@ -61,7 +61,7 @@ int main(void) {
   CHECK(test_now_ms() - t0 < 100);
 
   t0 = test_now_ms();
-  enum CSyncResult r = sync_engine_create_document_with_id(e, id, json);
+  SyncResult r = sync_engine_create_document_with_id(e, id, json);
   double waited = test_now_ms() - t0;
   printf("rt_timeout: create_document_with_id while the JS thread is blocked returned %d after %.1f ms (call_timeout_ms %d)\n", (int)r, waited,
          CALL_TIMEOUT_MS);

@@ -10,7 +10,7 @@
 
 int main(void) {
   int failures = 0;
-  enum CSyncResult r = Success; /* X11's macro, usable as the result code */
+  SyncResult r = Success; /* X11's macro, usable as the result code */
   if (Success != 0 || SYNC_RESULT_SUCCESS != 0 || r != SYNC_RESULT_SUCCESS) failures++;
   if (BadRequest != 1) failures++; /* X.h really is in effect */
   if (strcmp(sync_event_type_name(SYNC_EVENT_CONNECTION_SUCCEEDED), "ConnectionSucceeded") != 0) failures++;

@@ -10,7 +10,7 @@
 
 int main(void) {
   int failures = 0;
-  enum CSyncResult r = SYNC_RESULT_SUCCESS;
+  SyncResult r = SYNC_RESULT_SUCCESS;
   if (Success != 0 || SYNC_RESULT_SUCCESS != 0 || r != Success) failures++;
   if (BadRequest != 1) failures++;
   if (strcmp(sync_event_type_name(SYNC_EVENT_DOCUMENT_CREATED), "DocumentCreated") != 0) failures++;

@@ -61,21 +61,21 @@ set(SYNC_ASAN_LIB_OUT "${CMAKE_BINARY_DIR}/lib-asan")
 add_library(sync_client_asan_objects OBJECT ${SYNC_CLIENT_SOURCES} ${SYNC_CLIENT_TEST_HOOK_SOURCES})
 sync_client_compile_settings(sync_client_asan_objects)
 target_compile_options(sync_client_asan_objects PRIVATE ${SYNC_SANITIZE_FLAGS})
-sync_client_library(sync_client_asan OBJECTS sync_client_asan_objects)
+sync_client_library(sync_client_asan OBJECTS sync_client_asan_objects BUNDLE sync_engine_testing.js)
 target_link_options(sync_client_asan PRIVATE ${SYNC_SANITIZE_FLAGS})
 set_target_properties(sync_client_asan PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${SYNC_ASAN_LIB_OUT}")
 
 # The library finds its engine bundle and SQLite module in sync_client/ next to its own file.
-set(SYNC_ASAN_RUNTIME_FILES "${SYNC_ASAN_LIB_OUT}/sync_client/sync_engine.js" "${SYNC_ASAN_LIB_OUT}/sync_client/better_sqlite3.node")
+set(SYNC_ASAN_RUNTIME_FILES "${SYNC_ASAN_LIB_OUT}/sync_client/sync_engine_testing.js" "${SYNC_ASAN_LIB_OUT}/sync_client/better_sqlite3.node")
 add_custom_command(
   OUTPUT ${SYNC_ASAN_RUNTIME_FILES}
   COMMAND ${CMAKE_COMMAND} -E make_directory "${SYNC_ASAN_LIB_OUT}/sync_client"
-  COMMAND ${CMAKE_COMMAND} -E copy_if_different "${SYNC_RUNTIME_OUT}/sync_engine.js" "${SYNC_RUNTIME_OUT}/better_sqlite3.node"
+  COMMAND ${CMAKE_COMMAND} -E copy_if_different "${SYNC_RUNTIME_OUT}/sync_engine_testing.js" "${SYNC_RUNTIME_OUT}/better_sqlite3.node"
           "${SYNC_ASAN_LIB_OUT}/sync_client/"
-  DEPENDS "${SYNC_RUNTIME_OUT}/sync_engine.js" "${SYNC_RUNTIME_OUT}/better_sqlite3.node"
+  DEPENDS "${SYNC_RUNTIME_OUT}/sync_engine_testing.js" "${SYNC_RUNTIME_OUT}/better_sqlite3.node"
   COMMENT "Copying the engine's runtime files next to the sanitized library")
 add_custom_target(sync_client_asan_runtime DEPENDS ${SYNC_ASAN_RUNTIME_FILES})
-add_dependencies(sync_client_asan_runtime sync_client_runtime)
+add_dependencies(sync_client_asan_runtime sync_client_runtime sync_client_testing_runtime)
 add_dependencies(sync_client_asan sync_client_asan_runtime)
 
 add_executable(rt_sanitize rt_sanitize.c harness.c)
@@ -109,7 +109,34 @@ add_test(NAME rt_runtime_missing COMMAND sh "${CMAKE_CURRENT_SOURCE_DIR}/rt_runt
   "$<TARGET_SONAME_FILE:sync_client>")
 set_tests_properties(rt_runtime_missing PROPERTIES TIMEOUT 60)
 
-# The shipped library's exported functions are exactly those sync_client.h declares.
+# The shipped library's exported functions are exactly those sync_client.h and sync_client_compat.h declare.
 add_test(NAME rt_exports COMMAND sh "${CMAKE_CURRENT_SOURCE_DIR}/exports_test.sh" "$<TARGET_FILE:sync_client>"
-  "${PROJECT_SOURCE_DIR}/native/include/sync_client.h")
+  "${PROJECT_SOURCE_DIR}/native/include/sync_client.h" "${PROJECT_SOURCE_DIR}/native/include/sync_client_compat.h")
 set_tests_properties(rt_exports PROPERTIES TIMEOUT 30)
+
+# The test-only operations (contract/test-ops.ts) are in the test builds' bundle only: never in the
+# shipped sync_engine.js or libsync_client.
+add_test(NAME rt_product_has_no_test_ops COMMAND sh "${CMAKE_CURRENT_SOURCE_DIR}/product_test_ops_test.sh"
+  "${PROJECT_SOURCE_DIR}/native/js/contract/test-ops.ts" "${SYNC_RUNTIME_OUT}/sync_engine.js" "$<TARGET_FILE:sync_client>"
+  "${SYNC_RUNTIME_OUT}/sync_engine_testing.js")
+set_tests_properties(rt_product_has_no_test_ops PROPERTIES TIMEOUT 30)
+
+# A file whose PRAGMA user_version is not the one the reads were generated for: SYNC_RESULT_DATABASE
+# naming both versions, from a new read connection of a live engine and from sync_engine_open.
+rt_local_test(rt_schema_version SOURCES rt_schema_version.cpp harness.c TIMEOUT 60 LIBRARY sync_client_testing)
+set_target_properties(rt_schema_version PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON)
+target_compile_definitions(rt_schema_version PRIVATE "SET_USER_VERSION_SCRIPT=\"${CMAKE_CURRENT_SOURCE_DIR}/set-user-version.mjs\"")
+
+# The event queue on its own, in both wake-up variants: Linux's eventfd and the pipe other systems
+# need (SYNC_EVENT_PIPE, docs/platforms.md). No library, no server: the queue's source and this test.
+foreach(variant eventfd pipe)
+  add_executable(event_queue_${variant} event_queue_test.cc "${CMAKE_SOURCE_DIR}/native/src/event_queue.cc")
+  target_include_directories(event_queue_${variant} PRIVATE "${CMAKE_SOURCE_DIR}/native/src" "${CMAKE_SOURCE_DIR}/native/include")
+  target_compile_features(event_queue_${variant} PRIVATE cxx_std_17)
+  target_compile_options(event_queue_${variant} PRIVATE -Wall -Wextra)
+  if(variant STREQUAL "pipe")
+    target_compile_definitions(event_queue_${variant} PRIVATE SYNC_EVENT_PIPE)
+  endif()
+  add_test(NAME event_queue_${variant} COMMAND event_queue_${variant})
+  set_tests_properties(event_queue_${variant} PROPERTIES TIMEOUT 30)
+endforeach()

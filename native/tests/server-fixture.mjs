@@ -2,13 +2,7 @@
 // random loopback port (the shared test fixture, detached so it outlives this process), and writes
 // them to ENVFILE for the C/C++ tests; `stop ENVFILE` undoes it.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const testSupport = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'server', 'dist', 'test-support');
-const { startTestServer } = await import(join(testSupport, 'test-server.js'));
-const { dropTestDatabase } = await import(join(testSupport, 'database.js'));
-const { CLI, stopDetached } = await import(join(testSupport, 'server-process.js'));
+import { CLI, dropTestDatabase, startTestServer, stopDetached } from '@json-sync/test-support';
 const [command, envFile] = process.argv.slice(2);
 
 function readEnv(file) {

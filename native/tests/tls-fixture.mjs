@@ -6,11 +6,7 @@
 // read. Passes when PROGRAM passes and the server knows exactly the users of the trusted engines
 // (emails starting "trusted"): no untrusted engine ever authenticated.
 import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const { startTestServer } = await import(join(root, 'server', 'dist', 'test-support', 'test-server.js'));
+import { startTestServer } from '@json-sync/test-support';
 
 const ts = await startTestServer({ prefix: 'sync_native_tls', appName: 'native tls', tls: true });
 let failed = false;

@@ -2,9 +2,7 @@ import t, { type Test } from 'tap';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import type { ServerMessage } from '@json-sync/core';
-import { TEST_DATABASE_URL } from './test-support/database.js';
-import { startTestServer } from './test-support/test-server.js';
-import { TestClient, type Identity } from './test-support/ws-client.js';
+import { TEST_DATABASE_URL, startTestServer, TestClient, type Identity } from '@json-sync/test-support';
 
 // The audit log, read from the real server process's stderr: one line per authentication attempt
 // with exactly its fields, and nowhere a secret or a signature.

@@ -1,10 +1,7 @@
 import t, { type Test } from 'tap';
 import { createHmac, randomBytes } from 'node:crypto';
 import { DEFAULT_LIMITS, isUuid, newUuid, parseServerMessage, unixSeconds, type ServerMessage } from '@json-sync/core';
-import { createTestDatabase } from './test-support/database.js';
-import { runCli } from './test-support/run-cli.js';
-import { startServer, type ServerProcess } from './test-support/server-process.js';
-import { TestClient } from './test-support/ws-client.js';
+import { runCli, startTestServer, TestClient } from '@json-sync/test-support';
 
 interface Creds {
   apiKey: string;
@@ -49,20 +46,16 @@ function authFrame(o: FrameOptions): Record<string, unknown> {
 
 const isAuthReply = (m: ServerMessage) => m.type === 'auth_success' || m.type === 'auth_error';
 
-const tdb = await createTestDatabase('auth_test');
+// Failures count toward the per-address limit; this file makes about a dozen on the shared server,
+// so it gets headroom. The limit itself is tested on a server process of its own below.
+const ts = await startTestServer({ prefix: 'auth_test', appName: 'auth app', args: ['--auth-failure-limit', '100'] });
+const { tdb, server: main } = ts;
+const app = { applicationId: ts.applicationId, apiKey: ts.apiKey, secret: ts.secret };
 const opened: TestClient[] = [];
-const servers: ServerProcess[] = [];
 t.teardown(async () => {
   for (const c of opened) c.close();
-  await Promise.all(servers.map((s) => s.stop()));
-  await tdb.drop();
+  await ts.teardown();
 });
-
-async function serve(args: string[] = []): Promise<ServerProcess> {
-  const s = await startServer({ databaseUrl: tdb.url, args });
-  servers.push(s);
-  return s;
-}
 
 async function open(url: string, clientId: string = newUuid()): Promise<TestClient> {
   const c = await TestClient.open(url, clientId);
@@ -112,11 +105,6 @@ async function earlyInSecond(): Promise<void> {
   const ms = Date.now() % 1000;
   if (ms > 500) await new Promise((r) => setTimeout(r, 1010 - ms));
 }
-
-// Failures count toward the per-address limit; this file makes about a dozen on the shared server,
-// so it gets headroom. The limit itself is tested on its own server below.
-const main = await serve(['--auth-failure-limit', '100']);
-const app = await tdb.credentials('auth app');
 
 t.test('valid authenticate with a nonce: auth_success carries the session facts', async (t) => {
   const clientId = newUuid();
@@ -215,9 +203,10 @@ t.test('replayed: the same signed message is accepted once', async (t) => {
   t.equal(stored.rows.length, 1, 'the signature is in the shared replay store');
 });
 
-t.test('unsupported_protocol', async (t) => {
-  await expectRefused(t, main.url, authFrame({ email: 'proto@example.com', creds: app, clientId: newUuid(), extra: { protocol_version: 2 } }), 'unsupported_protocol');
+t.test('unsupported_protocol: versions 1 and 2 are spoken, another is refused', async (t) => {
+  await expectRefused(t, main.url, authFrame({ email: 'proto@example.com', creds: app, clientId: newUuid(), extra: { protocol_version: 3 } }), 'unsupported_protocol');
   await expectAccepted(t, main.url, authFrame({ email: 'proto@example.com', creds: app, clientId: newUuid(), extra: { protocol_version: 1 } }));
+  await expectAccepted(t, main.url, authFrame({ email: 'proto@example.com', creds: app, clientId: newUuid(), extra: { protocol_version: 2 } }));
 });
 
 t.test('unavailable when the credentials cannot be checked; accepted again once they can', async (t) => {
@@ -232,7 +221,7 @@ t.test('unavailable when the credentials cannot be checked; accepted again once 
 });
 
 t.test('rate_limited after repeated failures from one address', async (t) => {
-  const limited = await serve(['--auth-failure-limit', '3']);
+  const limited = await ts.startAnother({ args: ['--auth-failure-limit', '3'] });
   for (let i = 0; i < 3; i++) {
     await expectRefused(t, limited.url, authFrame({ email: 'rl@example.com', creds: app, clientId: newUuid(), signSecret: `rps_${'0'.repeat(64)}` }), 'bad_signature');
   }
@@ -240,7 +229,7 @@ t.test('rate_limited after repeated failures from one address', async (t) => {
 });
 
 t.test('a replay is refused across two server processes on one database', async (t) => {
-  const second = await serve(['--auth-failure-limit', '100']);
+  const second = await ts.startAnother();
   const first = authFrame({ email: 'multi@example.com', creds: app, clientId: newUuid() });
   await expectAccepted(t, main.url, first);
   await expectRefused(t, second.url, first, 'replayed');

@@ -3,7 +3,7 @@ import {
   AUTH_REPLAY_WINDOW_SECONDS,
   authenticateBody,
   newUuid,
-  PROTOCOL_VERSION,
+  SUPPORTED_PROTOCOL_VERSIONS,
   sign,
   signaturesEqual,
   unixSeconds,
@@ -130,7 +130,7 @@ export class Authenticator {
       this.limiter.fail(address);
       return key ? { ok: false, reason, applicationId: key.application_id, applicationName: key.application_name } : { ok: false, reason };
     };
-    if (m.protocol_version !== undefined && m.protocol_version !== PROTOCOL_VERSION) return failed('unsupported_protocol');
+    if (m.protocol_version !== undefined && !(SUPPORTED_PROTOCOL_VERSIONS as readonly number[]).includes(m.protocol_version)) return failed('unsupported_protocol');
     const blocked = this.limiter.blocked(address);
     if (blocked) return { ok: false, reason: 'rate_limited', repeat: blocked === 'repeat', windowSeconds: this.limiter.limit.windowMs / 1000 };
     if (Math.abs(unixSeconds() - m.timestamp) > AUTH_MAX_SKEW_SECONDS) return failed('timestamp_skew');

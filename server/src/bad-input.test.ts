@@ -1,17 +1,14 @@
 import t, { type Test } from 'tap';
 import { newUuid, type ErrorCode, type Limits, type ServerMessage, type ServerMessageOf } from '@json-sync/core';
-import { createTestDatabase } from './test-support/database.js';
-import { startServer } from './test-support/server-process.js';
-import { TestClient, type Identity } from './test-support/ws-client.js';
+import { startTestServer, TestClient, type Identity } from '@json-sync/test-support';
 
 // One server for the whole file: every bad input below goes to the same process and the same
 // connection, so a crash or a wedged connection anywhere shows up in every later check.
-const tdb = await createTestDatabase();
-const app1 = await tdb.credentials('app one');
+const ts = await startTestServer({ prefix: 'bad_input', appName: 'app one' });
+const { tdb, server } = ts;
 const app2 = await tdb.credentials('app two');
-const server = await startServer({ databaseUrl: tdb.url });
-const alice: Identity = { email: 'alice@example.com', apiKey: app1.apiKey, secret: app1.secret };
-const bob: Identity = { email: 'bob@example.com', apiKey: app1.apiKey, secret: app1.secret };
+const alice: Identity = { email: 'alice@example.com', apiKey: ts.apiKey, secret: ts.secret };
+const bob: Identity = { email: 'bob@example.com', apiKey: ts.apiKey, secret: ts.secret };
 // Same email as alice, other application: a different user who must stay out of reach.
 const aliceElsewhere: Identity = { email: 'alice@example.com', apiKey: app2.apiKey, secret: app2.secret };
 
@@ -23,8 +20,7 @@ const clients: TestClient[] = [c];
 
 t.teardown(async () => {
   for (const x of clients) x.close();
-  await server.stop();
-  await tdb.drop();
+  await ts.teardown();
 });
 
 const MISSING = Symbol('missing');

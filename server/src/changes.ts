@@ -13,15 +13,20 @@ interface EventRow {
   client_id: string | null;
   mutation_id: string | null;
   created_at: Date;
+  title: string | null;
 }
 
 /** A `changes` page stays about this size or below (one event can exceed it alone). */
 const MAX_PAGE_BYTES = 8 * 1024 * 1024;
 
-const EVENT_COLUMNS = 'sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id, created_at';
+const EVENT_COLUMNS = 'sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id, created_at, title';
 
+/** A log row as the change event it was written as (a create's title included, another's left out). */
 function toChangeEvent(row: EventRow): ChangeEvent {
-  return { ...row, forward_patch: row.forward_patch as never, reverse_patch: row.reverse_patch as never, created_at: row.created_at.toISOString() };
+  const { title, ...rest } = row;
+  const event: ChangeEvent = { ...rest, forward_patch: row.forward_patch as never, reverse_patch: row.reverse_patch as never, created_at: row.created_at.toISOString() };
+  if (row.event_type === 'create') event.title = title;
+  return event;
 }
 
 async function userSequences(db: Queryable, userId: string): Promise<{ last_sequence: number; pruned_through: number }> {
@@ -98,10 +103,19 @@ export async function acknowledge(db: Database, userId: string, clientId: string
   return { sequence, lag: seqs.last_sequence - sequence };
 }
 
-/** The events of one user in (from-1, to], for pushing what other processes committed. */
-export async function eventsInRange(db: Database, userId: string, from: number, to: number): Promise<{ events: ChangeEvent[]; created: Map<string, DocumentRow> }> {
+/**
+ * The events of one user in (from-1, to], for pushing what other processes committed; with
+ * `withCreated`, also the documents they create (protocol 1's create push carries the document).
+ */
+export async function eventsInRange(
+  db: Database,
+  userId: string,
+  from: number,
+  to: number,
+  withCreated: boolean,
+): Promise<{ events: ChangeEvent[]; created: Map<string, DocumentRow> }> {
   const r = await db.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM change_events WHERE user_id = $1 AND sequence BETWEEN $2 AND $3 ORDER BY sequence`, [userId, from, to]);
-  const createdIds = [...new Set(r.rows.filter((e) => e.event_type === 'create').map((e) => e.document_id))];
+  const createdIds = withCreated ? [...new Set(r.rows.filter((e) => e.event_type === 'create').map((e) => e.document_id))] : [];
   const created = new Map<string, DocumentRow>();
   if (createdIds.length > 0) {
     const docs = await db.query<DocumentRow>(`SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)`, [

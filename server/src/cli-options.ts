@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_MAX_OUTBOUND_BYTES } from './server.js';
+import { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_MAX_OUTBOUND_BYTES, DEFAULT_QUERY_TIMEOUT_MS } from './server.js';
 
 /** A wrong command line or setting: the message and exit 2 (with the usage when it was the command line). */
 export class UsageError extends Error {
@@ -40,6 +40,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: {
       host: { value: 'ADDRESS', env: 'SYNC_HOST', default: '0.0.0.0', help: 'address to listen on' },
       port: { value: 'N', env: 'SYNC_PORT', default: '8080', help: 'port to listen on; 0 picks a free one' },
+      'health-port': {
+        value: 'N',
+        env: 'SYNC_HEALTH_PORT',
+        help: "also answer GET /health on this port for any HTTP version, with or without Host (load balancers' default checks); 0 picks a free one",
+      },
       'tls-cert': { value: 'FILE', env: 'SYNC_TLS_CERT', help: 'PEM certificate (or chain) to serve wss:// and https:// with; needs --tls-key' },
       'tls-key': { value: 'FILE', env: 'SYNC_TLS_KEY', help: "the certificate's PEM private key (unencrypted)" },
       'auth-failure-limit': { value: 'N', env: 'SYNC_AUTH_FAILURE_LIMIT', default: '20', help: 'failed authentications per address per minute before rate_limited' },
@@ -49,6 +54,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
         env: 'SYNC_MAX_OUTBOUND_MB',
         default: String(DEFAULT_MAX_OUTBOUND_BYTES / 2 ** 20),
         help: 'MiB all connections may hold queued for clients that do not read; past it the slowest are closed',
+      },
+      'query-timeout-ms': {
+        value: 'N',
+        env: 'SYNC_QUERY_TIMEOUT_MS',
+        default: String(DEFAULT_QUERY_TIMEOUT_MS),
+        help: 'milliseconds a query_documents may run before it ends with query_timeout (PostgreSQL; not enforced on the embedded database)',
       },
       'log-level': { value: 'LEVEL', env: 'LOG_LEVEL', default: 'info', help: `how much the JSON log on stderr says: ${LOG_LEVELS.join(', ')}` },
       ...COMMON,

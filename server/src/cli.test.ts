@@ -1,13 +1,9 @@
 import t from 'tap';
-import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, TEST_DATABASE_URL } from './test-support/database.js';
-import { runCli, type CliRun } from './test-support/run-cli.js';
-import { startServer, type ServerProcess } from './test-support/server-process.js';
-import { TestClient } from './test-support/ws-client.js';
+import { createTestDatabase, runCli, startServer, TestClient, type CliRun, type ServerProcess } from '@json-sync/test-support';
 
 // Every command runs in a scratch directory, so a command that wrongly falls back to the
 // embedded database would create ./data there (checked below) instead of in the repository.
@@ -121,36 +117,25 @@ t.test('credentials on PostgreSQL: generate, list, revoke', async (t) => {
 });
 
 t.test('migrate on an empty database creates the schema and is idempotent', async (t) => {
-  const name = `cli_migrate_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${name}`;
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  t.teardown(async () => {
-    await client.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
-  });
+  const empty = await createTestDatabase('cli_migrate', { empty: true });
+  t.teardown(() => empty.drop());
   const tables = async () =>
-    (await client.query<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")).rows.map((r) => r.t);
+    (await empty.db.query<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")).rows.map((r) => r.t);
   t.strictSame(await tables(), [], 'starts empty');
 
-  const first = await cli(['migrate'], url.toString());
+  const first = await cli(['migrate'], empty.url);
   t.equal(first.code, 0, first.stderr);
   const schema = await tables();
   for (const table of ['applications', 'api_credentials', 'users', 'documents', 'change_events', 'conflicts', 'client_acks', 'auth_replays', 'schema_migrations']) {
     t.ok(schema.includes(table), `created ${table}`);
   }
-  const applied = (await client.query('SELECT version, applied_at FROM schema_migrations ORDER BY version')).rows;
+  const applied = (await empty.db.query('SELECT version, applied_at FROM schema_migrations ORDER BY version')).rows;
   t.ok(applied.length >= 1, 'records applied migrations');
 
-  const second = await cli(['migrate'], url.toString());
+  const second = await cli(['migrate'], empty.url);
   t.equal(second.code, 0, second.stderr);
   t.strictSame(await tables(), schema, 'the second run changes no tables');
-  t.strictSame((await client.query('SELECT version, applied_at FROM schema_migrations ORDER BY version')).rows, applied, 'the second run applies nothing');
+  t.strictSame((await empty.db.query('SELECT version, applied_at FROM schema_migrations ORDER BY version')).rows, applied, 'the second run applies nothing');
 });
 
 t.test('prune-log with --older-than-days runs', async (t) => {

@@ -45,9 +45,11 @@ async function serve(parsed: ParsedCommandLine): Promise<void> {
     server = new SyncServer(db, log, {
       host,
       port: config.port,
+      ...(config.healthPort !== undefined ? { healthPort: config.healthPort } : {}),
       authFailureLimit: { maxFailures: config.authFailureLimit, windowMs: 60_000 },
       maxOutboundBytes: config.maxOutboundBytes,
       authTimeoutMs: config.authTimeoutMs,
+      queryTimeoutMs: config.queryTimeoutMs,
       ...(tls ? { tls } : {}),
     });
     bound = await server.start();
@@ -58,6 +60,8 @@ async function serve(parsed: ParsedCommandLine): Promise<void> {
     throw err;
   }
   const scheme = tls ? 'wss' : 'ws';
+  // Before the listening line, which those who start the server wait for.
+  if (server.healthPort !== undefined) process.stdout.write(`health checks on http://${host}:${server.healthPort}/health\n`);
   process.stdout.write(`sync-server listening on ${scheme}://${host}:${bound}/ws (database: ${databaseUrl ? 'PostgreSQL' : `embedded, ${dataDir}`})\n`);
   let stopping = false;
   const shutdown = (signal: string) => {

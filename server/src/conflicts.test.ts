@@ -1,8 +1,8 @@
 import tap from 'tap';
 import { contentHash, newUuid, type PatchOp, type ServerMessage, type ServerMessageOf, type WireDocument } from '@json-sync/core';
+import type { TestClient } from '@json-sync/test-support';
 import { DOCUMENT_COLUMNS, toWireDocument, type DocumentRow } from './store/documents.js';
 import { fileServer } from './test-support/file-server.js';
-import type { TestClient } from './test-support/ws-client.js';
 
 const t = tap;
 
@@ -354,21 +354,4 @@ t.test('create_document for a live id or with a wrong base_revision conflicts', 
   const row = await docRow(id);
   t.not(row.deleted_at, null, 'still deleted');
   t.strictSame(row.content, { v: 1 });
-});
-
-t.test('a conflicted mutation replayed is answered conflict_detected again, with no new row', async (t) => {
-  const { a, b } = await pair('conflict-replay@example.com');
-  const id = newUuid();
-  await a.create({ v: 0 }, id);
-  await applied(a, update(id, [replace('/v', 1)], 1));
-  const losing = update(id, [replace('/v', 2)], 1);
-  const first = await expectConflict(t, b, id, losing, [replace('/v', 2)], 'first send');
-  // Move on so a recomputed answer would differ from the original one.
-  await applied(a, update(id, [replace('/v', 3)], 2));
-  const before = await state(b.userId, id);
-  const again = await b.mutate(losing);
-  t.strictSame(again, first, 'the original conflict_detected, unchanged');
-  t.strictSame(await state(b.userId, id), before, 'no conflicts row, no event, no revision');
-  const rows = await tdb.db.query('SELECT 1 FROM conflicts WHERE mutation_id = $1', [losing.mutation_id]);
-  t.equal(rows.rowCount, 1);
 });

@@ -1,4 +1,4 @@
-import type { ServerMessage } from '@json-sync/core';
+import type { ProtocolVersion, ServerMessage } from '@json-sync/core';
 import type { WebSocket } from 'uWebSockets.js';
 import type { AuthenticatedSession } from './auth.js';
 import type { OutboundBudget, QueueHolder } from './outbound-budget.js';
@@ -13,6 +13,8 @@ const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
 
 export interface Session extends Omit<AuthenticatedSession, 'latestSequence' | 'applicationName'> {
   clientId: string;
+  /** What the client said in `authenticate` (none: 1): how committed changes are sent to it. */
+  protocol: ProtocolVersion;
 }
 
 /** A frame waiting its turn: its text, or what made it unreadable. */

@@ -9,6 +9,7 @@ import {
   type ErrorCode,
   type Limits,
   type MutationMessage,
+  type ProtocolVersion,
 } from '@json-sync/core';
 import { AuthAudit } from './auth-audit.js';
 import type { Authenticator, AuthOutcome } from './auth.js';
@@ -19,6 +20,7 @@ import type { Fanout } from './fanout.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { MutationBatcher, type BatchResult, type PendingMutation } from './mutations/batcher.js';
+import { answerQuery } from './query/query-request.js';
 
 /** Frames one connection may have received and not yet processed. */
 const MAX_PENDING_FRAMES = 1024;
@@ -29,6 +31,8 @@ export interface DispatchOptions {
   limits: Limits;
   /** Most unanswered mutations one connection may have queued before `rate_limited`. */
   maxInFlightPerConnection: number;
+  /** query_documents' statement_timeout. */
+  queryTimeoutMs: number;
 }
 
 /** What a connection's mutation carries through the batcher: the connection, and when it arrived. */
@@ -143,7 +147,7 @@ export class Dispatcher {
     const parsed = parseClientMessage(raw);
     if (!parsed.ok) {
       this.count('invalid');
-      return this.sendError(conn, 'invalid_message', parsed.error, parsed.mutation_id);
+      return this.sendError(conn, 'invalid_message', parsed.error, parsed.mutation_id, parsed.request_id);
     }
     this.count(parsed.message.type);
     const m = parsed.message;
@@ -158,6 +162,11 @@ export class Dispatcher {
         return conn.sendText('{"type":"pong"}');
       case 'authenticate':
         return this.sendError(conn, 'invalid_message', 'this connection is already authenticated');
+      case 'query_documents':
+        return answerQuery(this.db, this.log, conn.session.userId, m, this.opts.queryTimeoutMs).then((reply) => {
+          if (reply.type === 'error') this.metrics.errors.inc({ code: reply.code });
+          conn.send(reply);
+        });
       default:
         return this.request(conn, m).catch((err) => {
           if (err instanceof ProtocolError) return this.sendError(conn, err.code, err.message);
@@ -173,7 +182,10 @@ export class Dispatcher {
     switch (m.type) {
       case 'get_changes_since': {
         const limit = Math.min(m.limit ?? this.opts.limits.max_changes_page, this.opts.limits.max_changes_page);
-        return conn.send(await changesSince(this.db, session.userId, m.last_sequence, limit));
+        const page = await changesSince(this.db, session.userId, m.last_sequence, limit);
+        // Protocol 1's events have no title.
+        if (session.protocol === 1) for (const e of page.events) delete e.title;
+        return conn.send(page);
       }
       case 'ack_changes': {
         const { sequence, lag } = await acknowledge(this.db, session.userId, session.clientId, m.up_to_sequence);
@@ -207,13 +219,13 @@ export class Dispatcher {
       this.metrics.errors.inc({ code: result.reply.code });
       conn.send(result.reply);
     } else conn.sendText(result.replyText);
-    if (result.kind === 'applied') this.fanout.local(item.userId, result.sequence, result.push, conn, item.clientId);
+    if (result.kind === 'applied') this.fanout.local(item.userId, result.change, result.document, conn);
     this.latency(item.message.type).observe((performance.now() - received) / 1000);
   };
 
-  private sendError(conn: Connection, code: ErrorCode, message: string, mutationId?: string): void {
+  private sendError(conn: Connection, code: ErrorCode, message: string, mutationId?: string, requestId?: string): void {
     this.metrics.errors.inc({ code });
-    conn.send({ type: 'error', code, message, ...(mutationId ? { mutation_id: mutationId } : {}) });
+    conn.send({ type: 'error', code, message, ...(mutationId ? { mutation_id: mutationId } : {}), ...(requestId ? { request_id: requestId } : {}) });
   }
 
   private refuseAuth(conn: Connection, reason: AuthErrorReason): void {
@@ -244,7 +256,8 @@ export class Dispatcher {
     this.audit.succeeded(conn.address, m, outcome.session);
     if (conn.closed) return;
     const { userId, applicationId, apiKey, latestSequence } = outcome.session;
-    conn.session = { userId, applicationId, apiKey, clientId: m.client_id };
+    const protocol = (m.protocol_version ?? 1) as ProtocolVersion;
+    conn.session = { userId, applicationId, apiKey, clientId: m.client_id, protocol };
     clearTimeout(conn.authDeadline);
     conn.authDeadline = undefined;
     this.metrics.authenticatedConnections.inc();
@@ -254,7 +267,7 @@ export class Dispatcher {
     this.usedKeys.add(apiKey);
     conn.sendText(
       `{"type":"auth_success","session_id":"${newUuid()}","client_id":"${m.client_id}","user_id":"${userId}","latest_sequence":${latestSequence},` +
-        `"limits":${this.limitsJson},"server_time":${unixSeconds()}}`,
+        `"limits":${this.limitsJson},"server_time":${unixSeconds()}${protocol === 1 ? '' : `,"protocol_version":${protocol}`}}`,
     );
   }
 

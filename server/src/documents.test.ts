@@ -1,12 +1,14 @@
 import tap from 'tap';
 
 const t = tap;
-import { applyPatch, contentHash, newUuid, titleOf, type PatchOp, type ServerMessage, type WireDocument } from '@json-sync/core';
+import { contentHash, newUuid, titleOf, type PatchOp, type WireDocument } from '@json-sync/core';
+import type { TestClient } from '@json-sync/test-support';
 import { DOCUMENT_COLUMNS, toWireDocument, type DocumentRow } from './store/documents.js';
 import { fileServer } from './test-support/file-server.js';
-import type { TestClient } from './test-support/ws-client.js';
 
-// Every subtest works as its own user (own email).
+// The wire's part of documents: exact replies, pushes, titles. What each mutation stores (rows,
+// change log, sequences, replays, refusals) is held on both databases by the storage conformance
+// suite (test-support/storage-conformance.ts). Every subtest works as its own user (own email).
 const { tdb, connect } = await fileServer(t, 'documents_test');
 
 const PUSH_TYPES = new Set(['document_created', 'document_updated', 'document_deleted']);
@@ -27,17 +29,6 @@ function normalizeWire(t: Pick<typeof tap, 'match'>, d: WireDocument): WireDocum
   if (d.deleted_at !== null) t.match(d.deleted_at, RFC3339, 'deleted_at is RFC 3339');
   const iso = (s: string) => new Date(s).toISOString();
   return { ...d, created_at: iso(d.created_at), updated_at: iso(d.updated_at), deleted_at: d.deleted_at === null ? null : iso(d.deleted_at) };
-}
-
-async function counts(userId: string): Promise<{ events: number; mutations: number; conflicts: number; last_sequence: number }> {
-  const r = await tdb.db.query<{ events: number; mutations: number; conflicts: number; last_sequence: number }>(
-    `SELECT (SELECT count(*) FROM change_events WHERE user_id = $1)::int AS events,
-            (SELECT count(*) FROM mutations WHERE user_id = $1)::int AS mutations,
-            (SELECT count(*) FROM conflicts WHERE user_id = $1)::int AS conflicts,
-            (SELECT last_sequence FROM users WHERE id = $1) AS last_sequence`,
-    [userId],
-  );
-  return r.rows[0]!;
 }
 
 const replace = (path: string, value: unknown): PatchOp => ({ op: 'replace', path, value }) as PatchOp;
@@ -221,54 +212,8 @@ t.test('a title sent beside content in create_document is the title while the co
   t.match(bad, { type: 'error', code: 'invalid_message' }, 'and refused when it holds U+0000');
 });
 
-t.test('sequences are 1, 2, 3 … per user and independent between users', async (t) => {
-  const x = await connect('seq-x@example.com');
-  const y = await connect('seq-y@example.com');
-  const xs: number[] = [];
-  const ys: number[] = [];
-  const xDoc = newUuid();
-  const yDoc = newUuid();
-  xs.push((await x.create({ n: 0 }, xDoc)).sequence);
-  ys.push((await y.create({ n: 0 }, yDoc)).sequence);
-  for (let i = 1; i <= 3; i++) {
-    const rx = await x.mutate(updateMsg(xDoc, [replace('/n', i)]));
-    if (rx.type !== 'document_updated_response') throw new Error(JSON.stringify(rx));
-    xs.push(rx.sequence);
-    xs.push((await x.create({ i })).sequence);
-    if (i < 3) {
-      const ry = await y.mutate(updateMsg(yDoc, [replace('/n', i)]));
-      if (ry.type !== 'document_updated_response') throw new Error(JSON.stringify(ry));
-      ys.push(ry.sequence);
-    }
-  }
-  const rd = await x.mutate({ type: 'delete_document', document_id: xDoc, mutation_id: newUuid() });
-  t.equal(rd.type, 'document_deleted_response');
-  if (rd.type === 'document_deleted_response') xs.push(rd.sequence);
-  t.strictSame(xs, [1, 2, 3, 4, 5, 6, 7, 8]);
-  t.strictSame(ys, [1, 2, 3]);
-  const stored = await tdb.db.query<{ sequence: number }>('SELECT sequence FROM change_events WHERE user_id = $1 ORDER BY sequence', [x.userId]);
-  t.strictSame(stored.rows.map((r) => r.sequence), xs, 'the log holds the same dense sequences');
-  t.equal((await counts(x.userId)).last_sequence, 8);
-  t.equal((await counts(y.userId)).last_sequence, 3);
-});
-
-t.test('sync_revision goes up by one per update and per delete', async (t) => {
-  const a = await connect('revisions@example.com');
-  const id = newUuid();
-  t.equal((await a.create({ n: 0 }, id)).sync_revision, 1);
-  const revisions: number[] = [];
-  for (let i = 1; i <= 4; i++) {
-    const r = await a.mutate(updateMsg(id, [replace('/n', i)], { base_revision: i }));
-    if (r.type !== 'document_updated_response') throw new Error(JSON.stringify(r));
-    revisions.push(r.sync_revision);
-  }
-  t.strictSame(revisions, [2, 3, 4, 5]);
-  const d = await a.mutate({ type: 'delete_document', document_id: id, base_revision: 5, mutation_id: newUuid() });
-  t.match(d, { type: 'document_deleted_response', sync_revision: 6 });
-  t.equal((await docRow(id))!.sync_revision, 6);
-});
-
-t.test('replays of every mutation kind return the original reply and write nothing', async (t) => {
+t.test('a replay is answered with the original reply, on any connection of the user, and pushes nothing', async (t) => {
+  // What a replay stores and writes (nothing) is the storage conformance suite's; this is the wire's part.
   const a = await connect('replay@example.com');
   const b = await connect('replay@example.com');
   const id = newUuid();
@@ -276,171 +221,25 @@ t.test('replays of every mutation kind return the original reply and write nothi
   const created = await a.mutate(createM);
   const updateM = updateMsg(id, [replace('/n', 2)], { base_revision: 1 });
   const updated = await a.mutate(updateM);
-  // b still believes revision 1 and edits the same path: it loses.
-  const conflictM = updateMsg(id, [replace('/n', 99)], { base_revision: 1 });
-  const conflicted = await b.mutate(conflictM);
-  t.equal(conflicted.type, 'conflict_detected');
-  // Move on, so a replay recomputed from the current state would differ from the stored reply.
-  t.match(await a.mutate(updateMsg(id, [replace('/n', 3)])), { type: 'document_updated_response', sync_revision: 3 });
-  const deleteM = { type: 'delete_document', document_id: id, base_revision: 3, mutation_id: newUuid() };
-  const deleted = await a.mutate(deleteM);
-  t.match(created, { type: 'document_created_response', sequence: 1 });
-  t.match(updated, { type: 'document_updated_response', sequence: 2 });
-  t.match(deleted, { type: 'document_deleted_response', sync_revision: 4, sequence: 4 });
-  await b.next((m) => m.type === 'document_deleted');
+  await b.next((m) => m.type === 'document_updated');
   await a.ping();
   await b.ping();
   const pushesBefore = pushesIn(b).length;
-  t.strictSame(pushesIn(a), []);
 
-  const before = await counts(a.userId);
-  t.match(before, { events: 4, conflicts: 1, last_sequence: 4 });
-  const rowBefore = (await docRow(id))!;
-
-  const cases: [string, TestClient, Record<string, unknown>, ServerMessage][] = [
-    ['create', a, createM, created],
-    ['update', a, updateM, updated],
-    ['conflicted update', b, conflictM, conflicted],
-    ['delete', a, deleteM, deleted],
-  ];
-  for (const [kind, sender, message, original] of cases) {
-    t.strictSame(await sender.mutate(message), original, `${kind} replay returns the original reply`);
-  }
-  // The same replays from the other connection of the user are still replays.
-  t.strictSame(await b.mutate(createM), created, 'a replay through another connection is still a replay');
-
-  t.strictSame(await counts(a.userId), before, 'no change_events, mutations or conflicts rows written');
-  t.strictSame(await docRow(id), rowBefore, 'the document is untouched');
+  t.strictSame(await a.mutate(createM), created, 'create replay: the original reply');
+  t.strictSame(await a.mutate(updateM), updated, 'update replay: the original reply');
+  t.strictSame(await b.mutate(createM), created, 'through another connection of the user: still the original reply');
   await a.ping();
   await b.ping();
   t.strictSame(pushesIn(a), [], 'replays push nothing');
   t.equal(pushesIn(b).length, pushesBefore, 'replays push nothing');
 });
 
-t.test('a reused mutation_id with a different payload is invalid_message', async (t) => {
-  const a = await connect('reuse@example.com');
-  const id = newUuid();
-  const createM = { type: 'create_document', document: { id, content: { n: 1 } }, mutation_id: newUuid() };
-  await a.mutate(createM);
-  const updateM = updateMsg(id, [replace('/n', 2)], { base_revision: 1 });
-  await a.mutate(updateM);
-  const before = await counts(a.userId);
-  const rowBefore = (await docRow(id))!;
-
-  const attempts: [string, Record<string, unknown>][] = [
-    ['create with other content', { ...createM, document: { id, content: { n: 7 } } }],
-    ['create for another id', { ...createM, document: { id: newUuid(), content: { n: 1 } } }],
-    ['update with another patch', { ...updateM, patch: { document_id: id, patch: [replace('/n', 3)] } }],
-    ['update with another base', { ...updateM, base_revision: 2 }],
-    ['delete reusing an update id', { type: 'delete_document', document_id: id, mutation_id: updateM.mutation_id }],
-  ];
-  for (const [what, message] of attempts) {
-    const r = await a.mutate(message);
-    t.match(r, { type: 'error', code: 'invalid_message', mutation_id: message.mutation_id }, what);
-    t.type((r as { message?: unknown }).message, 'string');
-  }
-  t.strictSame(await counts(a.userId), before, 'nothing written');
-  t.strictSame(await docRow(id), rowBefore, 'the document is untouched');
-  t.equal(await tdb.db.query('SELECT 1 FROM documents WHERE user_id = $1', [a.userId]).then((r) => r.rowCount), 1, 'no second document');
-});
-
-t.test('get_changes_since and request_full_sync reflect the changes', async (t) => {
-  const a = await connect('catchup@example.com');
-  const d1 = newUuid();
-  const d2 = newUuid();
-  const c1 = { title: 'one', n: 1 };
-  const c2 = { title: 'two', list: [1, 2] };
-  const m1 = (await a.create(c1, d1)).mutation_id;
-  const m2 = (await a.create(c2, d2)).mutation_id;
-  const ops = [replace('/n', 5), { op: 'add', path: '/tags', value: ['x'] } as PatchOp];
-  const u = updateMsg(d1, ops, { base_revision: 1 });
-  t.match(await a.mutate(u), { type: 'document_updated_response', sequence: 3 });
-  const del = { type: 'delete_document', document_id: d2, base_revision: 1, mutation_id: newUuid() };
-  t.match(await a.mutate(del), { type: 'document_deleted_response', sequence: 4 });
-  const c1After = { title: 'one', n: 5, tags: ['x'] };
-
-  const changes = await a.request({ type: 'get_changes_since', last_sequence: 0 }, (m) => m.type === 'changes');
-  if (changes.type !== 'changes') throw new Error('unreachable');
-  t.equal(changes.latest_sequence, 4);
-  t.equal(changes.has_more, false);
-  t.strictSame(changes.events.map((e) => e.sequence), [1, 2, 3, 4]);
-  for (const e of changes.events) t.match(e.created_at, RFC3339);
-  const [e1, e2, e3, e4] = changes.events;
-  t.match(e1, { document_id: d1, event_type: 'create', forward_patch: c1, reverse_patch: null, sync_revision: 1, content_hash: contentHash(c1), client_id: a.clientId, mutation_id: m1 });
-  t.strictSame(e1!.forward_patch, c1);
-  t.match(e2, { document_id: d2, event_type: 'create', sync_revision: 1, content_hash: contentHash(c2), client_id: a.clientId, mutation_id: m2 });
-  t.match(e3, { document_id: d1, event_type: 'update', sync_revision: 2, content_hash: contentHash(c1After), client_id: a.clientId, mutation_id: u.mutation_id });
-  t.strictSame(e3!.forward_patch, ops);
-  t.strictSame(applyPatch(c1After, e3!.reverse_patch as PatchOp[]), c1, 'the reverse patch restores the previous content');
-  t.match(e4, { document_id: d2, event_type: 'delete', forward_patch: null, sync_revision: 2, client_id: a.clientId, mutation_id: del.mutation_id });
-
-  const tail = await a.request({ type: 'get_changes_since', last_sequence: 2 }, (m) => m.type === 'changes');
-  t.match(tail, { type: 'changes', latest_sequence: 4, has_more: false });
-  t.strictSame(tail.type === 'changes' && tail.events.map((e) => e.sequence), [3, 4]);
-
-  const page = await a.request({ type: 'get_changes_since', last_sequence: 0, limit: 3 }, (m) => m.type === 'changes');
-  t.match(page, { type: 'changes', latest_sequence: 4, has_more: true });
-  t.strictSame(page.type === 'changes' && page.events.map((e) => e.sequence), [1, 2, 3]);
-
-  const docs = await fullSyncOf(a, 4);
-  t.equal(docs.length, 1, 'the deleted document is not synced');
-  const row = (await docRow(d1))!;
-  t.strictSame(normalizeWire(t, docs[0]!), toWireDocument(row));
-  t.match(docs[0], { id: d1, title: 'one', content: c1After, sync_revision: 2, content_hash: contentHash(c1After), deleted_at: null });
-});
-
-/** Runs request_full_sync and returns the synced documents, checking sync_complete's count (and sequence when given). */
-async function fullSyncOf(c: TestClient, latestSequence?: number): Promise<WireDocument[]> {
+/** Runs request_full_sync and returns the synced documents, checking sync_complete's count. */
+async function fullSyncOf(c: TestClient): Promise<WireDocument[]> {
   const complete = await c.request({ type: 'request_full_sync' }, (m) => m.type === 'sync_complete');
   const docs = c.all('sync_document').map((m) => m.document);
-  // Consume them so a later full sync starts clean.
-  for (let i = 0; i < docs.length; i++) await c.next((m) => m.type === 'sync_document');
   if (complete.type !== 'sync_complete' || complete.synced_count !== docs.length) throw new Error(`sync_complete does not match: ${JSON.stringify(complete)}, ${docs.length} documents`);
-  if (latestSequence !== undefined && complete.latest_sequence !== latestSequence) throw new Error(`sync_complete.latest_sequence ${complete.latest_sequence}, expected ${latestSequence}`);
   return docs;
 }
 
-t.test('content_hash without base_revision guards the update; neither applies to the latest', async (t) => {
-  const a = await connect('hash@example.com');
-  const id = newUuid();
-  const v1 = { n: 1, s: 'a' };
-  await a.create(v1, id);
-  const v2 = { n: 2, s: 'a' };
-  const ok = await a.mutate({ type: 'update_document', patch: { document_id: id, patch: [replace('/n', 2)], content_hash: contentHash(v1) }, mutation_id: newUuid() });
-  t.match(ok, { type: 'document_updated_response', sync_revision: 2, merged: false, content_hash: contentHash(v2), sequence: 2 });
-
-  const before = await counts(a.userId);
-  const staleM = { type: 'update_document', patch: { document_id: id, patch: [replace('/s', 'b')], content_hash: contentHash(v1) }, mutation_id: newUuid() };
-  const stale = await a.mutate(staleM);
-  if (stale.type !== 'conflict_detected') throw new Error(`expected conflict_detected, got ${JSON.stringify(stale)}`);
-  t.strictSame(
-    { ...stale, server_document: normalizeWire(t, stale.server_document) },
-    { type: 'conflict_detected', document_id: id, resolution_strategy: 'server_wins', server_document: toWireDocument((await docRow(id))!), rejected_patch: [replace('/s', 'b')], mutation_id: staleM.mutation_id },
-  );
-  t.equal(stale.server_document.sync_revision, 2);
-  t.strictSame(stale.server_document.content, v2);
-  const after = await counts(a.userId);
-  t.strictSame({ ...after, mutations: 0 }, { ...before, mutations: 0, conflicts: before.conflicts + 1 }, 'a conflict writes no change event, only a conflicts row');
-
-  const blind = await a.mutate(updateMsg(id, [replace('/s', 'c')]));
-  t.match(blind, { type: 'document_updated_response', sync_revision: 3, merged: false, sequence: 3, content_hash: contentHash({ n: 2, s: 'c' }) });
-  t.strictSame((await docRow(id))!.content, { n: 2, s: 'c' });
-});
-
-t.test('update or delete of an unknown id is document_not_found', async (t) => {
-  const a = await connect('unknown@example.com');
-  const other = await connect('unknown-owner@example.com');
-  const theirs = newUuid();
-  await other.create({ secret: 1 }, theirs);
-  for (const id of [newUuid(), theirs]) {
-    const upd = updateMsg(id, [replace('/n', 1)], { base_revision: 1 });
-    t.match(await a.mutate(upd), { type: 'error', code: 'document_not_found', mutation_id: upd.mutation_id });
-    const delM = { type: 'delete_document', document_id: id, mutation_id: newUuid() };
-    t.match(await a.mutate(delM), { type: 'error', code: 'document_not_found', mutation_id: delM.mutation_id });
-  }
-  t.match(await counts(a.userId), { events: 0, conflicts: 0, last_sequence: 0 });
-  t.strictSame((await docRow(theirs))!.content, { secret: 1 }, "another user's document is untouched");
-  t.equal((await docRow(theirs))!.sync_revision, 1);
-  // The connection stays usable and the sequence starts at 1.
-  t.equal((await a.create({ n: 1 })).sequence, 1);
-});

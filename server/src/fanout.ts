@@ -1,18 +1,27 @@
-import type { ServerMessage } from '@json-sync/core';
+import type { ChangeEvent, ProtocolVersion } from '@json-sync/core';
 import type uWS from 'uWebSockets.js';
 import { eventsInRange } from './changes.js';
 import type { Connection, QueueWatcher } from './connection.js';
 import type { Database } from './db/database.js';
 import type { Logger } from './logger.js';
-import { pushFor } from './pushes.js';
+import { legacyPushOf } from './pushes.js';
+import type { DocumentRow } from './store/documents.js';
+
+const VERSIONS: readonly ProtocolVersion[] = [1, 2];
+
+/** A committed change as a push of `version`: protocol 2 sends the change event itself, protocol 1 its own messages. */
+function pushText(version: ProtocolVersion, userId: string, change: ChangeEvent, document: DocumentRow | undefined): string {
+  return version === 2 ? JSON.stringify({ type: 'change', change }) : JSON.stringify(legacyPushOf(userId, change, document));
+}
 
 /**
  * One user's connections on this process. When there are two or more, those that can take pushes
- * from uWS's pub/sub are subscribed to the user's topic (named by the user id) and get each push
- * from one native publish; the rest get it written one by one: connections whose own queue is in
- * use (a publish would overtake what waits there) and connections sharing a client_id with
+ * from uWS's pub/sub are subscribed to the user's topic for their protocol version and get each
+ * push from one native publish; the rest get it written one by one: connections whose own queue
+ * is in use (a publish would overtake what waits there) and connections sharing a client_id with
  * another (the publisher can skip only itself). A user's only connection here is written to
- * directly: a topic of one would cost memory and save nothing.
+ * directly: a topic of one would cost memory and save nothing. A push's text is made once per
+ * protocol version its connections speak.
  */
 class UserFeed implements QueueWatcher {
   /** Made with its first connection: an array sized for one, as most users have one here. */
@@ -21,10 +30,12 @@ class UserFeed implements QueueWatcher {
   through: number;
   /** Pushes read from the log, in progress: later pushes wait behind it, so sequence order holds. */
   chain: Promise<void> | null = null;
-  private subscribed = 0;
+  /** Connections, and subscribed connections, by protocol version. */
+  private readonly speaking: Record<ProtocolVersion, number> = { 1: 0, 2: 0 };
+  private readonly subscribed: Record<ProtocolVersion, number> = { 1: 0, 2: 0 };
 
   constructor(
-    readonly topic: string,
+    readonly userId: string,
     first: Connection,
     latestSequence: number,
     private readonly fanout: Fanout,
@@ -32,12 +43,19 @@ class UserFeed implements QueueWatcher {
     this.through = latestSequence;
     this.connections = [first];
     first.watcher = this;
+    this.speaking[first.session!.protocol]++;
+  }
+
+  /** Whether a protocol 1 connection is here (its create pushes need the document's row). */
+  get legacy(): boolean {
+    return this.speaking[1] > 0;
   }
 
   add(conn: Connection): void {
     const clientId = conn.session!.clientId;
     this.connections.push(conn);
     conn.watcher = this;
+    this.speaking[conn.session!.protocol]++;
     for (const c of this.connections) {
       if (c !== conn && c.session!.clientId === clientId) {
         c.clientIdShared = true;
@@ -54,6 +72,7 @@ class UserFeed implements QueueWatcher {
     if (i < 0) return;
     this.connections.splice(i, 1);
     conn.watcher = null;
+    this.speaking[conn.session!.protocol]--;
     this.unsubscribe(conn);
     if (conn.clientIdShared) {
       const same = this.connections.filter((c) => c.session!.clientId === conn.session!.clientId);
@@ -67,24 +86,35 @@ class UserFeed implements QueueWatcher {
 
   /**
    * One push to every connection of the user but those of the client that made the change
-   * (`from`, when it is known and here): one publish from that connection (uWS skips the
-   * publisher itself), or from the app, then the direct ones.
+   * (`from`, when it is known and here), for each protocol version spoken here: one publish from
+   * that connection (uWS skips the publisher itself), or from the app, then the direct ones.
    */
-  push(text: string, from: Connection | undefined, fromClientId: string | null): void {
-    if (this.subscribed > 0) {
-      // Only a subscriber can publish in uWS; a publisher that is not one receives nothing anyway.
-      const publisher = from?.subscribed ? from : fromClientId === null ? undefined : this.connections.find((c) => c.subscribed && c.session!.clientId === fromClientId);
-      if (publisher) publisher.ws!.publish(this.topic, text, false, false);
-      else this.fanout.app.publish(this.topic, text, false, false);
-      this.fanout.watch(this);
+  push(change: ChangeEvent, document: DocumentRow | undefined, from: Connection | undefined): void {
+    const fromClientId = change.client_id;
+    for (const version of VERSIONS) {
+      if (this.speaking[version] === 0) continue;
+      const text = pushText(version, this.userId, change, document);
+      if (this.subscribed[version] > 0) {
+        const topic = topicOf(this.userId, version);
+        // Only a subscriber can publish in uWS; a publisher that is not one receives nothing anyway.
+        const publisher =
+          from?.subscribed && from.session!.protocol === version
+            ? from
+            : fromClientId === null
+              ? undefined
+              : this.connections.find((c) => c.subscribed && c.session!.protocol === version && c.session!.clientId === fromClientId);
+        if (publisher) publisher.ws!.publish(topic, text, false, false);
+        else this.fanout.app.publish(topic, text, false, false);
+        this.fanout.watch(this);
+      }
+      if (this.subscribed[version] === this.speaking[version]) continue;
+      for (const c of this.connections) if (!c.subscribed && c.session!.protocol === version && c.session!.clientId !== fromClientId) c.sendText(text);
     }
-    if (this.subscribed === this.connections.length) return;
-    for (const c of this.connections) if (!c.subscribed && c.session!.clientId !== fromClientId) c.sendText(text);
   }
 
   /** Subscribed connections whose uWS buffer went over the high-water mark stop taking publishes. */
   demoteSlow(): void {
-    if (this.subscribed === 0) return;
+    if (this.subscribed[1] + this.subscribed[2] === 0) return;
     for (const c of this.connections) if (c.subscribed && c.overHighWater()) c.startQueueing();
   }
 
@@ -100,9 +130,9 @@ class UserFeed implements QueueWatcher {
   private arrange(conn: Connection): void {
     const publishable = this.connections.length >= 2 && !conn.queueing && !conn.clientIdShared && conn.ws !== null;
     if (publishable && !conn.subscribed) {
-      conn.ws!.subscribe(this.topic);
+      conn.ws!.subscribe(topicOf(this.userId, conn.session!.protocol));
       conn.subscribed = true;
-      this.subscribed++;
+      this.subscribed[conn.session!.protocol]++;
     } else if (!publishable) this.unsubscribe(conn);
   }
 
@@ -112,11 +142,16 @@ class UserFeed implements QueueWatcher {
   private unsubscribe(conn: Connection): void {
     if (!conn.subscribed) return;
     conn.subscribed = false;
-    this.subscribed--;
+    this.subscribed[conn.session!.protocol]--;
     if (!conn.ws) return;
     conn.ws.ping();
-    conn.ws.unsubscribe(this.topic);
+    conn.ws.unsubscribe(topicOf(this.userId, conn.session!.protocol));
   }
+}
+
+/** The uWS topic of a user's connections that speak `version`. */
+function topicOf(userId: string, version: ProtocolVersion): string {
+  return `${version}:${userId}`;
 }
 
 /**
@@ -157,20 +192,21 @@ export class Fanout {
     if (feed.connections.length === 0) this.feeds.delete(userId);
   }
 
-  /** A change committed by this process, through `from`: its push is at hand. */
-  local(userId: string, sequence: number, push: ServerMessage, from: Connection, fromClientId: string): void {
+  /** A change committed by this process, through `from`: its change event and document are at hand. */
+  local(userId: string, change: ChangeEvent, document: DocumentRow, from: Connection): void {
     const feed = this.feeds.get(userId);
     if (!feed) return;
+    const { sequence } = change;
     if (feed.chain === null && sequence === feed.through + 1) {
       // Most users have one connection here, the sender's: nothing to serialise then.
-      if (feed.connections.length > 1 || feed.connections[0] !== from) feed.push(JSON.stringify(push), from, fromClientId);
+      if (feed.connections.length > 1 || feed.connections[0] !== from) feed.push(change, document, from);
       feed.through = sequence;
       return;
     }
     this.step(feed, async () => {
       if (sequence <= feed.through) return;
       if (sequence > feed.through + 1) await this.fromLog(userId, feed, sequence - 1);
-      feed.push(JSON.stringify(push), from, fromClientId);
+      feed.push(change, document, from);
       feed.through = sequence;
     });
   }
@@ -234,7 +270,7 @@ export class Fanout {
   private step(feed: UserFeed, fn: () => Promise<void>): void {
     const run = (feed.chain ?? Promise.resolve())
       .then(fn)
-      .catch((err) => this.log.warn({ err: (err as Error).message, topic: feed.topic }, 'pushing changes failed; clients will catch up on their next gap'))
+      .catch((err) => this.log.warn({ err: (err as Error).message, user: feed.userId }, 'pushing changes failed; clients will catch up on their next gap'))
       .finally(() => {
         if (feed.chain === run) feed.chain = null;
       });
@@ -242,8 +278,8 @@ export class Fanout {
   }
 
   private async fromLog(userId: string, feed: UserFeed, to: number): Promise<void> {
-    const { events, created } = await eventsInRange(this.db, userId, feed.through + 1, to);
-    for (const e of events) feed.push(JSON.stringify(pushFor(userId, e, created.get(e.document_id))), undefined, e.client_id);
+    const { events, created } = await eventsInRange(this.db, userId, feed.through + 1, to, feed.legacy);
+    for (const e of events) feed.push(e, created.get(e.document_id), undefined);
     feed.through = to;
   }
 }

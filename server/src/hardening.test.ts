@@ -1,7 +1,7 @@
 import t from 'tap';
 import { newUuid } from '@json-sync/core';
+import { TestClient } from '@json-sync/test-support';
 import { fileServer } from './test-support/file-server.js';
-import { TestClient } from './test-support/ws-client.js';
 
 const { server, creds, connect } = await fileServer(t, 'hardening_test');
 

@@ -2,10 +2,12 @@ import type uWS from 'uWebSockets.js';
 import type { Database } from './db/database.js';
 import type { Metrics } from './metrics.js';
 import type { ServerStatus } from './status.js';
+import { databaseAnswers, healthBody } from './health.js';
 import { STATUS_PAGE, STATUS_PAGE_CSP } from './status-page.js';
 
 /**
- * GET /health (200 when the database answers within 2 s, else 503), GET /metrics, the status page
+ * GET /health (200 when the database answers within 2 s, else 503; HTTP/1.1 with Host only, see
+ * health-listener.ts for the port that answers any request), GET /metrics, the status page
  * at GET / with its figures at GET /status.json, and 404 for the rest. `beforeScrape` brings the
  * gauges kept elsewhere up to date before either of them is read.
  */
@@ -13,14 +15,14 @@ export function httpRoutes(app: uWS.TemplatedApp, db: Database, metrics: Metrics
   app.get('/health', (res) => {
     let aborted = false;
     res.onAborted(() => (aborted = true));
-    const timeout = new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref());
-    void Promise.race([db.query('SELECT 1').then(() => true, () => false), timeout]).then((ok) => {
+    void databaseAnswers(db).then((ok) => {
       if (aborted) return;
+      const { status, body } = healthBody(ok);
       res.cork(() => {
         res
-          .writeStatus(ok ? '200 OK' : '503 Service Unavailable')
+          .writeStatus(status === 200 ? '200 OK' : '503 Service Unavailable')
           .writeHeader('content-type', 'application/json')
-          .end(JSON.stringify({ status: ok ? 'ok' : 'database unavailable' }));
+          .end(body);
       });
     });
   });

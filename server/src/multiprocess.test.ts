@@ -1,9 +1,7 @@
 import t from 'tap';
 import pg from 'pg';
 import { contentHash, newUuid, type ServerMessage, type ServerMessageOf } from '@json-sync/core';
-import { createTestDatabase } from './test-support/database.js';
-import { startServer, type ServerProcess } from './test-support/server-process.js';
-import { TestClient, type Identity } from './test-support/ws-client.js';
+import { startTestServer, TestClient, type ServerProcess, type Identity } from '@json-sync/test-support';
 
 /**
  * The gap checker. A consumer tails a log by reading `WHERE seq > cursor ORDER BY seq` over and
@@ -46,17 +44,16 @@ class TailConsumer {
   }
 }
 
-const tdb = await createTestDatabase('sync_multi');
-t.teardown(() => tdb.drop());
-const creds = await tdb.credentials();
-const [p1, p2] = await Promise.all([startServer({ databaseUrl: tdb.url }), startServer({ databaseUrl: tdb.url })]);
-t.teardown(() => Promise.all([p1.stop(), p2.stop()]));
+const ts = await startTestServer({ prefix: 'sync_multi' });
+t.teardown(() => ts.teardown());
+const { tdb, server: p1 } = ts;
+const p2 = await ts.startAnother();
 
 const clients: TestClient[] = [];
 t.teardown(() => clients.forEach((c) => c.close()));
 
 function identity(name: string, clientId?: string): Identity {
-  return { email: `${name}@example.com`, apiKey: creds.apiKey, secret: creds.secret, ...(clientId ? { clientId } : {}) };
+  return { email: `${name}@example.com`, apiKey: ts.apiKey, secret: ts.secret, ...(clientId ? { clientId } : {}) };
 }
 
 async function connect(p: ServerProcess, name: string, clientId?: string): Promise<TestClient> {

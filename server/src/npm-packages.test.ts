@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createTestDatabase } from './test-support/database.js';
+import { createTestDatabase, credentialsFrom } from '@json-sync/test-support';
 
 // The three npm packages as a user gets them: packed, installed from the tarballs into an empty
 // project outside this repository (so nothing resolves to its node_modules), and used there — the
@@ -34,6 +34,10 @@ t.test('core, client and server pack, install into an empty project, and work th
     t.same(p.files.filter((f) => /\.test\.|test-support|\.ts$(?<!\.d\.ts)|tsconfig|\/src\/.*\.ts$/.test(f.path) && !f.path.endsWith('.d.ts')), [], `${p.name} ships no sources, tests or test support`);
   }
   t.ok(tarballs.find((p) => p.name === '@json-sync/client')!.files.some((f) => f.path === 'dist/cjs/index.cjs'), 'the client ships its CommonJS build');
+  // The shared test fixture (test-support/) is a workspace of its own: never published, and no product package needs it to run.
+  const manifest = (workspace: string) => JSON.parse(readFileSync(join(root, workspace, 'package.json'), 'utf8')) as { private?: boolean; dependencies?: Record<string, string> };
+  t.equal(manifest('test-support').private, true, '@json-sync/test-support is private');
+  for (const workspace of ['core', 'client-ts', 'server']) t.notOk('@json-sync/test-support' in (manifest(workspace).dependencies ?? {}), `${workspace} does not depend on it at run time`);
 
   const app = join(dir, 'app');
   mkdirSync(app);
@@ -42,9 +46,7 @@ t.test('core, client and server pack, install into an empty project, and work th
 
   const env = { ...process.env, DATABASE_URL: tdb.url, LOG_LEVEL: 'warn' };
   const bin = join(app, 'node_modules', '.bin', 'sync-server');
-  const creds = await run(bin, ['generate-credentials', '--name', 'installed'], { env });
-  const apiKey = /API Key: (\S+)/.exec(creds.stdout)![1]!;
-  const secret = /Secret: (\S+)/.exec(creds.stdout)![1]!;
+  const { apiKey, secret } = credentialsFrom((await run(bin, ['generate-credentials', '--name', 'installed'], { env })).stdout);
   const server = spawn(bin, ['serve', '--host', '127.0.0.1', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     server.kill('SIGKILL');

@@ -1,8 +1,6 @@
 import t from 'tap';
 import { newUuid, type ServerMessage } from '@json-sync/core';
-import { startServer } from './test-support/server-process.js';
-import { startTestServer } from './test-support/test-server.js';
-import { TestClient, type Identity } from './test-support/ws-client.js';
+import { startTestServer, TestClient, type Identity } from '@json-sync/test-support';
 
 // Pushes leave through uWS's pub/sub (one topic per user, published from the sender's own
 // connection so uWS skips it). These tests hold it to the rules the protocol promises: never to
@@ -11,11 +9,10 @@ import { TestClient, type Identity } from './test-support/ws-client.js';
 // with the connection's own replies even while its outbound queue is in use.
 
 const ts = await startTestServer({ prefix: 'pubsub' });
-const p2 = await startServer({ databaseUrl: ts.tdb.url });
+const p2 = await ts.startAnother();
 const clients: TestClient[] = [];
 t.teardown(async () => {
   for (const c of clients) c.ws.terminate();
-  await p2.stop();
   await ts.teardown();
 });
 

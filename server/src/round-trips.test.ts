@@ -1,8 +1,6 @@
 import t from 'tap';
 import { createServer, connect, type Socket } from 'node:net';
-import { TEST_DATABASE_URL } from './test-support/database.js';
-import { startTestServer } from './test-support/test-server.js';
-import { TestClient } from './test-support/ws-client.js';
+import { TEST_DATABASE_URL, startTestServer, TestClient } from '@json-sync/test-support';
 
 /**
  * A TCP proxy between the server and PostgreSQL that reads the frontend protocol: every simple
@@ -81,7 +79,7 @@ function batchTransactions(): string[][] {
   const out: string[][] = [];
   for (const trips of wire.connections) {
     for (let i = 0; i < trips.length; i++) {
-      if (!/^BEGIN; SELECT id, last_sequence, now\(\)/.test(trips[i]!)) continue;
+      if (!/^BEGIN; SELECT \* FROM sync_lock_users\(/.test(trips[i]!)) continue;
       const end = trips.findIndex((sql, k) => k > i && /COMMIT\s*$/.test(sql));
       out.push(trips.slice(i, end + 1));
     }
@@ -117,8 +115,8 @@ t.test('a batch of mutations from many connections commits in two round trips', 
   t.ok(counted < 160, `${counted} batches for 160 updates: batches hold several mutations`);
   for (const trips of batches) {
     t.equal(trips.length, 2, 'two round trips per batch');
-    t.match(trips[0], /^BEGIN; SELECT id, last_sequence, now\(\) AS now FROM users .* FOR UPDATE; SELECT/s, 'the first: begin, lock the users, read the rows');
-    t.match(trips[1], /^WITH ins AS .*; COMMIT; BEGIN; SET LOCAL synchronous_commit TO OFF; SELECT pg_notify.*; COMMIT$/s, 'the second: write and commit, then notify');
+    t.match(trips[0], /^BEGIN; SELECT \* FROM sync_lock_users\(.*\); SELECT \* FROM sync_load_batch\(/s, 'the first: begin, lock the users, read the rows');
+    t.match(trips[1], /^SELECT sync_write_batch\(.*; COMMIT; BEGIN; SET LOCAL synchronous_commit TO OFF; SELECT pg_notify.*; COMMIT$/s, 'the second: write and commit, then notify');
   }
 });
 

@@ -1,9 +1,8 @@
 import t from 'tap';
 import { createHmac } from 'node:crypto';
 import { isUuid, unixSeconds, type ServerMessage } from '@json-sync/core';
+import { startTestServer, TestClient } from '@json-sync/test-support';
 import { seedSnippet } from './test-support/seed.js';
-import { startTestServer } from './test-support/test-server.js';
-import { TestClient } from './test-support/ws-client.js';
 
 // The original system's README shows three WebSocket messages (../shared/seed/snippets/10–12).
 // Users have them in their code and notes: they go through a real server exactly as written.

@@ -2,10 +2,8 @@ import t from 'tap';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCli, startTestServer, TestClient } from '@json-sync/test-support';
 import { pgliteCopy } from './test-support/pglite-template.js';
-import { runCli } from './test-support/run-cli.js';
-import { startTestServer } from './test-support/test-server.js';
-import { TestClient } from './test-support/ws-client.js';
 
 // `serve`'s settings from flags and environment variables: each flag has its variable, a flag
 // wins, a wrong value in a variable is exit 2 naming it, and the configuration printed at start
@@ -22,6 +20,7 @@ const VARIABLES: [flag: string, env: string][] = [
   ['--auth-failure-limit', 'SYNC_AUTH_FAILURE_LIMIT'],
   ['--auth-timeout-seconds', 'SYNC_AUTH_TIMEOUT_SECONDS'],
   ['--max-outbound-mb', 'SYNC_MAX_OUTBOUND_MB'],
+  ['--query-timeout-ms', 'SYNC_QUERY_TIMEOUT_MS'],
   ['--log-level', 'LOG_LEVEL'],
   ['--data-dir', 'SYNC_DATA_DIR'],
 ];
@@ -51,6 +50,7 @@ t.test('variables are read, flags win over them, and the printed configuration s
       SYNC_AUTH_TIMEOUT_SECONDS: '1',
       SYNC_AUTH_FAILURE_LIMIT: '3',
       SYNC_MAX_OUTBOUND_MB: '',
+      SYNC_QUERY_TIMEOUT_MS: '1500',
       LOG_LEVEL: 'info',
     },
     args: ['--auth-failure-limit', '7'],
@@ -63,6 +63,7 @@ t.test('variables are read, flags win over them, and the printed configuration s
   t.strictSame(setting('auth-timeout-seconds'), ['1', 'SYNC_AUTH_TIMEOUT_SECONDS']);
   t.strictSame(setting('auth-failure-limit'), ['7 per address per minute', '--auth-failure-limit']);
   t.strictSame(setting('max-outbound-mb'), ['256', 'default'], 'an empty variable counts as unset');
+  t.strictSame(setting('query-timeout-ms'), ['1500', 'SYNC_QUERY_TIMEOUT_MS']);
   t.strictSame(setting('log-level'), ['info', 'LOG_LEVEL']);
   t.strictSame(setting('tls'), ['off: ws:// and http:// only', 'default']);
   const database = setting('database');
@@ -85,6 +86,7 @@ t.test('a wrong value in a variable: exit 2, naming the variable and its value, 
     ['SYNC_AUTH_FAILURE_LIMIT', '0', /SYNC_AUTH_FAILURE_LIMIT="0": must be a whole number from 1/],
     ['SYNC_AUTH_TIMEOUT_SECONDS', '1.5', /SYNC_AUTH_TIMEOUT_SECONDS="1.5": must be a whole number/],
     ['SYNC_MAX_OUTBOUND_MB', '-1', /SYNC_MAX_OUTBOUND_MB="-1": must be a whole number/],
+    ['SYNC_QUERY_TIMEOUT_MS', '0', /SYNC_QUERY_TIMEOUT_MS="0": must be a whole number from 1/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud": must be one of fatal, error, warn, info, debug, trace, silent/],
   ];
   const runs = await Promise.all(cases.map(([name, value]) => runCli(['serve'], { databaseUrl: null, cwd: scratch, env: { [name]: value }, timeoutMs: 15_000 })));

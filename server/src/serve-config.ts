@@ -6,6 +6,8 @@ import { SERVER_VERSION } from './version.js';
 export interface ServeConfig {
   host: string;
   port: number;
+  /** The health-check port (health-listener.ts), when one was asked for. */
+  healthPort: number | undefined;
   /** PostgreSQL's connection string; without it, the embedded database in `dataDir`. */
   databaseUrl: string | undefined;
   dataDir: string;
@@ -13,6 +15,7 @@ export interface ServeConfig {
   authFailureLimit: number;
   authTimeoutMs: number;
   maxOutboundBytes: number;
+  queryTimeoutMs: number;
   logLevel: string;
   /** One line per setting with its value and where it came from; no secret is in them. */
   describe(): string[];
@@ -26,9 +29,12 @@ export interface ServeConfig {
 export function serveConfig(setting: (name: string) => Setting | undefined, env: NodeJS.ProcessEnv = process.env): ServeConfig {
   const s = (name: string) => setting(name)!;
   const port = intSetting('port', s('port'), 0, 65535);
+  const healthSetting = setting('health-port');
+  const healthPort = healthSetting ? intSetting('health-port', healthSetting, 0, 65535) : undefined;
   const authFailureLimit = intSetting('auth-failure-limit', s('auth-failure-limit'), 1, 1_000_000);
   const authTimeoutSeconds = intSetting('auth-timeout-seconds', s('auth-timeout-seconds'), 1, 3600);
   const maxOutboundMb = intSetting('max-outbound-mb', s('max-outbound-mb'), 1, 1_000_000);
+  const queryTimeoutMs = intSetting('query-timeout-ms', s('query-timeout-ms'), 1, 3_600_000);
   const logLevel = s('log-level');
   if (!LOG_LEVELS.includes(logLevel.value)) throw settingError(logLevel, `must be one of ${LOG_LEVELS.join(', ')}`);
   const [cert, key] = [setting('tls-cert'), setting('tls-key')];
@@ -44,6 +50,7 @@ export function serveConfig(setting: (name: string) => Setting | undefined, env:
   const rows: [name: string, value: string, from: string][] = [
     ['host', host, s('host').from],
     ['port', String(port), s('port').from],
+    healthSetting ? ['health-port', String(healthPort), healthSetting.from] : ['health-port', 'none: /health on the main port only (HTTP/1.1 with Host)', 'default'],
     databaseUrl ? ['database', maskDatabaseUrl(databaseUrl), 'DATABASE_URL'] : ['database', `embedded, ${dataDir}`, s('data-dir').from],
   ];
   if (tls) {
@@ -53,17 +60,20 @@ export function serveConfig(setting: (name: string) => Setting | undefined, env:
     ['auth-failure-limit', `${authFailureLimit} per address per minute`, s('auth-failure-limit').from],
     ['auth-timeout-seconds', String(authTimeoutSeconds), s('auth-timeout-seconds').from],
     ['max-outbound-mb', String(maxOutboundMb), s('max-outbound-mb').from],
+    ['query-timeout-ms', String(queryTimeoutMs), s('query-timeout-ms').from],
     ['log-level', logLevel.value, logLevel.from],
   );
   return {
     host,
     port,
+    healthPort,
     databaseUrl,
     dataDir,
     tls,
     authFailureLimit,
     authTimeoutMs: authTimeoutSeconds * 1000,
     maxOutboundBytes: maxOutboundMb * 2 ** 20,
+    queryTimeoutMs,
     logLevel: logLevel.value,
     describe: () => [`sync-server ${SERVER_VERSION}, configuration:`, ...rows.map(([name, value, from]) => `  ${name.padEnd(21)} ${value}  [${from}]`)],
   };
@@ -75,6 +85,9 @@ export function serveConfig(setting: (name: string) => Setting | undefined, env:
  * password anywhere, so it is not shown at all.
  */
 export function maskDatabaseUrl(url: string): string {
+  // libpq's host list (h1:5432,h2:5432) is no URL to WHATWG: masked as one URL with a single host.
+  const hostList = /^(postgres(?:ql)?:\/\/(?:[^/?#]*@)?)([^/?#@]*,[^/?#@]*)(.*)$/s.exec(url);
+  if (hostList) return maskDatabaseUrl(`${hostList[1]}HOSTS${hostList[3]}`).replace('HOSTS', hostList[2]!);
   let u: URL;
   try {
     u = new URL(url);

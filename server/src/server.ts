@@ -8,6 +8,7 @@ import { followOtherProcesses } from './cross-process-feed.js';
 import type { Database } from './db/database.js';
 import { Dispatcher } from './dispatch.js';
 import { Fanout } from './fanout.js';
+import { listenForHealthChecks } from './health-listener.js';
 import { httpRoutes } from './http-routes.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -28,16 +29,26 @@ export interface ServerOptions {
   maxOutboundBytes?: number;
   /** A connection that has not authenticated this long after opening is closed with 1008 (default 10 s). */
   authTimeoutMs?: number;
+  /** query_documents' time limit (default 2 s): past it the query ends with query_timeout. */
+  queryTimeoutMs?: number;
   /** Serve wss:// and https:// with this PEM certificate and key (checked beforehand: see tls-files.ts). */
   tls?: { certFile: string; keyFile: string };
+  /** Also answer GET /health on this port, for any HTTP version (0 picks a free one; absent: none). */
+  healthPort?: number;
 }
 
 export const DEFAULT_MAX_OUTBOUND_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_AUTH_TIMEOUT_MS = 10_000;
+export const DEFAULT_QUERY_TIMEOUT_MS = 2_000;
 
 /** uWS closes a connection outright past this; our own, smaller limit answers `message_too_large` first. */
 const UWS_MAX_PAYLOAD = 16 * 1024 * 1024;
 const SHUTDOWN_DRAIN_MS = 4000;
+/**
+ * RFC 6455's "Service Restart": the engines reconnect at once, without backoff and not as an error,
+ * so behind a load balancer they land on another process while this one exits.
+ */
+export const CLOSE_SERVICE_RESTART = 1012;
 
 /**
  * The sync server: the WebSocket protocol at /ws and the HTTP routes, on uWebSockets.js (over TLS
@@ -58,7 +69,10 @@ export class SyncServer {
   private listenSocket: uWS.us_listen_socket | null = null;
   private closing = false;
   private stopTimers: (() => void) | null = null;
+  private healthListener: { port: number; close(): Promise<void> } | null = null;
   port = 0;
+  /** The health-check port, when one was asked for. */
+  healthPort: number | undefined;
 
   constructor(
     private readonly db: Database,
@@ -74,6 +88,7 @@ export class SyncServer {
       serverId: this.serverId,
       limits: this.limits,
       maxInFlightPerConnection: opts.maxInFlightPerConnection ?? 1024,
+      queryTimeoutMs: opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
     });
     this.metrics.observeDatabase(db);
     this.status = new ServerStatus(this.metrics);
@@ -91,6 +106,10 @@ export class SyncServer {
 
   async start(): Promise<number> {
     await followOtherProcesses(this.db, this.serverId, this.fanout, this.log);
+    if (this.opts.healthPort !== undefined) {
+      this.healthListener = await listenForHealthChecks(this.db, this.opts.host, this.opts.healthPort);
+      this.healthPort = this.healthListener.port;
+    }
     this.port = await this.listen();
     this.stopTimers = startTimers(this.db, this.log, { revocationPollMs: this.opts.revocationPollMs ?? 2000 }, () => this.connections, this.usedKeys, (c) =>
       this.dispatcher.revokeSession(c),
@@ -119,7 +138,7 @@ export class SyncServer {
 
   /**
    * Graceful stop: refuse new connections and frames, commit and answer every mutation already
-   * received, then close sockets with 1001.
+   * received, then close sockets with 1012 (service restart: reconnect at once, elsewhere).
    */
   async stop(): Promise<void> {
     if (this.closing) return;
@@ -128,6 +147,8 @@ export class SyncServer {
     this.status.stop();
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
+    // The load balancer's next check fails at once, so it stops sending clients here.
+    void this.healthListener?.close();
     const drained = (async () => {
       await this.dispatcher.idle(this.connections);
       await this.dispatcher.batcher.drain();
@@ -137,7 +158,7 @@ export class SyncServer {
     // Replies and pushes still queued for slow readers go out before the sockets close.
     await Promise.race([this.fanout.idle(), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
     while (Date.now() < deadline && [...this.connections].some((c) => !c.flushed())) await new Promise((r) => setTimeout(r, 20));
-    for (const c of this.connections) c.end(1001, 'server shutting down');
+    for (const c of this.connections) c.end(CLOSE_SERVICE_RESTART, 'server restarting');
   }
 
   private socketRoute(): void {

@@ -1,12 +1,11 @@
 import t, { type Test } from 'tap';
 import { newUuid, type ServerMessage } from '@json-sync/core';
-import { createTestDatabase, type TestDatabase } from './test-support/database.js';
-import { startServer } from './test-support/server-process.js';
-import { TestClient } from './test-support/ws-client.js';
+import { startTestServer, TestClient, type TestDatabase } from '@json-sync/test-support';
 
-const tdb = await createTestDatabase();
-const creds = await tdb.credentials();
-t.teardown(() => tdb.drop());
+// Each test stops a server process of its own, on the file's one database.
+const ts = await startTestServer({ prefix: 'shutdown_test' });
+const { tdb } = ts;
+t.teardown(() => ts.teardown());
 
 /**
  * A client that keeps `window` creates in flight for as long as its socket is open: every
@@ -71,11 +70,11 @@ async function assertAcksMatchRows(t: Test, db: TestDatabase, userIds: string[],
   t.equal(new Set(acked).size, acked.length, 'no document acknowledged twice');
 }
 
-t.test('SIGTERM mid-stream: exits 0 within 5 s, closes with 1001, acknowledgements = rows', async (t) => {
-  const server = await startServer({ databaseUrl: tdb.url });
+t.test('SIGTERM mid-stream: exits 0 within 5 s, closes with 1012, acknowledgements = rows', async (t) => {
+  const server = await ts.startAnother();
   t.teardown(() => server.stop('SIGKILL'));
   const clients = await Promise.all(
-    Array.from({ length: 4 }, (_, i) => TestClient.connect(server.url, { email: `term${i}@example.com`, apiKey: creds.apiKey, secret: creds.secret })),
+    Array.from({ length: 4 }, (_, i) => TestClient.connect(server.url, { email: `term${i}@example.com`, apiKey: ts.apiKey, secret: ts.secret })),
   );
   const streamers = clients.map((c) => new Streamer(c));
   for (const s of streamers) s.start(32);
@@ -96,8 +95,8 @@ t.test('SIGTERM mid-stream: exits 0 within 5 s, closes with 1001, acknowledgemen
   t.ok(exit.ms < 5000, `exited within 5 s (${exit.ms} ms)`);
   t.same(
     closes.map((c) => c.code),
-    clients.map(() => 1001),
-    'every socket closed with 1001 (going away)',
+    clients.map(() => 1012),
+    'every socket closed with 1012 (service restart)',
   );
   t.same(
     streamers.flatMap((s) => s.other),
@@ -112,10 +111,10 @@ t.test('SIGTERM mid-stream: exits 0 within 5 s, closes with 1001, acknowledgemen
   );
 });
 
-t.test('SIGINT also drains, closes with 1001 and exits 0', async (t) => {
-  const server = await startServer({ databaseUrl: tdb.url });
+t.test('SIGINT also drains, closes with 1012 and exits 0', async (t) => {
+  const server = await ts.startAnother();
   t.teardown(() => server.stop('SIGKILL'));
-  const c = await TestClient.connect(server.url, { email: 'int@example.com', apiKey: creds.apiKey, secret: creds.secret });
+  const c = await TestClient.connect(server.url, { email: 'int@example.com', apiKey: ts.apiKey, secret: ts.secret });
   const s = new Streamer(c);
   s.start(16);
   await withTimeout(Streamer.until([s], 50), 20_000, '50 acknowledgements');
@@ -124,13 +123,13 @@ t.test('SIGINT also drains, closes with 1001 and exits 0', async (t) => {
   const exit = await withTimeout(stopped, 6000, 'server exit');
   t.same({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, 'exit code 0');
   t.ok(exit.ms < 5000, `exited within 5 s (${exit.ms} ms)`);
-  t.equal(close.code, 1001, 'socket closed with 1001');
+  t.equal(close.code, 1012, 'socket closed with 1012');
   t.same(s.other, [], 'no error replies');
   await assertAcksMatchRows(t, tdb, [c.userId], s.acked);
 });
 
 t.test('an idle server exits 0 on SIGTERM promptly', async (t) => {
-  const server = await startServer({ databaseUrl: tdb.url });
+  const server = await ts.startAnother();
   t.teardown(() => server.stop('SIGKILL'));
   const exit = await server.stop('SIGTERM');
   t.same({ code: exit.code, signal: exit.signal }, { code: 0, signal: null });

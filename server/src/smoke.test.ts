@@ -1,17 +1,12 @@
 import t from 'tap';
-import { createTestDatabase } from './test-support/database.js';
-import { startServer } from './test-support/server-process.js';
-import { TestClient } from './test-support/ws-client.js';
+import { startTestServer, TestClient } from '@json-sync/test-support';
 
 t.test('create and push between two connections of one user', async (t) => {
-  const tdb = await createTestDatabase();
-  t.teardown(() => tdb.drop());
-  const creds = await tdb.credentials();
-  const server = await startServer({ databaseUrl: tdb.url });
-  t.teardown(() => server.stop());
-  const id = { email: 'bob@example.com', apiKey: creds.apiKey, secret: creds.secret };
-  const a = await TestClient.connect(server.url, id);
-  const b = await TestClient.connect(server.url, id);
+  const ts = await startTestServer();
+  t.teardown(() => ts.teardown());
+  const id = { email: 'bob@example.com', apiKey: ts.apiKey, secret: ts.secret };
+  const a = await TestClient.connect(ts.url, id);
+  const b = await TestClient.connect(ts.url, id);
   t.teardown(() => { a.close(); b.close(); });
   const r = await a.create({ title: 'hello', n: 1 });
   t.equal(r.sync_revision, 1);

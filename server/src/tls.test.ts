@@ -1,42 +1,23 @@
 import t from 'tap';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SyncEngine } from '../../client-ts/src/engine.js';
-import { EventType } from '../../client-ts/src/events.js';
-import { nextEvent } from '../../client-ts/src/test-support/harness.js';
-import { runCli } from './test-support/run-cli.js';
-import { startTestServer } from './test-support/test-server.js';
+import { runCli, startTestServer, TestClient } from '@json-sync/test-support';
 
 // `sync-server serve --tls-cert/--tls-key`: the protocol over wss:// and the HTTP routes over
 // https://, with a certificate the test makes; a client that does not trust it is refused before
-// it sends anything; certificate or key files the server cannot use stop it with exit 1.
+// it sends anything; certificate or key files the server cannot use stop it with exit 1. (The
+// engine over wss:// to this server: client-ts/src/transport/tls-server.test.ts.)
 
-const ts = await startTestServer({ prefix: 'tls_test', tls: true, env: { LOG_LEVEL: 'info' } });
+const ts = await startTestServer({ prefix: 'tls_test', tls: true });
 const certs = ts.tls!;
 const dir = mkdtempSync(join(tmpdir(), 'json-sync-tls-server-'));
-const engines: SyncEngine[] = [];
 t.teardown(async () => {
-  for (const e of engines) await e.close(200).catch(() => {});
   await ts.teardown();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function engine(name: string, email: string, tlsCa: string): SyncEngine {
-  const e = SyncEngine.open({
-    databasePath: join(dir, `${name}.db`),
-    serverUrl: ts.url,
-    email,
-    apiKey: ts.apiKey,
-    apiSecret: ts.secret,
-    tlsCa,
-    reconnect: { minMs: 100, maxMs: 500 },
-  });
-  engines.push(e);
-  return e;
-}
 
 /** GET over http:// or https:// (trusting `ca`); the status and body, or the error that ended it. */
 function get(url: string, ca?: string): Promise<{ status: number; body: string } | Error> {
@@ -63,31 +44,24 @@ t.test('the server says it listens on wss:// and serves /health over https://', 
   t.ok(plain instanceof Error, `plain http:// on the same port gets no answer (${String(plain)}): no plain-text fallback`);
 });
 
-t.test('two TypeScript engines of one user sync a document over wss://', async (t) => {
-  const a = engine('a', 'tls-user@example.com', certs.caFile);
-  const b = engine('b', 'tls-user@example.com', certs.ca);
-  const created = nextEvent(b, EventType.DocumentCreated, (e) => !e.booleanData, 15_000);
-  const id = a.createDocument({ title: 'Sent over TLS', done: false });
-  const seen = await created;
-  t.equal(seen.documentId, id, "b received a's document");
-  t.same(b.getDocument(id)?.content, { title: 'Sent over TLS', done: false });
-  const updated = nextEvent(a, EventType.DocumentUpdated, (e) => e.documentId === id && !e.booleanData, 15_000);
-  b.mergeDocument(id, { done: true });
-  t.same((await updated).content, { title: 'Sent over TLS', done: true }, "and a received b's change");
-  t.match(ts.server.stderr(), /"outcome":"success".*"email":"tls-user@example\.com"/, 'their authentications are in the log (which the next test reads)');
+t.test('two clients of one user exchange a change over wss://', async (t) => {
+  const me = { email: 'tls-user@example.com', apiKey: ts.apiKey, secret: ts.secret };
+  const a = await TestClient.connect(ts.url, me, { ca: certs.ca });
+  const b = await TestClient.connect(ts.url, me, { ca: certs.ca });
+  t.teardown(() => {
+    a.close();
+    b.close();
+  });
+  const created = await a.create({ title: 'Sent over TLS' });
+  t.match(await b.next((m) => m.type === 'document_created'), { document: { id: created.document_id, content: { title: 'Sent over TLS' } } });
 });
 
-t.test('an engine trusting another CA is refused with ConnectionLost "TLS: …" and never authenticates', async (t) => {
-  const email = 'wrong-ca@example.com';
-  const e = engine('wrong-ca', email, certs.otherCaFile);
-  const lost = await nextEvent(e, EventType.ConnectionLost, () => true, 10_000);
-  t.match(lost.error, /^TLS: /, `ConnectionLost: ${lost.error}`);
-  // Let it retry a few times: none of its attempts may get further.
-  await new Promise((r) => setTimeout(r, 1500));
-  t.equal(e.isConnected(), false);
-  t.notOk(ts.server.stderr().includes(email), 'the server logged no authentication attempt for it');
-  const users = await ts.tdb.db.query('SELECT 1 FROM users WHERE email = $1', [email]);
-  t.equal(users.rowCount, 0, 'no user was created for it');
+t.test('a client trusting another CA is refused in the handshake', async (t) => {
+  const refused = await TestClient.open(ts.url, undefined, { ca: readFileSync(certs.otherCaFile, 'utf8') }).then(
+    (c) => (c.close(), null),
+    (err: Error) => err,
+  );
+  t.match(refused?.message, /self[- ]signed|unable to verify|issuer/i, `refused: ${String(refused)}`);
 });
 
 t.test('certificate and key files the server cannot use: a clear error and exit 1, never a plain-text server', async (t) => {

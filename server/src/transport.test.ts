@@ -1,13 +1,10 @@
 import t from 'tap';
 import pg from 'pg';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { createTestDatabase, TEST_DATABASE_URL } from './test-support/database.js';
-import { CLI, startServer, type ServerProcess } from './test-support/server-process.js';
-import { TestClient } from './test-support/ws-client.js';
+import { TEST_DATABASE_URL, CLI, startTestServer, TestClient, type ServerProcess } from '@json-sync/test-support';
 
 const SERVER_JS = pathToFileURL(join(dirname(CLI), 'server.js')).href;
 
@@ -54,13 +51,9 @@ async function scrapeUntil(server: ServerProcess, ready: (s: Samples) => boolean
 }
 
 t.test('HTTP endpoints', async (t) => {
-  const tdb = await createTestDatabase();
-  const creds = await tdb.credentials();
-  const server = await startServer({ databaseUrl: tdb.url });
-  t.teardown(async () => {
-    await server.stop();
-    await tdb.drop();
-  });
+  const ts = await startTestServer();
+  const { server } = ts;
+  t.teardown(() => ts.teardown());
 
   t.test('the running server did not fall back to the JavaScript transport', async (t) => {
     t.notMatch(server.stdout(), /fallback/i, 'no fallback notice on stdout');
@@ -93,7 +86,7 @@ t.test('HTTP endpoints', async (t) => {
   });
 
   t.test('GET /metrics exports every series in Prometheus text, counting what happened', async (t) => {
-    const alice = { email: 'alice@example.com', apiKey: creds.apiKey, secret: creds.secret };
+    const alice = { email: 'alice@example.com', apiKey: ts.apiKey, secret: ts.secret };
     const a = await TestClient.connect(server.url, alice);
     const b = await TestClient.connect(server.url, alice);
     t.teardown(() => {
@@ -163,7 +156,10 @@ t.test('HTTP endpoints', async (t) => {
 });
 
 t.test('/health answers 503 while the database is gone, without crashing, and 200 once it is back', async (t) => {
-  const name = `sync_test_health_${randomBytes(6).toString('hex')}`;
+  const ts = await startTestServer({ prefix: 'sync_test_health' });
+  const { server } = ts;
+  const { name } = ts.tdb;
+  t.teardown(() => ts.teardown());
   const admin = async (sql: string) => {
     const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
     await c.connect();
@@ -173,14 +169,6 @@ t.test('/health answers 503 while the database is gone, without crashing, and 20
       await c.end();
     }
   };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${name}`;
-  const server = await startServer({ databaseUrl: url.toString() });
-  t.teardown(async () => {
-    await server.stop('SIGKILL');
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  });
 
   const health = async (): Promise<number> => {
     const res = await fetch(`${server.httpUrl}/health`, { signal: AbortSignal.timeout(4000) });

@@ -1,8 +1,7 @@
 import t, { type Test } from 'tap';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { startTestServer } from './test-support/test-server.js';
-import { TestClient } from './test-support/ws-client.js';
+import { startTestServer, TestClient } from '@json-sync/test-support';
 
 // What a client sees when it breaks RFC 6455 itself. uWebSockets.js validates frames before the
 // server sees them and drops such a connection without a close frame: clients report 1006, not

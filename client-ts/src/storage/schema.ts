@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type Database from 'better-sqlite3-multiple-ciphers';
 
 /**
  * Schema steps, applied in order and counted in SQLite's `user_version`. Never edit a shipped
@@ -142,6 +142,30 @@ const STEPS: readonly string[] = [
   DROP TABLE history;
   DROP TABLE outbox;
   DROP TABLE documents;
+  `,
+  // Version 3: what the C SDK reads from this file on connections of its own (its contract:
+  // native/js/contract/document-view.ts) — the members of sync_engine_get_document's object in its
+  // order, and `deleted` for the listing. The SDK checks user_version before it reads, so a later
+  // change to `views` that this view cannot follow comes with a new step and a new SDK build.
+  `
+  CREATE VIEW sdk_documents AS
+    SELECT id, title, content, revision AS sync_revision, pending, created_at, updated_at, deleted_at, deleted
+    FROM views;
+  `,
+  // Version 4: the application's query indexes (client-ts/src/query/indexes.ts). Each value index
+  // keeps its rows in a table of its own (idx_<id>: doc, k0, k1, …), each text index an FTS5 table
+  // (fts_<id>); both are created and dropped with the index, and written with every view.
+  `
+  CREATE TABLE query_indexes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ('value', 'text')),
+    -- The indexed fields, as a JSON array of dotted paths.
+    fields TEXT NOT NULL,
+    is_unique INTEGER NOT NULL DEFAULT 0,
+    -- Some document gave it more than one row (an array field): its rows group before they order.
+    multikey INTEGER NOT NULL DEFAULT 0
+  );
   `,
 ];
 

@@ -1,20 +1,9 @@
 import t, { type Test } from 'tap';
-import { contentHash, newUuid, type JsonObject } from '@json-sync/core';
+import { newUuid, type JsonObject } from '@json-sync/core';
 import { EventType } from '../events.js';
 import { engineParts, type Parts } from '../test-support/parts.js';
-import { Inbox } from './inbox.js';
+import { created, creationEvent, deleted, serverWins } from '../test-support/stream.js';
 import { createPlan } from './local-changes.js';
-import type { StreamChange } from './replica.js';
-
-const at = '2026-11-30T00:00:00.000Z';
-
-function created(sequence: number, id: string, content: JsonObject, extra: Partial<StreamChange> = {}): StreamChange {
-  return { sequence, documentId: id, type: 'create', content, syncRevision: 1, contentHash: contentHash(content), mutationId: newUuid(), clientId: 'other', at, ...extra };
-}
-
-function deleted(sequence: number, id: string, revision: number): StreamChange {
-  return { sequence, documentId: id, type: 'delete', syncRevision: revision, contentHash: null, mutationId: newUuid(), clientId: 'other', at };
-}
 
 /** An item of LocalChanges.createMany: the content with its JSON text. */
 const item = (id: string, content: JsonObject) => ({ id, content, text: JSON.stringify(content) });
@@ -73,33 +62,25 @@ t.test('remote changes, rebases, conflicts and a full snapshot keep the count', 
   const remote = newUuid();
   p.apply(() => replica.receive(created(1, remote, { title: 'theirs' })));
   agrees(t, p, 'remote create');
-  // Our create of an id someone else created first: it no longer applies and leaves with the rebase.
+  // Our create of an id someone else created first: it no longer applies, but it may be on its
+  // way to the server, so it waits for the server's answer — which refuses it.
   const contested = newUuid();
   p.local.change(contested, 'local', createPlan(contested, { title: 'ours' }));
   p.apply(() => replica.receive(created(2, contested, { title: 'theirs too' })));
   agrees(t, p, 'contested create');
+  p.apply(() => replica.onConflict(serverWins(contested, { title: 'theirs too' }, 1, outbox.at(outbox.rowsOf(contested)[0]!.seq)!.mutationId)));
+  agrees(t, p, 'refused create');
   p.apply(() => replica.receive(deleted(3, remote, 2)));
   agrees(t, p, 'remote delete');
   t.equal(counts.documents, 1);
   // Our delete loses against the server's version: the document is back.
   p.local.change(contested, 'local', (c) => ({ kind: 'delete', content: null, forward: null, reverse: c.content }));
   agrees(t, p, 'local delete');
-  const entry = outbox.at(outbox.rowsOf(contested)[0]!.seq)!;
-  const server = { title: 'kept' };
-  p.apply(() =>
-    replica.onConflict({
-      type: 'conflict_detected',
-      document_id: contested,
-      resolution_strategy: 'server_wins',
-      server_document: { id: contested, user_id: newUuid(), title: 'kept', content: server, sync_revision: 2, content_hash: contentHash(server), created_at: at, updated_at: at, deleted_at: null },
-      rejected_patch: [],
-      mutation_id: entry.mutationId,
-    }),
-  );
+  p.apply(() => replica.onConflict(serverWins(contested, { title: 'kept' }, 2, outbox.at(outbox.rowsOf(contested)[0]!.seq)!.mutationId)));
   agrees(t, p, 'lost delete');
   t.equal(counts.documents, 1);
   // A full snapshot that no longer lists it drops it.
-  p.apply(() => replica.dropUnlisted(contested));
+  p.apply(() => replica.completeSnapshot(true, new Set(), 3));
   agrees(t, p, 'dropped by a snapshot');
   t.equal(counts.documents, 0);
 });
@@ -107,19 +88,11 @@ t.test('remote changes, rebases, conflicts and a full snapshot keep the count', 
 t.test('the inbox tells listeners once per slice, after it committed and before its events', async (t) => {
   const p = engineParts(t);
   const { counts } = p.ctx;
-  const inbox = new Inbox(p.ctx, () => {});
+  const { inbox } = p.ctx;
   const order: string[] = [];
   counts.onCommitted(() => order.push(`counts ${counts.documents}`));
   p.ctx.events.onEvent((e) => order.push(`event ${e.type}`), EventType.DocumentCreated);
-  const id = newUuid();
-  const content = { title: 'pushed' };
-  inbox.push({
-    type: 'document_created',
-    document: { id, user_id: newUuid(), title: 'pushed', content, sync_revision: 1, content_hash: contentHash(content), created_at: at, updated_at: at, deleted_at: null },
-    sequence: 1,
-    client_id: 'other',
-    mutation_id: newUuid(),
-  });
+  inbox.push({ type: 'change', change: creationEvent(1, { title: 'pushed' }) });
   await new Promise((resolve) => setImmediate(resolve));
   t.same(order, ['counts 1', `event ${EventType.DocumentCreated}`]);
   agrees(t, p, 'after the slice');

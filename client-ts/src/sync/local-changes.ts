@@ -1,8 +1,27 @@
-import { DEFAULT_LIMITS, isUuid, titleOf, type JsonObject } from '@json-sync/core';
+import { DEFAULT_LIMITS, isUuid, titleOf, type ClientMessage, type JsonObject } from '@json-sync/core';
 import { SyncError } from '../errors.js';
 import { EventType } from '../events.js';
-import type { ChangeOrigin, MutationKind, ViewRow } from '../storage/local-store.js';
-import type { EngineContext } from './context.js';
+import type { ChangeOrigin, LocalStore, MutationKind, ViewRow } from '../storage/local-store.js';
+import type { Counts } from './counts.js';
+import type { EventHub } from './event-hub.js';
+import type { Outbox, OutboxEntry } from './outbox.js';
+
+/** Where a written change goes out: at once when it can (its message made inside its transaction), else on the next pump. */
+export interface Outgoing {
+  prepare(entry: OutboxEntry): ClientMessage | null;
+  sendPrepared(entry: OutboxEntry, message: ClientMessage): void;
+  schedule(): void;
+}
+
+export interface LocalChangeParts {
+  store: LocalStore;
+  outbox: Outbox;
+  counts: Counts;
+  events: EventHub;
+  outgoing: Outgoing;
+  /** Refuses a local change before anything is written (a unique query index): throws SyncError. */
+  admit: (id: string, content: JsonObject | null) => void;
+}
 
 /** Room for a mutation message's fields around its payload. */
 const MESSAGE_OVERHEAD_BYTES = 512;
@@ -32,44 +51,46 @@ type Plan = (current: Current) => PlannedChange | null;
  * entry at once) commit in one transaction, then exactly one event fires.
  */
 export class LocalChanges {
-  constructor(private readonly ctx: EngineContext) {}
+  constructor(private readonly p: LocalChangeParts) {}
 
   /** One change of document `id`; `after` runs inside its transaction (undo bookkeeping). */
   change(id: string, origin: Exclude<ChangeOrigin, 'remote'>, plan: Plan, after?: () => void): void {
     if (typeof id !== 'string' || !isUuid(id)) throw new SyncError('not_found', `no document ${String(id)}`);
-    const { sender } = this.ctx;
-    const written = this.ctx.store.transaction(() => {
+    const { outgoing, store, counts, events } = this.p;
+    const written = store.transaction(() => {
       const w = this.write(id, origin, plan);
       if (!w) return null;
       after?.();
-      return { ...w, message: sender.prepare(w.entry) };
+      return { ...w, message: outgoing.prepare(w.entry) };
     });
     if (!written) return;
-    if (written.message) sender.sendPrepared(written.entry, written.message);
-    else sender.schedule();
-    this.ctx.counts.committed();
-    this.ctx.events.emit(written.type, written.fields);
+    if (written.message) outgoing.sendPrepared(written.entry, written.message);
+    else outgoing.schedule();
+    counts.committed();
+    events.emit(written.type, written.fields);
   }
 
   /** Many creates in one transaction: all or none are written; their events fire after it. */
   createMany(items: { id: string; content: JsonObject; text: string }[]): void {
-    const events = this.ctx.store.transaction(() =>
+    const { store, counts, events, outgoing } = this.p;
+    const written = store.transaction(() =>
       items.map(({ id, content, text }) => {
         const e = this.write(id, 'local', createPlan(id, content, text));
         if (!e) throw new SyncError('invalid_input', `nothing to create for ${id}`);
         return e;
       }),
     );
-    this.ctx.counts.committed();
-    for (const e of events) this.ctx.events.emit(e.type, e.fields);
-    this.ctx.sender.schedule();
+    counts.committed();
+    for (const e of written) events.emit(e.type, e.fields);
+    outgoing.schedule();
   }
 
   private write(id: string, origin: Exclude<ChangeOrigin, 'remote'>, plan: Plan) {
-    const { store, outbox } = this.ctx;
+    const { store, outbox, counts } = this.p;
     const view = store.getView(id);
     const step = plan({ view, content: view && view.deleted === 0 ? (JSON.parse(view.content) as JsonObject) : null });
     if (!step) return null;
+    this.p.admit(id, step.content);
     const now = new Date().toISOString();
     // Content and forward often are one object (a create), whose text validation made: serialise each once.
     const contentText = step.content === null ? null : (step.contentText ?? JSON.stringify(step.content));
@@ -102,7 +123,7 @@ export class LocalChanges {
     };
     if (view) store.putView(next);
     else store.insertView(next);
-    this.ctx.counts.viewWritten(view, next);
+    counts.viewWritten(view, next);
     if (origin === 'local') store.clearRedo(id);
     const type = step.kind === 'create' ? EventType.DocumentCreated : deleted ? EventType.DocumentDeleted : EventType.DocumentUpdated;
     return { entry, type, fields: { documentId: id, content: deleted ? null : content, title, booleanData: true } };

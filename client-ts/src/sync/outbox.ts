@@ -9,6 +9,11 @@ export interface OutboxEntry {
   mutationId: string;
   /** The stream sequence the server answered with; null while unanswered. */
   ackedSequence: number | null;
+  /**
+   * The document revision the server gave the change, once answered (null before, and for entries
+   * answered by an engine that did not record it): a base at this revision or later holds the change.
+   */
+  ackedRevision: number | null;
   /** The base revision the first send carried (-1: none); null when never sent. */
   sentBase: number | null;
 }
@@ -63,7 +68,7 @@ export class Outbox {
     const seq = this.store.nextSeq();
     const mutationId = `${this.prefix}${seq.toString(16).padStart(12, '0')}`;
     this.store.addChange({ ...change, seq, mutation_id: mutationId, state: QUEUED, sequence: null, sync_revision: null });
-    const entry: OutboxEntry = { seq, documentId: change.document_id, kind: change.kind, mutationId, ackedSequence: null, sentBase: null };
+    const entry: OutboxEntry = { seq, documentId: change.document_id, kind: change.kind, mutationId, ackedSequence: null, ackedRevision: null, sentBase: null };
     const before = { newest: this.newest, loadedThrough: this.loadedThrough };
     const inWindow = this.loadedThrough >= this.newest && this.window.size < WINDOW;
     this.newest = seq;
@@ -128,15 +133,23 @@ export class Outbox {
     this.store.onRollback(() => (entry.sentBase = null));
   }
 
-  /** The server answered: the entry stays in the view until the stream reaches `sequence`. */
-  answer(entry: OutboxEntry, sequence: number): void {
-    this.store.answer(entry.seq, sequence);
-    this.setAnswered(entry, sequence);
-    this.store.onRollback(() => this.setAnswered(entry, null));
+  /**
+   * The server answered: the entry stays in the view until the stream reaches `sequence` (or a
+   * base at `revision` arrives). An entry is answered once: a repeated answer (the server replays
+   * its stored reply to a resend) changes nothing and returns false.
+   */
+  answer(entry: OutboxEntry, sequence: number, revision: number): boolean {
+    if (entry.ackedSequence !== null) return false;
+    this.store.answer(entry.seq, sequence, revision);
+    this.setAnswered(entry, sequence, revision);
+    this.store.onRollback(() => this.setAnswered(entry, null, null));
+    return true;
   }
 
   /** The entry leaves the outbox; it stays in history, with the sequence and revision when known. */
   settle(entry: OutboxEntry, sequence: number | null = null, syncRevision: number | null = null): void {
+    // Settled already (every entry up to loadedThrough that is still in the outbox is in the window).
+    if (entry.seq <= this.loadedThrough && !this.window.has(entry.seq)) return;
     const oldest = this.window.keys().next().value === entry.seq;
     const held = this.window.has(entry.seq);
     this.store.settle(entry.seq, sequence ?? entry.ackedSequence, syncRevision);
@@ -184,13 +197,15 @@ export class Outbox {
       kind: row.kind,
       mutationId: row.mutation_id,
       ackedSequence: row.state === QUEUED ? null : row.acked_sequence,
+      ackedRevision: row.state === QUEUED ? null : row.sync_revision,
       sentBase: row.sent_base,
     };
   }
 
-  private setAnswered(entry: OutboxEntry, sequence: number | null): void {
+  private setAnswered(entry: OutboxEntry, sequence: number | null, revision: number | null): void {
     this.unindexState(entry);
     entry.ackedSequence = sequence;
+    entry.ackedRevision = revision;
     this.indexState(entry);
     this.unanswered += sequence === null ? 1 : -1;
   }

@@ -1,19 +1,9 @@
 import t from 'tap';
-import { contentHash, newUuid, type JsonObject } from '@json-sync/core';
+import { contentHash, newUuid } from '@json-sync/core';
 import { EventType } from '../events.js';
 import { engineParts } from '../test-support/parts.js';
+import { created, serverWins, updated } from '../test-support/stream.js';
 import { createPlan } from './local-changes.js';
-import type { StreamChange } from './replica.js';
-
-const at = '2026-11-30T00:00:00.000Z';
-
-function created(sequence: number, id: string, content: JsonObject, extra: Partial<StreamChange> = {}): StreamChange {
-  return { sequence, documentId: id, type: 'create', content, syncRevision: 1, contentHash: contentHash(content), mutationId: newUuid(), clientId: 'other', at, ...extra };
-}
-
-function updated(sequence: number, id: string, ops: StreamChange['ops'], revision: number, result: JsonObject): StreamChange {
-  return { sequence, documentId: id, type: 'update', ops, syncRevision: revision, contentHash: contentHash(result), mutationId: newUuid(), clientId: 'other', at };
-}
 
 t.test('stream changes apply in sequence order: the view follows the server, remote events and history record them', async (t) => {
   const p = engineParts(t);
@@ -95,15 +85,14 @@ t.test('a pending edit that no longer applies on the new server version becomes 
   );
 });
 
-t.test("a change that does not reproduce the server's hash leaves the base alone and asks for a full sync", async (t) => {
+t.test("a change that does not reproduce the server's hash leaves the base alone and says it diverged", async (t) => {
   const p = engineParts(t);
   const { replica, store } = p.ctx;
   const id = newUuid();
   p.apply(() => replica.receive(created(1, id, { n: 1 })));
-  p.apply(() => replica.receive({ ...updated(2, id, [{ op: 'replace', path: '/n', value: 2 }], 2, { n: 2 }), contentHash: contentHash({ n: 3 }) }));
+  const outcome = p.apply(() => replica.receive({ ...updated(2, id, [{ op: 'replace', path: '/n', value: 2 }], 2, { n: 2 }), contentHash: contentHash({ n: 3 }) }));
+  t.equal(outcome, 'diverged');
   t.match(store.getBase(id), { revision: 1, content: JSON.stringify({ n: 1 }) });
-  await new Promise((r) => setImmediate(r));
-  t.equal(store.getState('full_sync'), 'pending');
 });
 
 t.test("a conflict answer adopts the server's version and records what we lost", async (t) => {
@@ -114,16 +103,7 @@ t.test("a conflict answer adopts the server's version and records what we lost",
   p.local.change(id, 'local', ({ content }) => ({ kind: 'update', content: { ...content!, v: 'mine' }, forward: [{ op: 'replace', path: '/v', value: 'mine' }], reverse: [] }));
   const entry = outbox.at(outbox.rowsOf(id)[0]!.seq)!;
   const server = { title: 'T', v: 'theirs' };
-  p.apply(() =>
-    replica.onConflict({
-      type: 'conflict_detected',
-      document_id: id,
-      resolution_strategy: 'server_wins',
-      server_document: { id, user_id: newUuid(), title: 'T', content: server, sync_revision: 2, content_hash: contentHash(server), created_at: at, updated_at: at, deleted_at: null },
-      rejected_patch: [{ op: 'replace', path: '/v', value: 'mine' }],
-      mutation_id: entry.mutationId,
-    }),
-  );
+  p.apply(() => replica.onConflict(serverWins(id, server, 2, entry.mutationId, [{ op: 'replace', path: '/v', value: 'mine' }])));
   t.same(JSON.parse(store.getView(id)!.content), server);
   t.match(store.getView(id), { revision: 2, pending: 0 });
   t.match(store.conflicts(), [{ document_id: id, reason: 'conflict', mutation_id: entry.mutationId }]);

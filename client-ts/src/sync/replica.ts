@@ -1,76 +1,92 @@
 import { applyPatch, contentHash, diff, titleOf, type JsonObject, type PatchOp, type ServerMessageOf, type WireDocument } from '@json-sync/core';
 import { EventType } from '../events.js';
-import { QUEUED, SETTLED, type BaseRow, type ChangeRow, type ViewRow } from '../storage/local-store.js';
-import type { EngineContext } from './context.js';
-import type { OutboxEntry } from './outbox.js';
+import type { Logger } from '../logger.js';
+import { QUEUED, SETTLED, type BaseRow, type ChangeRow, type LocalStore, type ViewRow } from '../storage/local-store.js';
+import type { Counts } from './counts.js';
+import type { Cursor } from './cursor.js';
+import type { EventHub } from './event-hub.js';
+import type { Outbox, OutboxEntry } from './outbox.js';
+import type { StreamChange } from './stream-change.js';
 import { computeView } from './view.js';
 
-/** A change from the server's ordered stream: a push, a reply to one of ours, or a catch-up event. */
-export interface StreamChange {
-  sequence: number;
-  documentId: string;
-  type: 'create' | 'update' | 'delete';
-  /** Full content: creates, and merged updates (the server's result). */
-  content?: JsonObject;
-  ops?: PatchOp[];
-  syncRevision: number;
-  contentHash: string | null;
-  /** The server's title for a create, when it is not the content's own. */
-  givenTitle?: string | null;
-  mutationId: string | null;
-  clientId: string | null;
-  at: string;
+/**
+ * What applying a change of the stream did: applied (someone else's change, or one of ours), or
+ * not — already applied (`old`), changes before it are missing (`gap`), or the result did not
+ * match the server's hash (`diverged`: only a full sync can repair the document).
+ */
+export type Received = 'remote' | 'own' | 'old' | 'gap' | 'diverged';
+
+/** What an answer to one of our mutations did; `repeated`: the entry was answered or settled already (an answer settles once). */
+export type Answered = Received | 'repeated';
+
+export type Reply = ServerMessageOf<'document_created_response'> | ServerMessageOf<'document_updated_response'> | ServerMessageOf<'document_deleted_response'>;
+
+export interface ReplicaParts {
+  store: LocalStore;
+  outbox: Outbox;
+  cursor: Cursor;
+  counts: Counts;
+  events: EventHub;
+  log: Logger;
+  clientId: string;
 }
-
-type Reply = ServerMessageOf<'document_created_response'> | ServerMessageOf<'document_updated_response'> | ServerMessageOf<'document_deleted_response'>;
-
-const PERMANENT_ERRORS = new Set(['invalid_message', 'invalid_patch', 'document_not_found', 'document_exists', 'message_too_large']);
 
 /** What recomputing a document's view did. */
 interface Refreshed {
   before: ViewRow | undefined;
   after: ViewRow;
-  failed: ChangeRow[];
+  /** Entries dropped as conflicts: they no longer apply, and the server can never have seen them. */
+  dropped: ChangeRow[];
 }
 
 /**
  * The local replica: the server's version of each document (its base) as the ordered change
- * stream and the server's answers show it, and the local view = base + every outbox entry on top.
- * Every method runs inside the caller's transaction (one per slice of server messages).
+ * stream, snapshots and the server's answers show it, and the local view = base + every outbox
+ * entry not yet in it. Every method runs inside the caller's transaction and returns what it did;
+ * what follows from that (asking for missing changes, a full sync, sending) is the session's.
+ *
+ * An outbox entry the server accepted is never applied twice and never reported as lost: once a
+ * base holds it (the base's revision reaches the one the server gave it) it leaves the outbox. A
+ * conflict is recorded only for a change the server refused, or for one that no longer applies and
+ * was never sent, so the server can never have it.
  */
 export class Replica {
-  constructor(private readonly ctx: EngineContext) {}
-
   /**
-   * Applies one change of the ordered stream. Only the change right after the cursor applies; an
-   * older one was applied already; a newer one means one was missed, so catch up first.
+   * The server revision each document's last ConflictDetected was against. Edits that lose to one
+   * server version are one conflict for the application, whichever way the loss is learnt: some
+   * dropped on the stream's version, the sent one refused by the server's answer, in either order.
    */
-  receive(c: StreamChange): void {
-    const { ctx } = this;
-    const { store, outbox, cursor, catchUp } = ctx;
-    catchUp.saw(c.sequence);
-    if (c.sequence <= cursor.value || catchUp.snapshotActive) return;
-    if (c.sequence !== cursor.value + 1) return catchUp.request();
-    const own = c.clientId === ctx.clientId;
+  private readonly reported = new Map<string, number>();
+
+  constructor(private readonly p: ReplicaParts) {}
+
+  /** Applies one change of the ordered stream: only the change right after the cursor applies. */
+  receive(c: StreamChange): Received {
+    const { store, outbox, cursor, events } = this.p;
+    if (c.sequence <= cursor.value) return 'old';
+    if (c.sequence !== cursor.value + 1) return 'gap';
     const id = c.documentId;
     const before = store.getView(id);
     const base = store.getBase(id);
     const applies = !base || c.syncRevision > base.revision;
     let next = base;
     let revision = before?.revision ?? null;
+    let diverged = false;
     if (applies) {
       const applied = this.applyToBase(base, c);
       if (applied) {
         next = applied;
         store.putBase(applied);
         revision = Math.max(revision ?? 0, c.syncRevision);
+      } else {
+        diverged = true;
       }
     }
     const ownEntry = c.mutationId ? outbox.entry(c.mutationId) : undefined;
     if (ownEntry) outbox.settle(ownEntry, c.sequence, c.syncRevision);
     for (const answered of outbox.answeredUpTo(c.sequence)) outbox.settle(answered);
     cursor.set(c.sequence);
-    const remote = applies && !own && !ownEntry;
+    const remote = applies && c.clientId !== this.p.clientId && !ownEntry;
     if (remote) {
       store.addChange({
         document_id: id,
@@ -85,42 +101,43 @@ export class Replica {
         created_at: c.at,
       });
     }
-    if (!before && !next) return;
-    const outcome = this.refresh(id, next, before, revision, c.at);
-    if (remote) {
-      catchUp.countRemote();
-      const type = c.type === 'create' ? EventType.DocumentCreated : c.type === 'delete' ? EventType.DocumentDeleted : EventType.DocumentUpdated;
-      const content = outcome.after.deleted === 1 || type === EventType.DocumentDeleted ? null : (JSON.parse(outcome.after.content) as JsonObject);
-      ctx.events.emit(type, { documentId: id, content, title: outcome.after.title, booleanData: false });
+    if (before || next) {
+      const outcome = this.refresh(id, next, before, revision, c.at);
+      if (remote) {
+        const type = c.type === 'create' ? EventType.DocumentCreated : c.type === 'delete' ? EventType.DocumentDeleted : EventType.DocumentUpdated;
+        const content = outcome.after.deleted === 1 || type === EventType.DocumentDeleted ? null : (JSON.parse(outcome.after.content) as JsonObject);
+        events.emit(type, { documentId: id, content, title: outcome.after.title, booleanData: false });
+      }
+      this.emitDropped(outcome.dropped, next);
     }
-    this.emitRebaseConflicts(outcome.failed, next);
+    return diverged ? 'diverged' : remote ? 'remote' : 'own';
   }
 
-  /** The server's answer to one of our mutations. */
-  onReply(m: Reply): void {
-    const { ctx } = this;
-    const { store, outbox, cursor } = ctx;
-    ctx.sender.settle(m.mutation_id);
+  /**
+   * The server's answer to one of our mutations. When the stream has reached the change already,
+   * the entry leaves the outbox; when the answer is the stream's next change, it applies; otherwise
+   * the entry waits, answered, until the stream (or a base that holds it) arrives.
+   */
+  onReply(m: Reply): Answered {
+    const { store, outbox, cursor } = this.p;
     const entry = outbox.entry(m.mutation_id);
-    if (!entry) return;
+    if (!entry || entry.ackedSequence !== null) return 'repeated';
     const id = entry.documentId;
     if (m.sequence <= cursor.value) {
-      // The change already reached us through the stream or a snapshot: nothing left to wait for.
       outbox.settle(entry, m.sequence, m.sync_revision);
       const view = store.getView(id);
       if (view) this.refresh(id, store.getBase(id), view, view.revision, now());
-      return;
+      return 'old';
     }
     const forward = store.getChange(entry.seq)!.forward;
-    // Usually the answer is the stream's next change: it applies right away. Otherwise it waits,
-    // answered, until the stream reaches it (receive asks for what is missing).
-    if (m.sequence !== cursor.value + 1 || ctx.catchUp.snapshotActive) {
-      outbox.answer(entry, m.sequence);
+    if (m.sequence !== cursor.value + 1) {
+      outbox.answer(entry, m.sequence, m.sync_revision);
       const view = store.getView(id);
       if (view) store.putView({ ...view, revision: Math.max(view.revision ?? 0, m.sync_revision), pending: view.pending - 1 });
+      return 'gap';
     }
     const merged = m.type === 'document_updated_response' && m.merged && m.document ? m.document.content : undefined;
-    this.receive({
+    return this.receive({
       sequence: m.sequence,
       documentId: id,
       type: entry.kind,
@@ -129,18 +146,16 @@ export class Replica {
       syncRevision: m.sync_revision,
       contentHash: 'content_hash' in m ? m.content_hash : null,
       mutationId: m.mutation_id,
-      clientId: ctx.clientId,
+      clientId: this.p.clientId,
       at: now(),
     });
   }
 
-  /** The server kept its version: our change is dropped and recorded, the view rebased on the server's. */
-  onConflict(m: ServerMessageOf<'conflict_detected'>): void {
-    const { ctx } = this;
-    const { store, outbox } = ctx;
-    ctx.sender.settle(m.mutation_id);
+  /** The server kept its version: our change is dropped and recorded, the view rebased on the server's. Returns false for a repeated answer. */
+  onConflict(m: ServerMessageOf<'conflict_detected'>): boolean {
+    const { store, outbox, events } = this.p;
     const entry = outbox.entry(m.mutation_id);
-    if (!entry) return;
+    if (!entry || entry.ackedSequence !== null) return false;
     const server = m.server_document;
     const id = entry.documentId;
     this.recordConflict(entry, 'conflict', null, server);
@@ -152,30 +167,29 @@ export class Replica {
     const next = newer ? this.adoptServerVersion(id, base, server) : base;
     const outcome = this.refresh(id, next, before, Math.max(before?.revision ?? 0, server.sync_revision), server.updated_at, server.created_at);
     // One ConflictDetected for the document: later edits that no longer apply are in the conflicts record.
-    ctx.events.emit(EventType.ConflictDetected, { documentId: id, content: server.content, title: server.title, error: 'server_wins' });
+    if (this.firstReport(id, server.sync_revision)) {
+      events.emit(EventType.ConflictDetected, { documentId: id, content: server.content, title: server.title, error: 'server_wins' });
+    }
     this.emitViewChange(id, outcome.before, outcome.after, true);
+    return true;
   }
 
-  /** An error answering one of our mutations: retried later when temporary, else dropped and recorded. */
-  onMutationError(m: ServerMessageOf<'error'> & { mutation_id: string }): void {
-    const { ctx } = this;
-    const entry = ctx.outbox.entry(m.mutation_id);
-    if (!entry) return ctx.sender.settle(m.mutation_id);
-    if (!PERMANENT_ERRORS.has(m.code)) {
-      // rate_limited, server_error: the same message again later.
-      return ctx.sender.retryLater(m.mutation_id, 500 + Math.random() * 1500);
-    }
-    ctx.sender.settle(m.mutation_id);
+  /** The server refused one of our mutations for good: it is dropped and recorded. Returns false for a repeated answer. */
+  onRefused(mutationId: string, code: string, message: string): boolean {
+    const { store, outbox, events } = this.p;
+    const entry = outbox.entry(mutationId);
+    if (!entry || entry.ackedSequence !== null) return false;
     const id = entry.documentId;
-    this.recordConflict(entry, m.code, m.message, null);
-    ctx.outbox.settle(entry);
-    const view = ctx.store.getView(id);
-    const outcome = view ? this.refresh(id, ctx.store.getBase(id), view, view.revision, now()) : null;
-    ctx.events.emit(EventType.SyncError, { documentId: id, error: `${m.code}: ${m.message}` });
+    this.recordConflict(entry, code, message, null);
+    outbox.settle(entry);
+    const view = store.getView(id);
+    const outcome = view ? this.refresh(id, store.getBase(id), view, view.revision, now()) : null;
+    events.emit(EventType.SyncError, { documentId: id, error: `${code}: ${message}` });
     if (outcome) {
       this.emitViewChange(id, outcome.before, outcome.after, false);
-      this.emitRebaseConflicts(outcome.failed);
+      this.emitDropped(outcome.dropped);
     }
+    return true;
   }
 
   /**
@@ -183,7 +197,7 @@ export class Replica {
    * is already at least that new.
    */
   applySnapshot(d: WireDocument): boolean {
-    const { store } = this.ctx;
+    const { store } = this.p;
     const base = store.getBase(d.id);
     const deleted = d.deleted_at !== null;
     if (base && base.revision >= d.sync_revision && (base.deleted === 1) === deleted) return false;
@@ -191,25 +205,36 @@ export class Replica {
     const next = this.adoptServerVersion(d.id, base, d);
     const outcome = this.refresh(d.id, next, before, Math.max(before?.revision ?? 0, d.sync_revision), d.updated_at, d.created_at);
     this.emitViewChange(d.id, outcome.before, outcome.after, false);
-    this.emitRebaseConflicts(outcome.failed, next);
+    this.emitDropped(outcome.dropped, next);
     return true;
   }
 
+  /**
+   * The end of a snapshot that reflects the log up to `latest`. It began once nothing of ours was
+   * unanswered, so it holds every answered change: they leave the outbox first, and only then are
+   * the documents a full snapshot did not list dropped (one of ours may have deleted them).
+   */
+  completeSnapshot(full: boolean, seen: ReadonlySet<string>, latest: number): void {
+    const { store, outbox, cursor } = this.p;
+    const answered = outbox.answeredUpTo(latest);
+    for (const entry of answered) outbox.settle(entry);
+    if (full) for (const id of store.viewIds()) if (!seen.has(id)) this.dropUnlisted(id);
+    for (const id of new Set(answered.map((a) => a.documentId))) {
+      const view = store.getView(id);
+      if (view) this.refresh(id, store.getBase(id), view, view.revision, now());
+    }
+    cursor.set(latest);
+  }
+
   /** A document a full snapshot no longer holds, with nothing of ours waiting: it is gone. */
-  dropUnlisted(id: string): void {
-    const { store, outbox } = this.ctx;
+  private dropUnlisted(id: string): void {
+    const { store, outbox, counts } = this.p;
     if (outbox.rowsOf(id).length > 0 || !store.getBase(id)) return;
     const before = store.getView(id);
     store.deleteView(id);
     store.deleteBase(id);
-    this.ctx.counts.viewWritten(before, undefined);
+    counts.viewWritten(before, undefined);
     if (before) this.emitViewChange(id, before, { ...before, deleted: 1 }, false);
-  }
-
-  /** Shows a document again without its answered changes, once a snapshot covers them. */
-  refreshAnswered(id: string): void {
-    const view = this.ctx.store.getView(id);
-    if (view) this.refresh(id, this.ctx.store.getBase(id), view, view.revision, now());
   }
 
   /**
@@ -218,10 +243,11 @@ export class Replica {
    * others changed meanwhile.
    */
   private adoptServerVersion(id: string, base: BaseRow | undefined, d: WireDocument): BaseRow {
+    const { store } = this.p;
     const deleted = d.deleted_at !== null;
     if (base?.content && !deleted) {
       const revived = base.deleted === 1;
-      this.ctx.store.addChange({
+      store.addChange({
         document_id: id,
         origin: 'remote',
         kind: revived ? 'create' : 'update',
@@ -235,11 +261,11 @@ export class Replica {
       });
     }
     const next: BaseRow = { id, content: JSON.stringify(d.content), revision: d.sync_revision, deleted: deleted ? 1 : 0, given_title: givenTitleOf(d) };
-    this.ctx.store.putBase(next);
+    store.putBase(next);
     return next;
   }
 
-  /** The base with the change applied; null when it does not reproduce the server's hash (a full sync follows). */
+  /** The base with the change applied; null when it does not reproduce the server's hash. */
   private applyToBase(base: BaseRow | undefined, c: StreamChange): BaseRow | null {
     let content: JsonObject | null = base?.content ? (JSON.parse(base.content) as JsonObject) : null;
     let deleted = base?.deleted ?? 0;
@@ -257,26 +283,34 @@ export class Replica {
       }
     }
     if (c.type !== 'delete' && (!content || (c.contentHash && contentHash(content) !== c.contentHash))) {
-      this.ctx.log.warn(`document ${c.documentId} diverged from the server at revision ${c.syncRevision}; requesting a full sync`);
-      this.ctx.catchUp.wantFullSyncSoon();
+      this.p.log.warn(`document ${c.documentId} diverged from the server at revision ${c.syncRevision}; requesting a full sync`);
       return null;
     }
     return { id: c.documentId, content: content ? JSON.stringify(content) : (base?.content ?? null), revision: c.syncRevision, deleted, given_title: givenTitle };
   }
 
   /**
-   * Recomputes a document's view from its base and outbox, dropping outbox entries that no longer
-   * apply (recorded as conflicts). Deletes the document when nothing is left of it.
+   * Recomputes a document's view from its base and outbox. Answered entries the base holds leave
+   * the outbox. An entry that no longer applies on the base is dropped as a conflict only when the
+   * server can never have it; one it may have (sent or answered) stays, out of the view, until the
+   * server's answer or the stream decides. Deletes the document when nothing is left of it.
    */
   private refresh(id: string, base: BaseRow | undefined, before: ViewRow | undefined, revision: number | null, at: string, createdAt = at): Refreshed {
-    const { store, outbox, sender } = this.ctx;
-    const rows = outbox.rowsOf(id);
+    const { store, outbox, counts } = this.p;
+    const rows: ChangeRow[] = [];
+    for (const row of outbox.rowsOf(id)) {
+      const entry = outbox.at(row.seq)!;
+      if (base && entry.ackedRevision !== null && entry.ackedRevision <= base.revision) outbox.settle(entry);
+      else rows.push(row);
+    }
     const view = computeView(base, rows);
+    const dropped: ChangeRow[] = [];
     for (const f of view.failed) {
       const entry = outbox.at(f.seq)!;
-      sender.settle(entry.mutationId);
+      if (mayBeOnServer(entry)) continue;
       this.recordConflict(entry, 'rebase', 'no longer applies on the server version', null, f.forward);
       outbox.settle(entry);
+      dropped.push(f);
     }
     const content = view.content ?? (before ? (JSON.parse(before.content) as JsonObject) : {});
     const text = JSON.stringify(content);
@@ -287,7 +321,7 @@ export class Replica {
       deleted,
       title: titleOf(content) ?? base?.given_title ?? null,
       revision,
-      pending: rows.filter((r) => r.state === QUEUED && !view.failed.includes(r)).length,
+      pending: rows.filter((r) => r.state === QUEUED && !dropped.includes(r)).length,
       created_at: before?.created_at ?? createdAt,
       updated_at: before && before.content === text && before.deleted === deleted ? before.updated_at : at,
       deleted_at: view.deleted ? (before?.deleted_at ?? at) : null,
@@ -295,44 +329,65 @@ export class Replica {
     if (view.content === null && !base?.content) {
       store.deleteView(id);
       if (base) store.deleteBase(id);
-      this.ctx.counts.viewWritten(before, undefined);
+      counts.viewWritten(before, undefined);
     } else {
       store.putView(after);
-      this.ctx.counts.viewWritten(before, after);
+      counts.viewWritten(before, after);
     }
-    return { before, after, failed: view.failed };
+    return { before, after, dropped };
   }
 
   private recordConflict(entry: OutboxEntry, reason: string, message: string | null, server: WireDocument | null, rejected?: string | null): void {
-    this.ctx.store.addConflict({
+    const { store } = this.p;
+    store.addConflict({
       document_id: entry.documentId,
       mutation_id: entry.mutationId,
       kind: entry.kind,
       reason,
       message,
-      rejected: rejected !== undefined ? rejected : this.ctx.store.getChange(entry.seq)!.forward,
+      rejected: rejected !== undefined ? rejected : store.getChange(entry.seq)!.forward,
       server_document: server ? JSON.stringify(server) : null,
       created_at: now(),
     });
+  }
+
+  /** Whether a conflict of the document against this server revision is news to the application. */
+  private firstReport(id: string, revision: number): boolean {
+    if (this.reported.get(id) === revision) return false;
+    this.reported.delete(id);
+    this.reported.set(id, revision);
+    // Only a recent loss can be learnt twice; the oldest entries go first.
+    if (this.reported.size > 1024) this.reported.delete(this.reported.keys().next().value!);
+    return true;
   }
 
   private emitViewChange(id: string, before: ViewRow | undefined, after: ViewRow, conflict: boolean): void {
     const wasLive = before !== undefined && before.deleted === 0;
     const isLive = after.deleted === 0;
     const content = isLive ? (JSON.parse(after.content) as JsonObject) : null;
-    const { events } = this.ctx;
+    const { events } = this.p;
     if (!wasLive && isLive) events.emit(EventType.DocumentCreated, { documentId: id, content, title: after.title });
     else if (wasLive && !isLive) events.emit(EventType.DocumentDeleted, { documentId: id });
     else if (isLive && (conflict || before!.content !== after.content)) events.emit(EventType.DocumentUpdated, { documentId: id, content, title: after.title });
   }
 
-  /** Pending edits that no longer applied on the server's new version: one event for the document. */
-  private emitRebaseConflicts(failed: ChangeRow[], base?: BaseRow): void {
-    if (failed.length === 0) return;
-    const id = failed[0]!.document_id;
-    const content = (base ?? this.ctx.store.getBase(id))?.content;
-    this.ctx.events.emit(EventType.ConflictDetected, { documentId: id, content: content ? (JSON.parse(content) as JsonObject) : null, error: 'rebase' });
+  /** Pending edits dropped because they no longer applied on the server's new version: one event for the document. */
+  private emitDropped(dropped: ChangeRow[], base?: BaseRow): void {
+    if (dropped.length === 0) return;
+    const id = dropped[0]!.document_id;
+    const version = base ?? this.p.store.getBase(id);
+    if (!this.firstReport(id, version?.revision ?? 0)) return;
+    const content = version?.content;
+    this.p.events.emit(EventType.ConflictDetected, { documentId: id, content: content ? (JSON.parse(content) as JsonObject) : null, error: 'rebase' });
   }
+}
+
+/**
+ * Whether the server may hold the change: it was answered, or sent (a create's first send stores
+ * nothing, so every create counts as possibly sent). Only the server's answer may call such a change lost.
+ */
+function mayBeOnServer(entry: OutboxEntry): boolean {
+  return entry.ackedSequence !== null || entry.sentBase !== null || entry.kind === 'create';
 }
 
 /** The title a wire document carries beside its content, if it is not the content's own. */

@@ -1,6 +1,16 @@
 import type { ClientMessage } from '@json-sync/core';
-import type { EngineContext } from './context.js';
-import type { OutboxEntry } from './outbox.js';
+import type { LocalStore } from '../storage/local-store.js';
+import type { Outbox, OutboxEntry } from './outbox.js';
+import type { Wire } from './wire.js';
+
+export interface SenderParts {
+  store: LocalStore;
+  outbox: Outbox;
+  wire: Wire;
+  /** Whether the session lets changes go out now (connected, and no snapshot on its way). */
+  mayPump: () => boolean;
+  isClosed: () => boolean;
+}
 
 /**
  * Unanswered mutations on the connection at once. One per document (a document's changes apply
@@ -10,9 +20,10 @@ import type { OutboxEntry } from './outbox.js';
 const MAX_IN_FLIGHT = 512;
 
 /**
- * Sends the outbox: each document's oldest unanswered change, many documents at once. The first
- * send of a change fixes its message (its base revision is stored first), so every resend is the
- * same mutation to the server's idempotency check.
+ * Sends the outbox: each document's oldest unanswered change, many documents at once, and keeps
+ * the window of changes sent and not yet answered. The first send of a change fixes its message
+ * (its base revision is stored first), so every resend is the same mutation to the server's
+ * idempotency check. When it may send is the session's to say (`mayPump`).
  */
 export class Sender {
   private readonly inFlight = new Map<string, OutboxEntry>(); // mutation_id →
@@ -21,7 +32,7 @@ export class Sender {
   private retryTimer: NodeJS.Timeout | null = null;
   private scheduled = false;
 
-  constructor(private readonly ctx: EngineContext) {}
+  constructor(private readonly p: SenderParts) {}
 
   get inFlightCount(): number {
     return this.inFlight.size;
@@ -33,7 +44,7 @@ export class Sender {
 
   /** Pumps on the next turn (never inside a transaction: a send must follow the commit of what it sends). */
   schedule(): void {
-    if (this.scheduled || this.ctx.isClosed()) return;
+    if (this.scheduled || this.p.isClosed()) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -42,15 +53,13 @@ export class Sender {
   }
 
   pump(): void {
-    const { ctx } = this;
-    if (ctx.isClosed() || !ctx.transport.live || ctx.catchUp.snapshotActive) return;
-    if (ctx.store.inTransaction) return this.schedule();
-    ctx.catchUp.maybeStartSnapshot();
-    if (ctx.catchUp.snapshotActive) return;
+    const { p } = this;
+    if (p.isClosed() || !p.wire.live || !p.mayPump()) return;
+    if (p.store.inTransaction) return this.schedule();
     const now = Date.now();
     let nextRetry = Infinity;
     const batch: OutboxEntry[] = [];
-    for (const entry of ctx.outbox.heads()) {
+    for (const entry of p.outbox.heads()) {
       if (this.inFlight.size + batch.length >= MAX_IN_FLIGHT) break;
       if (this.inFlight.has(entry.mutationId) || this.inFlightDocs.has(entry.documentId)) continue;
       const notBefore = this.coolingDown.get(entry.mutationId);
@@ -61,9 +70,9 @@ export class Sender {
       batch.push(entry);
     }
     if (batch.length > 0) {
-      const messages = ctx.store.transaction(() => batch.map((e) => this.message(e)));
+      const messages = p.store.transaction(() => batch.map((e) => this.message(e)));
       for (let i = 0; i < batch.length; i++) {
-        if (!ctx.transport.send(messages[i]!)) break;
+        if (!p.wire.send(messages[i]!)) break;
         this.inFlight.set(batch[i]!.mutationId, batch[i]!);
         this.inFlightDocs.add(batch[i]!.documentId);
       }
@@ -82,14 +91,14 @@ export class Sender {
    * one commit and no turn of the event loop between the call and the wire.
    */
   prepare(entry: OutboxEntry): ClientMessage | null {
-    const { ctx } = this;
-    if (!ctx.transport.live || ctx.catchUp.snapshotActive || ctx.catchUp.snapshotWanted || this.inFlight.size >= MAX_IN_FLIGHT) return null;
-    if (this.inFlightDocs.has(entry.documentId) || !ctx.outbox.isHead(entry)) return null;
+    const { p } = this;
+    if (!p.wire.live || !p.mayPump() || this.inFlight.size >= MAX_IN_FLIGHT) return null;
+    if (this.inFlightDocs.has(entry.documentId) || !p.outbox.isHead(entry)) return null;
     return this.message(entry);
   }
 
   sendPrepared(entry: OutboxEntry, message: ClientMessage): void {
-    if (!this.ctx.transport.send(message)) return this.schedule();
+    if (!this.p.wire.send(message)) return this.schedule();
     this.inFlight.set(entry.mutationId, entry);
     this.inFlightDocs.add(entry.documentId);
   }
@@ -123,7 +132,7 @@ export class Sender {
 
   /** The entry's message: built on its first send (storing the base it carries), rebuilt the same on resends. */
   private message(entry: OutboxEntry): ClientMessage {
-    const { store, outbox } = this.ctx;
+    const { store, outbox } = this.p;
     if (entry.sentBase === null) {
       const revision = store.revisionOf(entry.documentId) ?? null;
       // A create of a document the server has never had has no base now and none at any resend

@@ -1,11 +1,10 @@
 import t from 'tap';
-import { contentHash, newUuid } from '@json-sync/core';
+import { newUuid } from '@json-sync/core';
 import { SyncError } from '../errors.js';
 import { engineParts, type Parts } from '../test-support/parts.js';
+import { created, updated } from '../test-support/stream.js';
 import { createPlan } from './local-changes.js';
 import { UndoStack } from './undo.js';
-
-const at = '2026-11-30T00:00:00.000Z';
 
 function edit(p: Parts, id: string, path: string, value: string) {
   p.local.change(id, 'local', ({ content }) => {
@@ -74,13 +73,11 @@ t.test('undo is refused, writing nothing, when a later change of someone else to
   const { replica, store } = p.ctx;
   const id = newUuid();
   const content = { a: 'a0', b: 'b0' };
-  p.apply(() => replica.receive({ sequence: 1, documentId: id, type: 'create', content, syncRevision: 1, contentHash: contentHash(content), mutationId: newUuid(), clientId: 'other', at }));
+  p.apply(() => replica.receive(created(1, id, content)));
   edit(p, id, '/a', 'mine');
   const after = { a: 'theirs', b: 'b0' };
   // The server applied someone else's change of /a on top (ours is still unanswered here).
-  p.apply(() =>
-    replica.receive({ sequence: 2, documentId: id, type: 'update', ops: [{ op: 'replace', path: '/a', value: 'theirs' }], syncRevision: 2, contentHash: contentHash(after), mutationId: newUuid(), clientId: 'other', at }),
-  );
+  p.apply(() => replica.receive(updated(2, id, [{ op: 'replace', path: '/a', value: 'theirs' }], 2, after)));
   const before = store.history(id);
   t.equal(codeOf(() => undoOrRedo(p, id, 'undo')), 'conflict');
   t.same(store.history(id), before, 'nothing written');

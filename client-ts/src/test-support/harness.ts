@@ -2,11 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsonObject } from '@json-sync/core';
-import type { TestDatabase } from '../../../server/src/test-support/database.js';
-import type { ServerProcess } from '../../../server/src/test-support/server-process.js';
-import { startTestServer } from '../../../server/src/test-support/test-server.js';
+import { startTestServer, type TestDatabase, type ServerProcess } from '@json-sync/test-support';
 import { SyncEngine, type EngineOptions } from '../engine.js';
 import { EventType, type SyncEvent } from '../events.js';
+import { suiteEncryption } from './encryption.js';
 
 export interface Harness {
   tdb: TestDatabase;
@@ -43,6 +42,7 @@ export async function harness(): Promise<Harness> {
         apiSecret: ts.secret,
         reconnect: { minMs: 50, maxMs: 500 },
         heartbeat: { intervalMs: 1000, timeoutMs: 1000 },
+        ...suiteEncryption(),
         ...extra,
       };
     },
@@ -85,6 +85,7 @@ export function localEngines(t: { teardown(fn: () => unknown): void }): LocalEng
       email: `${name}@example.com`,
       apiKey: `rpa_${'0'.repeat(64)}`,
       apiSecret: `rps_${'0'.repeat(64)}`,
+      ...suiteEncryption(),
       ...extra,
     }),
     engine(name, extra = {}) {

@@ -1,61 +1,89 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newUuid } from '@json-sync/core';
+import { newUuid, type ClientMessage } from '@json-sync/core';
 import type { SyncEvent } from '../events.js';
 import { silentLogger } from '../logger.js';
+import { suiteEncryption } from './encryption.js';
 import { LocalStore } from '../storage/local-store.js';
-import { createEngineContext, type EngineContext } from '../sync/context.js';
+import { assembleSync, type SyncParts } from '../sync/assemble.js';
 import { EventHub } from '../sync/event-hub.js';
-import { LocalChanges } from '../sync/local-changes.js';
-import { Transport } from '../transport/transport.js';
+import type { Wire } from '../sync/wire.js';
+
+/** A connection that is not there: nothing is live, nothing is sent. */
+export const offlineWire: Wire = { live: false, send: () => false, setPaused: () => {} };
+
+/** A connection the test controls: live or not as it says, every message sent recorded. */
+export class ScriptedWire implements Wire {
+  live = true;
+  readonly sent: ClientMessage[] = [];
+  paused = false;
+
+  send(message: ClientMessage): boolean {
+    if (!this.live) return false;
+    this.sent.push(message);
+    return true;
+  }
+
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+  }
+
+  /** The messages sent since the last call. */
+  take(): ClientMessage[] {
+    return this.sent.splice(0);
+  }
+}
 
 export interface Parts {
-  ctx: EngineContext;
-  local: LocalChanges;
+  ctx: SyncParts & { store: LocalStore; events: EventHub; clientId: string };
+  local: SyncParts['local'];
   /** Every event fired, in order. */
   events: SyncEvent[];
   /** Runs `fn` as the inbox runs server messages: in one transaction, events delivered after it. */
   apply<T>(fn: () => T): T;
 }
 
+export interface PartsOptions {
+  wire?: Wire;
+  /** The inbox's `yielding` hook (default: never). */
+  yielding?: () => boolean;
+  /** Another file than a fresh one (to reopen what an earlier Parts wrote). */
+  path?: string;
+}
+
 /**
- * An engine's parts over a real SQLite file and a connection that is never opened: for testing
- * the replica, views and undo as units, with no server.
+ * An engine's parts over a real SQLite file and a connection the test controls (by default none):
+ * for testing the replica, session, views and undo as units, with no server.
  */
-export function engineParts(t: { teardown(fn: () => unknown): void }): Parts {
+export function engineParts(t: { teardown(fn: () => unknown): void }, opts: PartsOptions = {}): Parts {
   const dir = mkdtempSync(join(tmpdir(), 'json-sync-parts-'));
-  const store = LocalStore.open(join(dir, 'parts.db'), { durability: 'normal' });
+  const store = LocalStore.open(opts.path ?? join(dir, 'parts.db'), { durability: 'normal', ...suiteEncryption() });
   const events = new EventHub(silentLogger);
   const recorded: SyncEvent[] = [];
   events.onEvent((e) => recorded.push(e));
-  const noop = () => {};
-  const transport = new Transport(
-    {
-      serverUrl: 'ws://127.0.0.1:9/ws',
-      email: 'parts@example.com',
-      apiKey: 'rpa_parts',
-      apiSecret: 'rps_parts',
-      clientId: newUuid(),
-      reconnect: { minMs: 1000, maxMs: 1000 },
-      heartbeat: { intervalMs: 1000, timeoutMs: 1000 },
-      clockOffset: 0,
-      logger: silentLogger,
-    },
-    { attempt: noop, authenticated: noop, message: noop, invalid: noop, authError: noop, clockOffset: noop, lost: noop, refused: noop },
-  );
   let closed = false;
-  const ctx = createEngineContext({ store, transport, events, log: silentLogger, clientId: newUuid(), isClosed: () => closed });
+  const clientId = newUuid();
+  const sync = assembleSync({
+    store,
+    wire: opts.wire ?? offlineWire,
+    events,
+    log: silentLogger,
+    clientId,
+    isClosed: () => closed,
+    drained: () => {},
+    yielding: opts.yielding ?? (() => false),
+    admit: () => {},
+  });
   t.teardown(() => {
     closed = true;
-    transport.close();
-    ctx.sender.close();
+    sync.session.sender.close();
     store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   return {
-    ctx,
-    local: new LocalChanges(ctx),
+    ctx: { ...sync, store, events, clientId },
+    local: sync.local,
     events: recorded,
     apply(fn) {
       events.hold();

@@ -4,7 +4,7 @@ import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
-import { makeTestCertificates } from '../../../server/src/test-support/tls.js';
+import { makeTestCertificates } from '@json-sync/test-support';
 import { SyncEngine } from '../engine.js';
 import { SyncError } from '../errors.js';
 import { EventType } from '../events.js';

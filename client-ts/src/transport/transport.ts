@@ -49,6 +49,12 @@ export interface TransportEvents {
   refused(reason: string): void;
 }
 
+/**
+ * RFC 6455's "Service Restart", which the server sends when it stops gracefully: the next attempt
+ * goes at once (behind a load balancer it reaches another process), with no backoff.
+ */
+export const CLOSE_SERVICE_RESTART = 1012;
+
 /** OpenSSL's verification failures as Node reports them: the server is not the one we trust. */
 const TLS_ERRORS = /^(CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_TLS_CERT_ALTNAME_INVALID|ERR_SSL_)/;
 
@@ -235,9 +241,13 @@ export class Transport {
     const wasLive = this.state === 'live';
     this.ws = null;
     this.clearTimers();
-    if (wasLive) this.on.lost(code === 1009 ? 'a message exceeded the size limit' : 'connection closed', code);
+    // Also while authenticating: the server may stop between our handshake and its answer.
+    const restart = code === CLOSE_SERVICE_RESTART;
+    if (wasLive) this.on.lost(code === 1009 ? 'a message exceeded the size limit' : restart ? 'server restarting' : 'connection closed', code);
     if (this.state === 'offline' || this.state === 'closed') return;
-    const delay = this.retryAt ?? this.backoff.nextDelay('connection');
+    // The backoff was reset when this connection authenticated: if the immediate attempt fails, the
+    // next ones back off from minMs as after any lost connection.
+    const delay = restart ? 0 : (this.retryAt ?? this.backoff.nextDelay('connection'));
     this.retryAt = null;
     this.state = 'waiting';
     this.timer = setTimeout(() => this.connect(), delay);

@@ -4,6 +4,7 @@
 
 #include <QAccessible>
 #include <QApplication>
+#include <QComboBox>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -46,6 +47,11 @@ void SelfTest::run(const QString &command, const QString &title) {
   } else if (command == "add") {
     window_.findChild<QLineEdit *>("newTask")->setText(title);
     window_.findChild<QPushButton *>("addTask")->click();
+  } else if (command == "search") {
+    window_.findChild<QLineEdit *>("search")->setText(title);
+  } else if (command == "filter") {
+    auto *filter = window_.findChild<QComboBox *>("filter");
+    filter->setCurrentIndex(filter->findData(title == "all" ? QString() : title));
   } else if (command == "toggle" || command == "delete") {
     const int row = rowStartingWith(title);
     if (row < 0) return;
@@ -74,6 +80,10 @@ int SelfTest::rowStartingWith(const QString &title) const {
 QByteArray SelfTest::describe() const {
   QJsonArray rows;
   // The list as assistive technology sees it: one accessible child per row (a list view has no headers).
+  // With no assistive technology attached (none is, under Xvfb) Qt sends the list's interface no
+  // model changes, so the row interfaces it caches by number go stale as rows are removed and
+  // inserted: describe the rows through a fresh one each time.
+  QAccessible::deleteAccessibleInterface(QAccessible::uniqueId(QAccessible::queryAccessibleInterface(list_)));
   QAccessibleInterface *view = QAccessible::queryAccessibleInterface(list_);
   const QRect visible(list_->viewport()->mapToGlobal(QPoint(0, 0)), list_->viewport()->size());
   for (int i = 0; view && i < view->childCount(); ++i) {

@@ -10,6 +10,8 @@
 //     toggle TITLE   make the first row whose text starts with TITLE current and press Space on the
 //                    list (ticks or unticks its box)
 //     delete TITLE   select that row and click Delete
+//     search WORDS   put WORDS into the search box (nothing after it clears it)
+//     filter STATUS  choose all, todo or done in the filter
 //     quit           (end of stdin quits too)
 #ifndef QT_TASKS_SELF_TEST_HPP
 #define QT_TASKS_SELF_TEST_HPP

@@ -6,13 +6,12 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QPalette>
+#include <QRegularExpression>
 #include <algorithm>
 
 namespace {
 
 const QStringList kPriorities = {"low", "medium", "high"};
-
-QJsonObject parseObject(const char *json) { return json ? QJsonDocument::fromJson(QByteArray(json)).object() : QJsonObject(); }
 
 std::string compact(const QJsonObject &object) { return QJsonDocument(object).toJson(QJsonDocument::Compact).toStdString(); }
 
@@ -38,8 +37,10 @@ TaskModel::TaskModel(SyncClient::sync_engine &engine, QObject *parent)
       connection_(tr("Connecting…")),
       events_(engine.register_callback([this](const SyncEventData &event) { onEvent(event); })),
       notifier_(engine.event_fd(), QSocketNotifier::Read) {
-  reload();
-  refreshStatus();
+  // The search box reads this text index (declaring it again at every start does nothing).
+  guarded([&] { engine_.create_text_index(R"({"name":"tasks_text","fields":["title","description","tags"]})"); });
+  setFilter(QString(), QString());
+  pump();
   // The fd is readable while events wait, so each wake-up delivers them at once; the timer also
   // catches acknowledgements (which change the pending count without an event).
   connect(&notifier_, &QSocketNotifier::activated, this, &TaskModel::pump);
@@ -82,13 +83,11 @@ QVariant TaskModel::data(const QModelIndex &index, int role) const {
 
 bool TaskModel::setData(const QModelIndex &index, const QVariant &value, int role) {
   if (role != Qt::CheckStateRole || !index.isValid() || index.row() >= tasks_.size()) return false;
-  Task &task = tasks_[index.row()];
   const bool done = static_cast<Qt::CheckState>(value.toInt()) == Qt::Checked;
   const QJsonObject change{{"status", done ? "done" : "todo"}};
-  if (!guarded([&] { engine_.merge_document(task.id.toStdString(), compact(change)); })) return false;
-  // Shown now; the engine's own DocumentUpdated event repeats it harmlessly.
-  task.done = done;
-  emit dataChanged(index, index);
+  if (!guarded([&] { engine_.merge_document(tasks_[index.row()].id.toStdString(), compact(change)); })) return false;
+  // The live query's diff shows it (and, under a filter, may take the row away).
+  pumpSoon();
   return true;
 }
 
@@ -100,16 +99,28 @@ Qt::ItemFlags TaskModel::flags(const QModelIndex &index) const {
 void TaskModel::addTask(const QString &title) {
   const QJsonObject task{{"title", title},  {"description", ""}, {"status", "todo"},
                          {"priority", "medium"}, {"tags", QJsonArray()}, {"created_at", nowIso()}};
-  std::string id;
-  if (guarded([&] { id = engine_.create_document(compact(task)); })) upsert(QString::fromStdString(id), task, QString());
-  refreshStatus();
+  if (guarded([&] { engine_.create_document(compact(task)); })) pumpSoon();
 }
 
 void TaskModel::deleteTask(int row) {
   if (row < 0 || row >= tasks_.size()) return;
   const QString id = tasks_[row].id;
-  if (guarded([&] { engine_.delete_document(id.toStdString()); })) remove(id);
-  refreshStatus();
+  if (guarded([&] { engine_.delete_document(id.toStdString()); })) pumpSoon();
+}
+
+void TaskModel::setFilter(const QString &search, const QString &status) {
+  QJsonObject query{{"sort", QJsonArray{QJsonObject{{"created_at", "asc"}}}}};
+  if (!status.isEmpty()) query["where"] = QJsonObject{{"status", status}};
+  QStringList words;
+  for (const QString &word : search.split(QRegularExpression("[^\\p{L}\\p{N}]+"), Qt::SkipEmptyParts)) words << word + "*";
+  if (!words.isEmpty()) query["search"] = words.join(' ');
+  beginResetModel();
+  tasks_.clear();
+  endResetModel();
+  filtered_ = !query.value("where").isUndefined() || !words.isEmpty();
+  // The first diff is the whole result; the old query stops as it is replaced.
+  guarded([&] { query_ = engine_.watch(compact(query), [this](const std::string &diff) { apply(QJsonDocument::fromJson(QByteArray::fromStdString(diff)).object()); }); });
+  pumpSoon();
 }
 
 void TaskModel::pump() {
@@ -117,16 +128,11 @@ void TaskModel::pump() {
   refreshStatus();
 }
 
+void TaskModel::pumpSoon() { QMetaObject::invokeMethod(this, &TaskModel::pump, Qt::QueuedConnection); }
+
 void TaskModel::onEvent(const SyncEventData &event) {
-  const QString id = QString::fromUtf8(event.document_id ? event.document_id : "");
+  // Documents reach the rows through the live query; events say how the connection is.
   switch (event.event_type) {
-    case SYNC_EVENT_DOCUMENT_CREATED:
-    case SYNC_EVENT_DOCUMENT_UPDATED:
-      upsert(id, parseObject(event.content), nowIso());
-      break;
-    case SYNC_EVENT_DOCUMENT_DELETED:
-      remove(id);
-      break;
     case SYNC_EVENT_CONNECTION_ATTEMPTED:
       // A server that cannot be reached only shows as attempts (ConnectionLost follows a connection).
       connection_ = event.numeric_data > 1 ? tr("Connecting… (attempt %1)").arg(event.numeric_data) : tr("Connecting…");
@@ -139,61 +145,63 @@ void TaskModel::onEvent(const SyncEventData &event) {
       emit notice(tr("Connection lost: %1").arg(QString::fromUtf8(event.error ? event.error : "")));
       break;
     case SYNC_EVENT_SYNC_ERROR:
-      // numeric_data > 0: the event queue overflowed and dropped that many; what is shown may be stale.
-      if (event.numeric_data > 0) reload();
-      else emit notice(tr("Sync error: %1").arg(QString::fromUtf8(event.error ? event.error : "")));
+      // An overflow (numeric_data > 0) dropped only events: the live query's diffs are never dropped.
+      if (event.numeric_data == 0) emit notice(tr("Sync error: %1").arg(QString::fromUtf8(event.error ? event.error : "")));
       break;
     default:
       break;
   }
 }
 
-void TaskModel::reload() {
-  QJsonArray documents;
-  if (!guarded([&] { documents = QJsonDocument::fromJson(QByteArray::fromStdString(engine_.get_all_documents())).array(); })) return;
-  beginResetModel();
-  tasks_.clear();
-  endResetModel();
-  for (const QJsonValue &document : documents) {
-    const QJsonObject d = document.toObject();
-    upsert(d.value("id").toString(), d.value("content").toObject(), d.value("created_at").toString());
-  }
-}
-
-void TaskModel::upsert(const QString &id, const QJsonObject &content, const QString &fallbackCreatedAt) {
-  if (id.isEmpty()) return;
+TaskModel::Task TaskModel::taskOf(const QJsonObject &document) {
+  const QJsonObject content = document.value("content").toObject();
   // Content written by other programs may be anything: show it as a task with the interactive client's defaults.
   Task task;
-  task.id = id;
+  task.id = document.value("id").toString();
   task.title = content.value("title").isString() ? content.value("title").toString() : tr("(untitled)");
   task.description = content.value("description").toString();
   task.done = content.value("status").toString() == "done";
   task.priority = kPriorities.contains(content.value("priority").toString()) ? content.value("priority").toString() : "medium";
   for (const QJsonValue &tag : content.value("tags").toArray())
     if (tag.isString()) task.tags << tag.toString();
-  task.createdAt = content.value("created_at").isString() ? content.value("created_at").toString() : fallbackCreatedAt;
-
-  const int existing = rowOf(id);
-  if (existing >= 0 && tasks_[existing].createdAt == task.createdAt) {
-    tasks_[existing] = task;
-    emit dataChanged(index(existing), index(existing));
-    return;
-  }
-  if (existing >= 0) remove(id);  // its place in the order changed
-  const auto at = std::upper_bound(tasks_.begin(), tasks_.end(), task.createdAt,
-                                   [](const QString &createdAt, const Task &other) { return createdAt < other.createdAt; });
-  const int row = static_cast<int>(at - tasks_.begin());
-  beginInsertRows(QModelIndex(), row, row);
-  tasks_.insert(row, task);
-  endInsertRows();
+  task.createdAt = content.value("created_at").isString() ? content.value("created_at").toString() : document.value("created_at").toString();
+  return task;
 }
 
-void TaskModel::remove(const QString &id) {
-  const int row = rowOf(id);
-  if (row < 0) return;
-  beginRemoveRows(QModelIndex(), row, row);
-  tasks_.removeAt(row);
-  endRemoveRows();
+void TaskModel::apply(const QJsonObject &diff) {
+  auto takeOut = [this](const QString &id) {
+    const int row = rowOf(id);
+    if (row < 0) return Task();
+    beginRemoveRows(QModelIndex(), row, row);
+    Task task = tasks_.takeAt(row);
+    endRemoveRows();
+    return task;
+  };
+  for (const QJsonValue &id : diff.value("removed").toArray()) takeOut(id.toString());
+  // Moved and added rows go in at their index in the new result, ascending.
+  QVector<QPair<int, Task>> insertions;
+  for (const QJsonValue &moved : diff.value("moved").toArray()) {
+    const QJsonObject m = moved.toObject();
+    insertions.append({m.value("index").toInt(), takeOut(m.value("id").toString())});
+  }
+  for (const QJsonValue &added : diff.value("added").toArray()) {
+    const QJsonObject a = added.toObject();
+    insertions.append({a.value("index").toInt(), taskOf(a.value("document").toObject())});
+  }
+  std::sort(insertions.begin(), insertions.end(), [](const QPair<int, Task> &x, const QPair<int, Task> &y) { return x.first < y.first; });
+  for (const auto &insertion : insertions) {
+    const int row = std::min(insertion.first, static_cast<int>(tasks_.size()));
+    beginInsertRows(QModelIndex(), row, row);
+    tasks_.insert(row, insertion.second);
+    endInsertRows();
+  }
+  for (const QJsonValue &changed : diff.value("changed").toArray()) {
+    const Task task = taskOf(changed.toObject());
+    const int row = rowOf(task.id);
+    if (row < 0) continue;
+    tasks_[row] = task;
+    emit dataChanged(index(row), index(row));
+  }
 }
 
 int TaskModel::rowOf(const QString &id) const {
@@ -203,9 +211,14 @@ int TaskModel::rowOf(const QString &id) const {
 }
 
 void TaskModel::refreshStatus() {
-  uint64_t pending = 0;
-  if (!guarded([&] { pending = engine_.count_pending(); })) return;
-  QString text = connection_ + (tasks_.size() == 1 ? tr(" · 1 task") : tr(" · %1 tasks").arg(tasks_.size()));
+  uint64_t pending = 0, total = 0;
+  if (!guarded([&] {
+        pending = engine_.count_pending();
+        total = engine_.count_documents();
+      }))
+    return;
+  QString text = connection_ + (total == 1 ? tr(" · 1 task") : tr(" · %1 tasks").arg(total));
+  if (filtered_) text += tr(" · %1 shown").arg(tasks_.size());
   if (pending > 0) text += pending == 1 ? tr(" · 1 change not on the server yet") : tr(" · %1 changes not on the server yet").arg(pending);
   if (text == status_) return;
   status_ = text;

@@ -1,9 +1,12 @@
-// task_model.hpp — the tasks of one engine as a Qt list model, kept current by the engine's events.
+// task_model.hpp — the tasks of one engine as a Qt list model: the rows are one live query's
+// result (a search over the tasks' text and a to do / done filter, oldest first), kept current by
+// the query's diffs — local and remote changes alike, one diff per commit, only for the rows it
+// concerns.
 //
 // Tasks are documents shaped like the TypeScript interactive client's
 // ({title, description, status: 'todo'|'done', priority, tags, created_at}), so both programs
-// show and edit the same list. Events are pumped on the thread that owns the model (the GUI
-// thread): a QSocketNotifier on the engine's event fd wakes it at once, a slow QTimer is the
+// show and edit the same list. Events and diffs are pumped on the thread that owns the model (the
+// GUI thread): a QSocketNotifier on the engine's event fd wakes it at once, a slow QTimer is the
 // safety net. Every engine call here completes against the local database; nothing waits for the
 // network.
 #ifndef QT_TASKS_TASK_MODEL_HPP
@@ -36,6 +39,11 @@ class TaskModel : public QAbstractListModel {
 
   void addTask(const QString &title);
   void deleteTask(int row);
+  /**
+   * Shows the tasks holding every word of `search` (each a prefix; empty: all) whose status is
+   * `status` ("todo", "done", or "" for both): one live query replaces the last.
+   */
+  void setFilter(const QString &search, const QString &status);
 
  signals:
   /** One line for the status bar: connection, task count, changes not yet on the server. */
@@ -55,10 +63,12 @@ class TaskModel : public QAbstractListModel {
   };
 
   void pump();
+  /** Pumps once control is back in the event loop: a write's diff is applied after the view's own handling. */
+  void pumpSoon();
   void onEvent(const SyncEventData &event);
-  void reload();
-  void upsert(const QString &id, const QJsonObject &content, const QString &fallbackCreatedAt);
-  void remove(const QString &id);
+  /** Applies a live query diff (docs/queries.md): removed, moved out, moved and added in at their index, changed. */
+  void apply(const QJsonObject &diff);
+  static Task taskOf(const QJsonObject &document);
   int rowOf(const QString &id) const;
   void refreshStatus();
   /** Runs an engine call; a sync_exception becomes a notice() instead of crossing Qt's event loop. */
@@ -66,7 +76,9 @@ class TaskModel : public QAbstractListModel {
   bool guarded(F &&call);
 
   SyncClient::sync_engine &engine_;
-  QVector<Task> tasks_;  // ordered by created_at, oldest first (as the interactive client lists them)
+  QVector<Task> tasks_;  // the live query's result: ordered by created_at, oldest first (as the interactive client lists them)
+  bool filtered_ = false;
+  SyncClient::live_query query_;
   QString connection_;
   QString status_;  // the last statusChanged() text
   SyncClient::scoped_callback events_;

@@ -1,5 +1,6 @@
 #include "task_window.hpp"
 
+#include <QComboBox>
 #include <QHBoxLayout>
 #include <QItemSelectionModel>
 #include <QLabel>
@@ -16,6 +17,8 @@ TaskWindow::TaskWindow(TaskModel &model, const QString &email, QWidget *parent)
       model_(model),
       entry_(new QLineEdit),
       add_(new QPushButton(tr("Add"))),
+      search_(new QLineEdit),
+      status_filter_(new QComboBox),
       list_(new QListView),
       delete_(new QPushButton(tr("Delete"))),
       status_(new QLabel(model.status())) {
@@ -26,6 +29,15 @@ TaskWindow::TaskWindow(TaskModel &model, const QString &email, QWidget *parent)
   entry_->setAccessibleName(tr("New task"));
   add_->setObjectName("addTask");
   add_->setEnabled(false);
+  search_->setObjectName("search");
+  search_->setPlaceholderText(tr("Search"));
+  search_->setAccessibleName(tr("Search tasks"));
+  search_->setClearButtonEnabled(true);
+  status_filter_->setObjectName("filter");
+  status_filter_->setAccessibleName(tr("Show"));
+  status_filter_->addItem(tr("All"), QString());
+  status_filter_->addItem(tr("To do"), QStringLiteral("todo"));
+  status_filter_->addItem(tr("Done"), QStringLiteral("done"));
   list_->setObjectName("tasks");
   list_->setAccessibleName(tr("Tasks"));
   list_->setModel(&model_);
@@ -38,12 +50,16 @@ TaskWindow::TaskWindow(TaskModel &model, const QString &email, QWidget *parent)
   auto *entryRow = new QHBoxLayout;
   entryRow->addWidget(entry_);
   entryRow->addWidget(add_);
+  auto *filterRow = new QHBoxLayout;
+  filterRow->addWidget(search_);
+  filterRow->addWidget(status_filter_);
   auto *buttonRow = new QHBoxLayout;
   buttonRow->addStretch();
   buttonRow->addWidget(delete_);
   auto *central = new QWidget;
   auto *layout = new QVBoxLayout(central);
   layout->addLayout(entryRow);
+  layout->addLayout(filterRow);
   layout->addWidget(list_);
   layout->addLayout(buttonRow);
   setCentralWidget(central);
@@ -54,6 +70,8 @@ TaskWindow::TaskWindow(TaskModel &model, const QString &email, QWidget *parent)
   connect(entry_, &QLineEdit::returnPressed, this, &TaskWindow::addTask);
   connect(add_, &QPushButton::clicked, this, &TaskWindow::addTask);
   connect(delete_, &QPushButton::clicked, this, &TaskWindow::deleteSelected);
+  connect(search_, &QLineEdit::textChanged, this, &TaskWindow::filter);
+  connect(status_filter_, QOverload<int>::of(&QComboBox::currentIndexChanged), this, &TaskWindow::filter);
   connect(list_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
           [this] { delete_->setEnabled(list_->selectionModel()->hasSelection()); });
   connect(&model_, &TaskModel::statusChanged, status_, &QLabel::setText);
@@ -66,6 +84,8 @@ void TaskWindow::addTask() {
   model_.addTask(title);
   entry_->clear();
 }
+
+void TaskWindow::filter() { model_.setFilter(search_->text(), status_filter_->currentData().toString()); }
 
 void TaskWindow::deleteSelected() {
   const QModelIndexList rows = list_->selectionModel()->selectedRows();

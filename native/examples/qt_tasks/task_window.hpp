@@ -1,13 +1,15 @@
-// task_window.hpp — the main window: an entry line with Add, the task list (tick a box to mark a
-// task done), Delete, and a status bar with the connection and what is not on the server yet.
+// task_window.hpp — the main window: an entry line with Add, a search box and a to do / done
+// filter (one live query behind both), the task list (tick a box to mark a task done), Delete, and
+// a status bar with the connection and what is not on the server yet.
 //
-// The widgets carry object names (newTask, addTask, tasks, deleteTask, status) so that tests and
-// accessibility tools can find them in the widget tree.
+// The widgets carry object names (newTask, addTask, search, filter, tasks, deleteTask, status) so
+// that tests and accessibility tools can find them in the widget tree.
 #ifndef QT_TASKS_TASK_WINDOW_HPP
 #define QT_TASKS_TASK_WINDOW_HPP
 
 #include <QMainWindow>
 
+class QComboBox;
 class QLabel;
 class QLineEdit;
 class QListView;
@@ -23,10 +25,13 @@ class TaskWindow : public QMainWindow {
  private:
   void addTask();
   void deleteSelected();
+  void filter();
 
   TaskModel &model_;
   QLineEdit *entry_;
   QPushButton *add_;
+  QLineEdit *search_;
+  QComboBox *status_filter_;
   QListView *list_;
   QPushButton *delete_;
   QLabel *status_;

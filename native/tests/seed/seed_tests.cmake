@@ -94,3 +94,18 @@ endif()
 add_test(NAME seed_dist COMMAND bash "${_seed}/seed_dist_test.sh" "${SYNC_SEED_SNIPPETS_DIR}")
 set_tests_properties(seed_dist PROPERTIES FIXTURES_REQUIRED sync_server ENVIRONMENT "SYNC_TEST_ENV=${FIXTURE_ENV}" TIMEOUT 900
   RUN_SERIAL ON DEPENDS dist_package)
+
+# The package in minimal Debian roots with none of libnode's libraries or JavaScript
+# (native/tests/dist_portable_test.sh): snippet 14 built with snippet 19's gcc line, and a
+# find_package consumer, built and run inside the root against the fixture's server. Debian 12 is the
+# build machine's; Debian 13 has other ICU and OpenSSL packages (the real portability test). Skipped
+# (77) only where this machine cannot make the chroot. Each waits for the one before it, so that
+# ensure_dist.sh never builds dist/ twice at once; the roots are cached in /var/cache/sync-client-test.
+set(_portable_after seed_dist)
+foreach(_suite bookworm trixie)
+  add_test(NAME dist_portable_${_suite} COMMAND bash "${PROJECT_SOURCE_DIR}/native/tests/dist_portable_test.sh" ${_suite}
+    "${SYNC_SEED_SNIPPETS_DIR}")
+  set_tests_properties(dist_portable_${_suite} PROPERTIES FIXTURES_REQUIRED sync_server ENVIRONMENT "SYNC_TEST_ENV=${FIXTURE_ENV}"
+    TIMEOUT 900 SKIP_RETURN_CODE 77 DEPENDS ${_portable_after} LABELS portable)
+  set(_portable_after dist_portable_${_suite})
+endforeach()

@@ -117,6 +117,169 @@ CREATE TABLE auth_replays (
 ALTER TABLE documents ADD COLUMN given_title text;
 `,
   },
+  {
+    version: 3,
+    name: 'title in the change log',
+    sql: `
+-- A create's change event carries the document's title (protocol 2: one shape for every committed
+-- change, in a live push or a catch-up page). NULL for other events, and for creates logged before.
+ALTER TABLE change_events ADD COLUMN title text;
+`,
+  },
+  {
+    version: 4,
+    name: 'queries: content and search indexes, query functions',
+    sql: `
+-- query_documents (server/src/query/): a where's equalities become containment (@>) tests that
+-- this index answers, for every user at once (the user's own rows are kept by user_id).
+CREATE INDEX documents_content_paths ON documents USING gin (content jsonb_path_ops) WHERE deleted_at IS NULL;
+
+-- Orders a query can read straight from an index, stopping at its limit: by id (no sort), and by
+-- the modification and creation times (ties by id). They replace documents_user_live's use.
+CREATE INDEX documents_user_id_live ON documents (user_id, id) WHERE deleted_at IS NULL;
+CREATE INDEX documents_user_updated_live ON documents (user_id, updated_at, id) WHERE deleted_at IS NULL;
+CREATE INDEX documents_user_created_live ON documents (user_id, created_at, id) WHERE deleted_at IS NULL;
+
+-- Every value a content path reaches, as MongoDB finds them (core/src/query/evaluate.ts, valuesAt):
+-- into objects by name, into arrays by index and through each element that is an object, and a NULL
+-- row where a way down finds nothing. The compiler reads a path with -> when no array is on the
+-- way, and with this function only when one is. (Written as one SQL statement: no semicolons, as
+-- this file's migrations are split on them.)
+CREATE FUNCTION sync_values_at(doc jsonb, path text[]) RETURNS SETOF jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+  WITH RECURSIVE w(i, v) AS (
+    SELECT 0, doc
+    UNION ALL
+    SELECT s.i, s.v FROM w CROSS JOIN LATERAL (
+      SELECT w.i + 1 AS i, w.v -> path[w.i + 1] AS v WHERE jsonb_typeof(w.v) = 'object' AND w.v ? path[w.i + 1]
+      UNION ALL
+      SELECT w.i + 1, w.v -> (CASE WHEN path[w.i + 1] ~ '^(0|[1-9][0-9]{0,8})$' THEN path[w.i + 1]::int END)
+      WHERE jsonb_typeof(w.v) = 'array' AND (CASE WHEN path[w.i + 1] ~ '^(0|[1-9][0-9]{0,8})$' THEN path[w.i + 1]::int END) < jsonb_array_length(w.v)
+      UNION ALL
+      SELECT w.i, e FROM jsonb_array_elements(CASE WHEN jsonb_typeof(w.v) = 'array' THEN w.v END) e WHERE jsonb_typeof(e) = 'object'
+      UNION ALL
+      SELECT cardinality(path), NULL
+      WHERE CASE jsonb_typeof(w.v)
+        WHEN 'object' THEN NOT w.v ? path[w.i + 1]
+        WHEN 'array' THEN NOT (CASE WHEN path[w.i + 1] ~ '^(0|[1-9][0-9]{0,8})$' THEN path[w.i + 1]::int END) < jsonb_array_length(w.v) IS TRUE
+          AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(w.v) x WHERE jsonb_typeof(x) = 'object')
+        ELSE true END
+    ) s WHERE w.i < cardinality(path)
+  )
+  SELECT v FROM w WHERE i = cardinality(path)
+$fn$;
+
+-- What search reads on the server: the title and every string in the content (the server has no
+-- text index declarations: docs/queries.md, "On the server"), folded as the device folds search
+-- text (core/src/query/parse.ts, parseSearch): compatibility-decomposed, combining marks removed
+-- (those of Unicode's combining blocks), lower case. Not unaccent: PGlite has no such extension,
+-- and its rules differ from the device's. It calls no function of ours: an index expression runs
+-- with a search_path of pg_catalog only (PostgreSQL 17+, PGlite).
+CREATE FUNCTION sync_search_vector(title text, content jsonb) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+  SELECT pg_catalog.to_tsvector('simple'::regconfig, pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.normalize(
+    coalesce(title, '') || ' ' || coalesce((SELECT pg_catalog.string_agg(v #>> '{}', ' ') FROM pg_catalog.jsonb_path_query(content, 'strict $.**') v
+      WHERE pg_catalog.jsonb_typeof(v) = 'string'), ''),
+    'NFKD'), '[\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe20-\\ufe2f]', '', 'g')))
+$fn$;
+
+-- Stored, not only indexed: a search ranks every match (ts_rank reads the vector), and computing
+-- it again per row costs more than the search itself. Written with the row, in its transaction.
+ALTER TABLE documents ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (sync_search_vector(title, content)) STORED;
+CREATE INDEX documents_search ON documents USING gin (search_vector) WHERE deleted_at IS NULL;
+`,
+  },
+  {
+    version: 5,
+    name: 'batch statements as functions; search vector kept when unchanged; no redundant index',
+    sql: `
+-- documents_user_id_live (user_id, id) answers everything documents_user_live (user_id) did, and
+-- every update of a document inserted an entry into both.
+DROP INDEX documents_user_live;
+
+-- search_vector (migration 4) stops being a generated column, which PostgreSQL computed again on
+-- every update of a document, whatever changed: folding and splitting the strings is the
+-- costliest part of a write. A new row gets it from the trigger below (whoever inserts it), and
+-- sync_write_batch, the one statement that updates documents, computes it again only for those
+-- whose title or strings the batch changed.
+ALTER TABLE documents ALTER COLUMN search_vector DROP EXPRESSION;
+CREATE FUNCTION sync_search_vector_on_insert() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  NEW.search_vector := sync_search_vector(NEW.title, NEW.content);
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER documents_search_vector BEFORE INSERT ON documents FOR EACH ROW EXECUTE FUNCTION sync_search_vector_on_insert();
+
+-- A mutation batch's three statements (server/src/mutations/). As functions their plans are made
+-- once per connection and kept (PL/pgSQL caches them) instead of being planned again for every
+-- batch: forced generic, since the planner would otherwise keep planning each call anew for its
+-- exact array sizes. Every row they touch is found by its key: the planner is kept off sequential
+-- scans and hash or merge joins, which it otherwise picks for a batch against a small or freshly
+-- written table (its estimate for a set from JSON is 100 rows) and which then read the whole
+-- table, dead row versions included.
+
+-- Locks the batch's users in one fixed order (concurrent batches anywhere cannot deadlock) and
+-- reads their counters.
+CREATE FUNCTION sync_lock_users(ids uuid[]) RETURNS TABLE (id uuid, last_sequence bigint, now timestamptz)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $fn$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY SELECT u.id, u.last_sequence, pg_catalog.now() FROM users u WHERE u.id = ANY (ids) ORDER BY u.id FOR UPDATE;
+END
+$fn$;
+
+-- Everything a batch reads: earlier replies of its mutation ids, its documents, and the log of
+-- each document above the oldest base a mutation of it names.
+CREATE FUNCTION sync_load_batch(p_keys jsonb, p_ids uuid[], p_oldest jsonb) RETURNS TABLE (replays json, docs json, events json)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $fn$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY SELECT
+    (SELECT coalesce(json_agg(r), '[]') FROM (
+       SELECT m.user_id, m.mutation_id, m.payload_hash, m.reply FROM jsonb_to_recordset(p_keys) AS k(u uuid, m uuid)
+       JOIN mutations m ON m.user_id = k.u AND m.mutation_id = k.m) r),
+    (SELECT coalesce(json_agg(d), '[]') FROM (
+       SELECT x.id, x.user_id, x.content, x.sync_revision, x.content_hash, x.title, x.given_title, x.created_at, x.updated_at, x.deleted_at
+       FROM documents x WHERE x.id = ANY (p_ids)) d),
+    (SELECT coalesce(json_agg(e ORDER BY e.document_id, e.sync_revision), '[]') FROM (
+       SELECT c.document_id, c.sync_revision, c.event_type, c.forward_patch, c.client_id FROM jsonb_to_recordset(p_oldest) AS o(u uuid, d uuid, b bigint)
+       JOIN change_events c ON c.user_id = o.u AND c.document_id = o.d AND c.sync_revision > o.b) e);
+END
+$fn$;
+
+-- Everything a batch writes, and the users' new last sequences. A new document whose id another
+-- user's create took meanwhile fails it with a unique violation on documents_pkey. p_same_search
+-- names the updated documents whose title and strings are as they were (their search_vector stays).
+CREATE FUNCTION sync_write_batch(p_inserts jsonb, p_updates jsonb, p_same_search uuid[], p_events jsonb, p_replies jsonb, p_conflicts jsonb, p_last jsonb, p_at timestamptz) RETURNS void
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $fn$
+BEGIN
+  IF jsonb_array_length(p_inserts) > 0 THEN
+    INSERT INTO documents (id, user_id, content, sync_revision, content_hash, title, given_title, created_at, updated_at, deleted_at)
+    SELECT x.id, x.user_id, x.content, x.sync_revision, x.content_hash, x.title, x.given_title, x.created_at, x.updated_at, x.deleted_at
+    FROM jsonb_populate_recordset(NULL::documents, p_inserts) AS x;
+  END IF;
+  IF jsonb_array_length(p_updates) > 0 THEN
+    UPDATE documents d SET content = x.content, sync_revision = x.sync_revision, content_hash = x.content_hash, title = x.title,
+      given_title = x.given_title, updated_at = x.updated_at, deleted_at = x.deleted_at,
+      search_vector = CASE WHEN x.id = ANY (p_same_search) THEN d.search_vector ELSE sync_search_vector(x.title, x.content) END
+    FROM jsonb_populate_recordset(NULL::documents, p_updates) AS x WHERE d.id = x.id;
+  END IF;
+  INSERT INTO change_events (user_id, sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id, created_at, title)
+  SELECT x.user_id, x.sequence, x.document_id, x.event_type, x.forward_patch, x.reverse_patch, x.sync_revision, x.content_hash, x.client_id, x.mutation_id, x.created_at, x.title
+  FROM jsonb_populate_recordset(NULL::change_events, p_events) AS x;
+  INSERT INTO mutations (user_id, mutation_id, payload_hash, reply, created_at)
+  SELECT x.user_id, x.mutation_id, x.payload_hash, x.reply, p_at FROM jsonb_populate_recordset(NULL::mutations, p_replies) AS x;
+  IF jsonb_array_length(p_conflicts) > 0 THEN
+    INSERT INTO conflicts (user_id, document_id, mutation_id, mutation_type, client_id, base_revision, lost_to_revision, rejected_patch, created_at)
+    SELECT x.user_id, x.document_id, x.mutation_id, x.mutation_type, x.client_id, x.base_revision, x.lost_to_revision, x.rejected_patch, p_at
+    FROM jsonb_populate_recordset(NULL::conflicts, p_conflicts) AS x;
+  END IF;
+  UPDATE users u SET last_sequence = x.seq FROM jsonb_to_recordset(p_last) AS x(id uuid, seq bigint) WHERE u.id = x.id;
+END
+$fn$;
+`,
+  },
 ];
 
 /** Applies every step not yet applied, each in its own transaction, serialised across processes. */
@@ -142,10 +305,25 @@ export async function migrate(db: Database): Promise<number[]> {
   return applied;
 }
 
-/** Our migration SQL has no semicolons inside literals or bodies, so splitting on them is exact. */
+/**
+ * Splits a step into statements on its semicolons, except inside a function body quoted with
+ * $fn$ (our only use of dollar quoting in migrations; no literal holds a semicolon).
+ */
 function splitStatements(sql: string): string[] {
-  return sql
-    .split(';')
-    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
-    .filter((s) => s.length > 0);
+  const statements: string[] = [];
+  let current = '';
+  sql.split('$fn$').forEach((part, i) => {
+    if (i % 2 === 1) {
+      current += `$fn$${part}$fn$`;
+      return;
+    }
+    const pieces = part.split(';');
+    current += pieces[0];
+    for (const piece of pieces.slice(1)) {
+      statements.push(current);
+      current = piece;
+    }
+  });
+  statements.push(current);
+  return statements.map((s) => s.replace(/^\s*--.*$/gm, '').trim()).filter((s) => s.length > 0);
 }

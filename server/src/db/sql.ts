@@ -16,3 +16,8 @@ const TAG = '$sync$';
 export function jsonLiteral(value: unknown): string {
   return `${literal(typeof value === 'string' ? value : JSON.stringify(value))}::jsonb`;
 }
+
+/** Ids (UUIDs, or text the cast then refuses) as a uuid[] literal. */
+export function uuidArrayLiteral(ids: readonly string[]): string {
+  return `${literal(`{${ids.join(',')}}`)}::uuid[]`;
+}

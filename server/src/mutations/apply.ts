@@ -11,6 +11,7 @@ import {
   ROOT_PATH,
   titleOf,
   touchedPaths,
+  type ChangeEvent,
   type JsonObject,
   type Limits,
   type MutationMessage,
@@ -19,6 +20,7 @@ import {
 } from '@json-sync/core';
 import { createHash } from 'node:crypto';
 import { toWireDocument, type DocumentRow } from '../store/documents.js';
+import { stringsUnchanged } from './search-text.js';
 import type { BatchStore } from './store.js';
 
 export interface MutationContext {
@@ -31,11 +33,11 @@ export interface MutationContext {
 
 /**
  * What committing one mutation produced: the reply for the sender (and its JSON text, made once
- * for the log of replies and the socket) and, for a new change, the push for the user's other
- * connections.
+ * for the log of replies and the socket) and, for a new change, its change event — the row of the
+ * log and what the user's other connections are sent — with the document as it now is.
  */
 export type MutationOutcome =
-  | { kind: 'applied'; reply: ServerMessage; replyText: string; push: ServerMessage; sequence: number; merged: boolean }
+  | { kind: 'applied'; reply: ServerMessage; replyText: string; change: ChangeEvent; document: DocumentRow; merged: boolean }
   | { kind: 'conflict'; reply: ServerMessageOf<'conflict_detected'>; replyText: string }
   | { kind: 'replay'; reply: ServerMessage; replyText: string };
 
@@ -96,32 +98,36 @@ function canonical(content: JsonObject): { text: string; hash: string } {
   return { text, hash: createHash('sha256').update(text, 'utf8').digest('hex') };
 }
 
+/** Writes the document and its change event, built here once: the log row, the pages and the pushes all carry this object. */
 function recordEvent(
   store: BatchStore,
   ctx: MutationContext,
   m: MutationMessage,
   row: DocumentRow,
   contentText: string | undefined,
+  sameSearchText: boolean,
   type: 'create' | 'update' | 'delete',
   forward: unknown,
   reverse: unknown,
-): number {
+): ChangeEvent {
   const sequence = ctx.sequences.get(ctx.userId)! + 1;
   ctx.sequences.set(ctx.userId, sequence);
-  store.putDocument(row, contentText);
-  store.addEvent({
-    user_id: ctx.userId,
+  store.putDocument(row, contentText, sameSearchText);
+  const change: ChangeEvent = {
     sequence,
     document_id: row.id,
     event_type: type,
     forward_patch: forward as never,
-    reverse_patch: reverse ?? null,
+    reverse_patch: (reverse ?? null) as never,
     sync_revision: row.sync_revision,
     content_hash: row.content_hash,
     client_id: ctx.clientId,
     mutation_id: m.mutation_id,
-  });
-  return sequence;
+    created_at: store.now.toISOString(),
+    ...(type === 'create' ? { title: row.title } : {}),
+  };
+  store.addEvent({ user_id: ctx.userId, ...change, forward_patch: forward as never, mutation_id: m.mutation_id });
+  return change;
 }
 
 function conflict(store: BatchStore, ctx: MutationContext, m: MutationMessage, row: DocumentRow, rejected: unknown): Computed {
@@ -187,10 +193,12 @@ function create(store: BatchStore, ctx: MutationContext, m: Create): Computed {
     updated_at: now,
     deleted_at: null,
   };
-  const sequence = recordEvent(store, ctx, m, row, json.text, 'create', content, null);
+  const change = recordEvent(store, ctx, m, row, json.text, false, 'create', content, null);
+  const { sequence } = change;
   return {
     kind: 'applied',
-    sequence,
+    change,
+    document: row,
     merged: false,
     reply: {
       type: 'document_created_response',
@@ -201,7 +209,6 @@ function create(store: BatchStore, ctx: MutationContext, m: Create): Computed {
       sequence,
       mutation_id: m.mutation_id,
     },
-    push: { type: 'document_created', document: toWireDocument(row), sequence, client_id: ctx.clientId, mutation_id: m.mutation_id },
   };
 }
 
@@ -238,10 +245,14 @@ function update(store: BatchStore, ctx: MutationContext, m: Update): Computed {
     title: titleOf(next) ?? row.given_title,
     updated_at: store.now,
   };
-  const sequence = recordEvent(store, ctx, m, updated, json.text, 'update', ops, reversePatch(row.content, next));
+  const reverse = reversePatch(row.content, next);
+  const sameSearchText = updated.title === row.title && stringsUnchanged(ops, reverse);
+  const change = recordEvent(store, ctx, m, updated, json.text, sameSearchText, 'update', ops, reverse);
+  const { sequence } = change;
   return {
     kind: 'applied',
-    sequence,
+    change,
+    document: updated,
     merged,
     reply: {
       type: 'document_updated_response',
@@ -252,16 +263,6 @@ function update(store: BatchStore, ctx: MutationContext, m: Update): Computed {
       sequence,
       merged,
       ...(merged ? { document: toWireDocument(updated) } : {}),
-      mutation_id: m.mutation_id,
-    },
-    push: {
-      type: 'document_updated',
-      document_id: row.id,
-      patch: ops,
-      sync_revision: updated.sync_revision,
-      content_hash: updated.content_hash,
-      sequence,
-      client_id: ctx.clientId,
       mutation_id: m.mutation_id,
     },
   };
@@ -279,10 +280,13 @@ function remove(store: BatchStore, ctx: MutationContext, m: Delete): Computed {
     }
   }
   const deleted: DocumentRow = { ...row, sync_revision: row.sync_revision + 1, updated_at: store.now, deleted_at: store.now };
-  const sequence = recordEvent(store, ctx, m, deleted, undefined, 'delete', null, row.content);
+  // A delete keeps the content and title: the search text is unchanged.
+  const change = recordEvent(store, ctx, m, deleted, undefined, true, 'delete', null, row.content);
+  const { sequence } = change;
   return {
     kind: 'applied',
-    sequence,
+    change,
+    document: deleted,
     merged: false,
     reply: {
       type: 'document_deleted_response',
@@ -292,6 +296,5 @@ function remove(store: BatchStore, ctx: MutationContext, m: Delete): Computed {
       sequence,
       mutation_id: m.mutation_id,
     },
-    push: { type: 'document_deleted', document_id: row.id, sync_revision: deleted.sync_revision, sequence, client_id: ctx.clientId, mutation_id: m.mutation_id },
   };
 }

@@ -1,6 +1,6 @@
 import { ProtocolError, type Limits, type MutationMessage, type ServerMessageOf } from '@json-sync/core';
 import type { Database, Queryable } from '../db/database.js';
-import { jsonLiteral } from '../db/sql.js';
+import { uuidArrayLiteral } from '../db/sql.js';
 import { encodeNotifications, notifyAfterCommitSql, NOTIFY_CHANNEL, type CommittedRange } from '../notify.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -24,8 +24,14 @@ export type Answer<O> = (item: PendingMutation<O>, result: BatchResult) => void;
 
 const MAX_BATCH = 1024;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
-/** Batches committing at once, on different pool connections, over disjoint sets of users. */
-const MAX_CONCURRENT_FLUSHES = 4;
+/**
+ * Batches committing at once, on different pool connections, over disjoint sets of users. Two: one
+ * batch is built and sent while the other waits for its WAL flush. Each batch costs the database a
+ * fixed few hundred µs of CPU whatever its size, so more at once only splits the queue into smaller
+ * batches: with four, 64 clients made batches of 8–9 and PostgreSQL spent ~25% more CPU per update
+ * for no more throughput (README, Benchmarks: where the database's time goes).
+ */
+const MAX_CONCURRENT_FLUSHES = 2;
 
 /**
  * Commits mutations from every connection in batches: one transaction per flush, in two round
@@ -221,8 +227,7 @@ interface LockedRow {
 
 /** Locks every user of the batch in one fixed order (so concurrent batches anywhere cannot deadlock) and reads their counters. */
 function lockSql(batch: PendingMutation[]): string {
-  const userIds = [...new Set(batch.map((b) => b.userId))].sort();
-  return `SELECT id, last_sequence, now() AS now FROM users WHERE id IN (SELECT jsonb_array_elements_text(${jsonLiteral(userIds)})::uuid) ORDER BY id FOR UPDATE`;
+  return `SELECT * FROM sync_lock_users(${uuidArrayLiteral([...new Set(batch.map((b) => b.userId))])})`;
 }
 
 function lockedCounters(rows: LockedRow[]): { start: Map<string, number>; now: Date } {

@@ -1,8 +1,8 @@
 import type { MutationMessage, PatchOp, ServerMessage } from '@json-sync/core';
 import type { Queryable } from '../db/database.js';
-import { jsonLiteral, literal } from '../db/sql.js';
+import { jsonLiteral, literal, uuidArrayLiteral } from '../db/sql.js';
 import { notifySql } from '../notify.js';
-import { DOCUMENT_COLUMNS, type DocumentRow } from '../store/documents.js';
+import type { DocumentRow } from '../store/documents.js';
 
 export interface StoredReply {
   payload_hash: string;
@@ -17,6 +17,7 @@ export interface PriorEvent {
   client_id: string | null;
 }
 
+/** A change-log row to write: the change event clients receive, and whose log it belongs to. */
 export interface NewEvent extends PriorEvent {
   user_id: string;
   sequence: number;
@@ -24,6 +25,8 @@ export interface NewEvent extends PriorEvent {
   reverse_patch: unknown;
   content_hash: string | null;
   mutation_id: string;
+  created_at: string;
+  title?: string | null;
 }
 
 export interface NewConflict {
@@ -62,7 +65,7 @@ export interface BatchFinish {
 
 /** Undo records for everything buffered, so a mutation that fails halfway leaves no trace. */
 type UndoStep =
-  | { kind: 'document'; id: string; before: DocumentRow | undefined; wasWritten: DocumentRow | undefined; text: string | undefined }
+  | { kind: 'document'; id: string; before: DocumentRow | undefined; wasWritten: DocumentRow | undefined; text: string | undefined; wasStale: boolean }
   | { kind: 'event' }
   | { kind: 'conflict' }
   | { kind: 'reply'; key: string };
@@ -82,6 +85,8 @@ export class BatchStore {
   private readonly contentTexts = new Map<string, string>();
   /** Ids that did not exist when loaded: their first write must insert, never update another user's row. */
   private readonly absent = new Set<string>();
+  /** Written documents whose title or strings some write of this batch changed: their search vector is made again. */
+  private readonly searchStale = new Set<string>();
   readonly events: NewEvent[] = [];
   /** Each reply's JSON text, made once: it is stored for replays and sent as it is. */
   readonly mutations: { user_id: string; mutation_id: string; payload_hash: string; reply: string }[] = [];
@@ -96,8 +101,9 @@ export class BatchStore {
   }
 
   /**
-   * The one statement that reads everything a batch needs: earlier replies, documents, and the
-   * log since stale bases. Values are inlined so it can share a round trip with other statements.
+   * The one statement (sync_load_batch, migration 5) that reads everything a batch needs: earlier
+   * replies, documents, and the log since stale bases. Values are inlined so it can share a round
+   * trip with other statements.
    */
   static loadSql(items: BatchItem[]): string {
     const keys = items.map((i) => ({ u: i.userId, m: i.message.mutation_id }));
@@ -113,15 +119,7 @@ export class BatchStore {
       const seen = oldest.get(key);
       if (!seen || base < seen.b) oldest.set(key, { u: i.userId, d, b: base });
     }
-    return `SELECT
-         (SELECT coalesce(json_agg(m), '[]') FROM (
-            SELECT m.user_id, m.mutation_id, m.payload_hash, m.reply FROM mutations m
-            JOIN jsonb_to_recordset(${jsonLiteral(keys)}) AS k(u uuid, m uuid) ON m.user_id = k.u AND m.mutation_id = k.m) m) AS replays,
-         (SELECT coalesce(json_agg(d), '[]') FROM (
-            SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE id IN (SELECT jsonb_array_elements_text(${jsonLiteral(ids)})::uuid)) d) AS docs,
-         (SELECT coalesce(json_agg(e ORDER BY e.document_id, e.sync_revision), '[]') FROM (
-            SELECT e.document_id, e.sync_revision, e.event_type, e.forward_patch, e.client_id FROM change_events e
-            JOIN jsonb_to_recordset(${jsonLiteral([...oldest.values()])}) AS x(u uuid, d uuid, b bigint) ON e.user_id = x.u AND e.document_id = x.d AND e.sync_revision > x.b) e) AS events`;
+    return `SELECT * FROM sync_load_batch(${jsonLiteral(keys)}, ${uuidArrayLiteral(ids)}, ${jsonLiteral([...oldest.values()])})`;
   }
 
   /** The store over the row `loadSql` returned. */
@@ -165,11 +163,14 @@ export class BatchStore {
     return out;
   }
 
-  putDocument(row: DocumentRow, contentText?: string): void {
-    this.undo.push({ kind: 'document', id: row.id, before: this.documents.get(row.id), wasWritten: this.written.get(row.id), text: this.contentTexts.get(row.id) });
+  /** Buffers a document's new version; `sameSearchText` when its title and strings are as before this write. */
+  putDocument(row: DocumentRow, contentText: string | undefined, sameSearchText: boolean): void {
+    const wasStale = this.searchStale.has(row.id);
+    this.undo.push({ kind: 'document', id: row.id, before: this.documents.get(row.id), wasWritten: this.written.get(row.id), text: this.contentTexts.get(row.id), wasStale });
     this.documents.set(row.id, row);
     this.written.set(row.id, row);
     restore(this.contentTexts, row.id, contentText);
+    if (!sameSearchText) this.searchStale.add(row.id);
   }
 
   addEvent(e: NewEvent): void {
@@ -202,6 +203,7 @@ export class BatchStore {
           restore(this.documents, step.id, step.before);
           restore(this.written, step.id, step.wasWritten);
           restore(this.contentTexts, step.id, step.text);
+          if (!step.wasStale) this.searchStale.delete(step.id);
           break;
         case 'event':
           this.events.pop();
@@ -218,7 +220,7 @@ export class BatchStore {
   }
 
   /**
-   * The one statement (data-modifying CTEs) that writes everything buffered, together with the
+   * The one statement (sync_write_batch, migration 5) that writes everything buffered, together with the
    * users' new last sequences when given. A new document whose id was taken meanwhile (another
    * user's create) fails it with a unique violation on documents_pkey (see `isIdTaken`), which
    * also stops any COMMIT sent after it.
@@ -226,33 +228,19 @@ export class BatchStore {
   writeSql(lastSequences: BatchFinish['lastSequences'] = []): string {
     const inserts: string[] = [];
     const updates: string[] = [];
-    for (const d of this.written.values()) (this.absent.has(d.id) ? inserts : updates).push(this.rowJson(d));
+    const sameSearch: string[] = [];
+    for (const d of this.written.values()) {
+      if (this.absent.has(d.id)) inserts.push(this.rowJson(d));
+      else {
+        updates.push(this.rowJson(d));
+        if (!this.searchStale.has(d.id)) sameSearch.push(d.id);
+      }
+    }
     const now = `${literal(this.now.toISOString())}::timestamptz`;
     // Replies are JSON text already: spliced in as they are rather than parsed and serialised again.
     const mutations = `[${this.mutations.map((m) => `{"user_id":"${m.user_id}","mutation_id":"${m.mutation_id}","payload_hash":"${m.payload_hash}","reply":${m.reply}}`).join(',')}]`;
-    return `WITH ins AS (
-         INSERT INTO documents (${DOCUMENT_COLUMNS}) SELECT ${DOCUMENT_COLUMNS} FROM jsonb_populate_recordset(NULL::documents, ${jsonLiteral(`[${inserts.join(',')}]`)})
-         RETURNING 1
-       ), upd AS (
-         UPDATE documents d SET content = x.content, sync_revision = x.sync_revision, content_hash = x.content_hash, title = x.title, given_title = x.given_title,
-           updated_at = x.updated_at, deleted_at = x.deleted_at
-         FROM jsonb_populate_recordset(NULL::documents, ${jsonLiteral(`[${updates.join(',')}]`)}) AS x WHERE d.id = x.id RETURNING 1
-       ), ev AS (
-         INSERT INTO change_events (user_id, sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id, created_at)
-         SELECT user_id, sequence, document_id, event_type, forward_patch, reverse_patch, sync_revision, content_hash, client_id, mutation_id, ${now}
-         FROM jsonb_populate_recordset(NULL::change_events, ${jsonLiteral(this.events)}) RETURNING 1
-       ), mu AS (
-         INSERT INTO mutations (user_id, mutation_id, payload_hash, reply, created_at)
-         SELECT user_id, mutation_id, payload_hash, reply, ${now} FROM jsonb_populate_recordset(NULL::mutations, ${jsonLiteral(mutations)}) RETURNING 1
-       ), co AS (
-         INSERT INTO conflicts (user_id, document_id, mutation_id, mutation_type, client_id, base_revision, lost_to_revision, rejected_patch, created_at)
-         SELECT user_id, document_id, mutation_id, mutation_type, client_id, base_revision, lost_to_revision, rejected_patch, ${now}
-         FROM jsonb_populate_recordset(NULL::conflicts, ${jsonLiteral(this.conflicts)}) RETURNING 1
-       ), us AS (
-         UPDATE users u SET last_sequence = x.seq FROM jsonb_to_recordset(${jsonLiteral(lastSequences)}) AS x(id uuid, seq bigint) WHERE u.id = x.id RETURNING 1
-       )
-       SELECT (SELECT count(*) FROM ins)::int + (SELECT count(*) FROM upd)::int + (SELECT count(*) FROM ev)::int + (SELECT count(*) FROM mu)::int
-                + (SELECT count(*) FROM co)::int + (SELECT count(*) FROM us)::int AS written`;
+    return `SELECT sync_write_batch(${jsonLiteral(`[${inserts.join(',')}]`)}, ${jsonLiteral(`[${updates.join(',')}]`)}, ${uuidArrayLiteral(sameSearch)}, ${jsonLiteral(this.events)},
+       ${jsonLiteral(mutations)}, ${jsonLiteral(this.conflicts)}, ${jsonLiteral(lastSequences)}, ${now})`;
   }
 
   /** A written row as JSON, its content spliced in as the canonical text already made for its hash. */

@@ -1,8 +1,5 @@
 import type { Test } from 'tap';
-import type { TestDatabase } from './database.js';
-import type { ServerProcess } from './server-process.js';
-import { startTestServer } from './test-server.js';
-import { TestClient } from './ws-client.js';
+import { startTestServer, TestClient, type ServerProcess, type TestDatabase } from '@json-sync/test-support';
 
 export interface FileServer {
   tdb: TestDatabase;
