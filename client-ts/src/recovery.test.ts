@@ -147,7 +147,7 @@ t.test('catch-up of documents larger together than one frame completes', async (
 
   const events = record(a);
   a.setOnline(true);
-  const done = await eventually(() => a.countDocuments() === COUNT + 1, 30_000);
+  const done = await eventually(() => a.countDocuments() === COUNT + 1, 120_000);
   t.ok(done, `A got every document (has ${a.countDocuments()})`);
   if (done) await a.whenSynced(10_000);
   const docs = a.listDocuments();

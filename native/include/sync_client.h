@@ -194,7 +194,7 @@ typedef struct SyncEngineConfig {
     uint32_t reconnect_min_ms;       /* default 250 */
     uint32_t reconnect_max_ms;       /* default 30000 */
     uint32_t heartbeat_interval_ms;  /* default 15000 */
-    uint32_t heartbeat_timeout_ms;   /* default 10000 */
+    uint32_t heartbeat_timeout_ms;   /* default 10000; no pong and no byte moving either way for this long after a ping drops the connection */
     uint32_t call_timeout_ms;        /* how long a call waits for the engine before SYNC_RESULT_TIMEOUT; default 10000 */
     uint32_t event_queue_limit;      /* events held before overflow (see sync_engine_process_events); default 10000 */
     SyncDurability durability;       /* default SYNC_DURABILITY_NORMAL */

@@ -24,6 +24,9 @@ import { answerQuery } from './query/query-request.js';
 
 /** Frames one connection may have received and not yet processed. */
 const MAX_PENDING_FRAMES = 1024;
+const PONG = '{"type":"pong"}';
+/** Longer than any spelling of a ping worth looking at before its turn. */
+const MAX_PING_TEXT = 64;
 
 export interface DispatchOptions {
   /** The process's id, which its NOTIFY payloads carry. */
@@ -68,6 +71,12 @@ export class Dispatcher {
 
   frame(conn: Connection, frame: Frame): void {
     if (conn.busy) {
+      // A ping is answered at once, not behind a frame waiting on the database: the client's
+      // heartbeat asks whether this process is there, and a slow page must not read as a dead server.
+      if (conn.session && isPing(frame)) {
+        this.count('ping');
+        return conn.sendText(PONG);
+      }
       const backlog = (conn.backlog ??= []);
       // Frames wait their turn in memory: a client that floods them is cut off, not buffered without end.
       if (backlog.length >= MAX_PENDING_FRAMES) {
@@ -159,7 +168,7 @@ export class Dispatcher {
         if (m.mutation_id === undefined) m.mutation_id = newUuid();
         return this.submitMutation(conn, m as MutationMessage, frame.length);
       case 'ping':
-        return conn.sendText('{"type":"pong"}');
+        return conn.sendText(PONG);
       case 'authenticate':
         return this.sendError(conn, 'invalid_message', 'this connection is already authenticated');
       case 'query_documents':
@@ -286,6 +295,12 @@ export class Dispatcher {
     if (!histogram) this.latencies.set(type, (histogram = this.metrics.mutationSeconds.labels(type)));
     return histogram;
   }
+}
+
+function isPing(frame: Frame): boolean {
+  if (typeof frame !== 'string' || frame.length > MAX_PING_TEXT) return false;
+  const parsed = parseClientMessage(parseJson(frame));
+  return parsed.ok && parsed.message.type === 'ping';
 }
 
 function parseJson(text: string): unknown {

@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import {
   authenticateBody,
   parseServerMessage,
@@ -13,6 +14,7 @@ import {
 } from '@json-sync/core';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { Logger } from '../logger.js';
+import { socketProgress } from './progress.js';
 
 /**
  * offline: setOnline(false) or not started; waiting: a reconnect is scheduled; connecting: socket
@@ -67,6 +69,10 @@ export class Transport {
   private timer: NodeJS.Timeout | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private pongDeadline: NodeJS.Timeout | null = null;
+  /** The live connection's TCP (or TLS) socket, for the heartbeat's view of data moving. */
+  private socket: Socket | null = null;
+  /** The engine stopped reading (`setPaused`). */
+  private paused = false;
   private skewRetried = false;
 
   constructor(
@@ -108,6 +114,7 @@ export class Transport {
   /** Stops reading from the socket (the engine's inbox is full) or resumes. */
   setPaused(paused: boolean): void {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    this.paused = paused;
     if (paused) this.ws.pause();
     else this.ws.resume();
   }
@@ -127,6 +134,11 @@ export class Transport {
       return;
     }
     this.ws = ws;
+    this.socket = null;
+    this.paused = false;
+    ws.on('upgrade', (response) => {
+      if (this.ws === ws) this.socket = response.socket;
+    });
     ws.on('open', () => {
       if (this.ws !== ws) return;
       this.state = 'authenticating';
@@ -224,15 +236,38 @@ export class Transport {
   /** Delay before the next attempt, decided by why the last one ended (null: connection-level backoff). */
   private retryAt: number | null = null;
 
+  /**
+   * A ping every interval; the connection is dead when, `timeoutMs` after a ping, no pong came and
+   * the socket moved no byte either way. A pong waits behind whatever precedes it — a large page
+   * coming to us, our own large upload going out — and data still moving means the server is
+   * there: the deadline starts again. While the engine has paused reading, the stall is ours, not
+   * the server's. The verdict waits one turn of the event loop, so data that arrived while this
+   * process was busy is read before the deadline counts it as missing.
+   */
   private startHeartbeat(ws: WebSocket): void {
     const { intervalMs, timeoutMs } = this.opts.heartbeat;
+    const socket = this.socket;
     this.heartbeat = setInterval(() => {
       if (this.ws !== ws || this.pongDeadline) return;
       ws.send(JSON.stringify({ type: 'ping' }));
-      this.pongDeadline = setTimeout(() => {
-        this.opts.logger.warn(`no pong within ${timeoutMs} ms; dropping the connection`);
-        ws.terminate();
-      }, timeoutMs);
+      let mark = socket ? socketProgress(socket) : 0;
+      const expire = () => {
+        this.pongDeadline = setTimeout(
+          () =>
+            setImmediate(() => {
+              if (this.ws !== ws || !this.pongDeadline) return;
+              const now = socket ? socketProgress(socket) : mark;
+              if (now !== mark || this.paused) {
+                mark = now;
+                return expire();
+              }
+              this.opts.logger.warn(`no pong and no data moving within ${timeoutMs} ms; dropping the connection`);
+              ws.terminate();
+            }),
+          timeoutMs,
+        );
+      };
+      expire();
     }, intervalMs);
   }
 
@@ -240,6 +275,7 @@ export class Transport {
     if (this.ws !== ws) return;
     const wasLive = this.state === 'live';
     this.ws = null;
+    this.socket = null;
     this.clearTimers();
     // Also while authenticating: the server may stop between our handshake and its answer.
     const restart = code === CLOSE_SERVICE_RESTART;
@@ -256,6 +292,7 @@ export class Transport {
   private dropSocket(reason: string, wasLive: boolean): void {
     const ws = this.ws;
     this.ws = null;
+    this.socket = null;
     if (!ws) return;
     ws.removeAllListeners('message');
     ws.on('error', () => {});
