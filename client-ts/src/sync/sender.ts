@@ -18,6 +18,13 @@ export interface SenderParts {
  * refuses more than 1024 unanswered per connection.
  */
 const MAX_IN_FLIGHT = 512;
+/**
+ * Payload (characters of its JSON) of the unanswered mutations on the connection: once reached,
+ * nothing more goes until answers free room (a single change of any size still goes). Large documents would otherwise put tens of megabytes
+ * into the socket at once: every other message (a page request, a ping) waits behind them, and a
+ * dropped connection sends them all again.
+ */
+export const MAX_IN_FLIGHT_PAYLOAD = 8 * 1024 * 1024;
 
 /**
  * Sends the outbox: each document's oldest unanswered change, many documents at once, and keeps
@@ -26,8 +33,11 @@ const MAX_IN_FLIGHT = 512;
  * idempotency check. When it may send is the session's to say (`mayPump`).
  */
 export class Sender {
-  private readonly inFlight = new Map<string, OutboxEntry>(); // mutation_id →
+  private readonly inFlight = new Map<string, { entry: OutboxEntry; bytes: number }>(); // mutation_id →
   private readonly inFlightDocs = new Set<string>();
+  private inFlightBytes = 0;
+  /** The payload size of each message built and not yet sent (`message` to `track`). */
+  private readonly built = new WeakMap<ClientMessage, number>();
   private readonly coolingDown = new Map<string, number>(); // mutation_id → earliest resend time
   private retryTimer: NodeJS.Timeout | null = null;
   private scheduled = false;
@@ -40,6 +50,11 @@ export class Sender {
 
   isInFlight(mutationId: string): boolean {
     return this.inFlight.has(mutationId);
+  }
+
+  /** Whether the window has room for another mutation. */
+  private get room(): boolean {
+    return this.inFlight.size < MAX_IN_FLIGHT && (this.inFlightBytes < MAX_IN_FLIGHT_PAYLOAD || this.inFlight.size === 0);
   }
 
   /** Pumps on the next turn (never inside a transaction: a send must follow the commit of what it sends). */
@@ -58,6 +73,7 @@ export class Sender {
     if (p.store.inTransaction) return this.schedule();
     const now = Date.now();
     let nextRetry = Infinity;
+    if (!this.room) return;
     const batch: OutboxEntry[] = [];
     for (const entry of p.outbox.heads()) {
       if (this.inFlight.size + batch.length >= MAX_IN_FLIGHT) break;
@@ -70,11 +86,21 @@ export class Sender {
       batch.push(entry);
     }
     if (batch.length > 0) {
-      const messages = p.store.transaction(() => batch.map((e) => this.message(e)));
-      for (let i = 0; i < batch.length; i++) {
+      // Built one by one while the window's bytes have room: a message is built only to be sent.
+      const messages = p.store.transaction(() => {
+        const out: ClientMessage[] = [];
+        let bytes = this.inFlightBytes;
+        for (const entry of batch) {
+          if (bytes >= MAX_IN_FLIGHT_PAYLOAD && this.inFlight.size + out.length > 0) break;
+          const message = this.message(entry);
+          bytes += this.built.get(message)!;
+          out.push(message);
+        }
+        return out;
+      });
+      for (let i = 0; i < messages.length; i++) {
         if (!p.wire.send(messages[i]!)) break;
-        this.inFlight.set(batch[i]!.mutationId, batch[i]!);
-        this.inFlightDocs.add(batch[i]!.documentId);
+        this.track(batch[i]!, messages[i]!);
       }
     }
     if (nextRetry !== Infinity && !this.retryTimer) {
@@ -92,24 +118,31 @@ export class Sender {
    */
   prepare(entry: OutboxEntry): ClientMessage | null {
     const { p } = this;
-    if (!p.wire.live || !p.mayPump() || this.inFlight.size >= MAX_IN_FLIGHT) return null;
+    if (!p.wire.live || !p.mayPump() || !this.room) return null;
     if (this.inFlightDocs.has(entry.documentId) || !p.outbox.isHead(entry)) return null;
     return this.message(entry);
   }
 
   sendPrepared(entry: OutboxEntry, message: ClientMessage): void {
     if (!this.p.wire.send(message)) return this.schedule();
-    this.inFlight.set(entry.mutationId, entry);
+    this.track(entry, message);
+  }
+
+  private track(entry: OutboxEntry, message: ClientMessage): void {
+    const bytes = this.built.get(message) ?? 0;
+    this.inFlight.set(entry.mutationId, { entry, bytes });
     this.inFlightDocs.add(entry.documentId);
+    this.inFlightBytes += bytes;
   }
 
   /** An answer for `mutationId` arrived (or will never come): its slot is free, so the pump runs again. */
   settle(mutationId: string): void {
-    const entry = this.inFlight.get(mutationId);
+    const sent = this.inFlight.get(mutationId);
     this.coolingDown.delete(mutationId);
-    if (!entry) return;
+    if (!sent) return;
     this.inFlight.delete(mutationId);
-    this.inFlightDocs.delete(entry.documentId);
+    this.inFlightDocs.delete(sent.entry.documentId);
+    this.inFlightBytes -= sent.bytes;
     this.schedule();
   }
 
@@ -123,6 +156,7 @@ export class Sender {
   reset(): void {
     this.inFlight.clear();
     this.inFlightDocs.clear();
+    this.inFlightBytes = 0;
   }
 
   close(): void {
@@ -143,13 +177,13 @@ export class Sender {
     const base = entry.sentBase! >= 0 ? { base_revision: entry.sentBase! } : {};
     const forward = store.getChange(entry.seq)!.forward;
     const payload = forward === null ? null : JSON.parse(forward);
-    switch (entry.kind) {
-      case 'create':
-        return { type: 'create_document', document: { id: entry.documentId, content: payload }, ...base, mutation_id: entry.mutationId };
-      case 'update':
-        return { type: 'update_document', patch: { document_id: entry.documentId, patch: payload }, ...base, mutation_id: entry.mutationId };
-      case 'delete':
-        return { type: 'delete_document', document_id: entry.documentId, ...base, mutation_id: entry.mutationId };
-    }
+    const message: ClientMessage =
+      entry.kind === 'create'
+        ? { type: 'create_document', document: { id: entry.documentId, content: payload }, ...base, mutation_id: entry.mutationId }
+        : entry.kind === 'update'
+          ? { type: 'update_document', patch: { document_id: entry.documentId, patch: payload }, ...base, mutation_id: entry.mutationId }
+          : { type: 'delete_document', document_id: entry.documentId, ...base, mutation_id: entry.mutationId };
+    this.built.set(message, forward?.length ?? 0);
+    return message;
   }
 }
