@@ -127,6 +127,15 @@ export class Outbox {
     return this.headsByDocument.values();
   }
 
+  /**
+   * Whether an unanswered entry is in the window. Every entry ever sent (in this process or an
+   * earlier one) is in the window: it holds the oldest entries, and entries only leave it by
+   * settling. So when none there is unanswered, nothing unanswered has ever reached the server.
+   */
+  get unansweredHeld(): boolean {
+    return this.headsByDocument.size > 0;
+  }
+
   markSent(entry: OutboxEntry, base: number): void {
     this.store.setSent(entry.seq, base);
     entry.sentBase = base;

@@ -17,7 +17,9 @@ import type { Wire } from './wire.js';
  * - paging: a catch-up page (`get_changes_since`) is on its way;
  * - live: level with the log; the server's pushes apply as they come;
  * - draining: a snapshot is owed; local changes go out and are answered first, because a snapshot
- *   must hold every change of ours the server accepted (`since`: a compacted one);
+ *   must hold every change of ours the server accepted (`since`: a compacted one). Only the
+ *   outbox's window is drained: answered entries stay there until the snapshot settles them, and
+ *   what lies beyond it was never sent, so it waits for after the snapshot;
  * - snapshot: `request_full_sync` is on its way; nothing is sent, the stream waits.
  */
 export type Phase =
@@ -111,7 +113,7 @@ export class Session {
     const { sender } = this;
     if (this.p.isClosed() || !wire.live) return;
     const { phase } = this;
-    if (phase.name === 'draining' && sender.inFlightCount === 0 && outbox.pending === 0) this.startSnapshot(phase.since);
+    if (phase.name === 'draining' && sender.inFlightCount === 0 && !outbox.unansweredHeld) this.startSnapshot(phase.since);
     else if (this.mayPump()) sender.pump();
   }
 
