@@ -13,8 +13,7 @@
  * them (printed as a comment) and asserts only that the server resumed.
  */
 import t, { type Test } from 'tap';
-import pg from 'pg';
-import { startTestServer, TestClient, type SqlPool, type TestServer } from '@json-sync/test-support';
+import { sqlPool, startTestServer, TestClient, type TestServer } from '@json-sync/test-support';
 import {
   checkWriters,
   createPrivateCluster,
@@ -38,20 +37,6 @@ import {
 /** The bound this test holds the server to: writes succeed again within it after `pg_ctl promote` returns. */
 const RESUME_BOUND_MS = 5000;
 
-/** A pool on one host, for reading the new primary after the old one is gone. */
-function pool(url: string): SqlPool & { end(): Promise<void> } {
-  const p = new pg.Pool({ connectionString: url, max: 2 });
-  p.on('error', () => {});
-  return {
-    async query<R>(sql: string, params?: unknown[]) {
-      const r = await p.query(sql, params);
-      return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
-    },
-    close: () => p.end(),
-    end: () => p.end(),
-  };
-}
-
 async function failover(t: Test, synchronous: boolean): Promise<void> {
   const seed = runSeed();
   t.comment(`seed ${seed} (FAULTS_SEED=${seed} replays it)`);
@@ -71,14 +56,14 @@ async function failover(t: Test, synchronous: boolean): Promise<void> {
     init: (data, run) => run('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '-D', data, '-R', '-X', 'stream', '--no-sync']),
   });
   clusters.push(standby);
-  const admin = pool(primary.url);
+  const admin = sqlPool(primary.url);
   if (synchronous) {
     await admin.query("ALTER SYSTEM SET synchronous_standby_names = '*'");
     await admin.query('SELECT pg_reload_conf()');
   }
   const want = synchronous ? 'sync' : 'async';
   await waitFor(`the standby streaming (${want})`, async () => (await admin.query<{ s: string }>('SELECT sync_state AS s FROM pg_stat_replication')).rows[0]?.s === want, 20_000, 100);
-  await admin.end();
+  await admin.close();
 
   const hosts = `127.0.0.1:${primary.port},127.0.0.1:${standby.port}`;
   ts = await startTestServer({
@@ -90,8 +75,8 @@ async function failover(t: Test, synchronous: boolean): Promise<void> {
     },
   });
   const server = ts;
-  const onStandby = pool(`postgres://postgres@127.0.0.1:${standby.port}/${server.tdb.name}`);
-  t.teardown(() => onStandby.end());
+  const onStandby = sqlPool(`postgres://postgres@127.0.0.1:${standby.port}/${server.tdb.name}`);
+  t.teardown(() => onStandby.close());
   const watch = watchExit(server.server);
 
   const writers: Writer[] = [];

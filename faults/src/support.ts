@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import type { ServerMessage } from '@json-sync/core';
-import type { ServerProcess, SqlPool, TestClient } from '@json-sync/test-support';
+import { mulberry32, type ServerProcess, type SqlPool, type TestClient } from '@json-sync/test-support';
 
 /** FAULTS_LONG=1 (npm run test:faults) selects the long form of every case. */
 export const LONG = process.env.FAULTS_LONG === '1';
@@ -31,17 +31,10 @@ export function runSeed(): number {
 
 /** A small, fast, seeded generator (mulberry32): the same seed gives the same run. */
 export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
   /** Uniform in [0, 1). */
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  readonly next: () => number;
+  constructor(seed: number) {
+    this.next = mulberry32(seed);
   }
   /** Integer in [lo, hi]. */
   int(lo: number, hi: number): number {

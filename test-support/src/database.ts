@@ -46,7 +46,8 @@ export interface TestDatabaseOptions {
 
 const INT8 = pg.types.builtins.INT8;
 
-function sqlPool(url: string): SqlPool {
+/** A small pool on `url` for a test's own reads and writes (BIGINT read as numbers, as the server reads them). */
+export function sqlPool(url: string): SqlPool {
   const pool = new pg.Pool({
     connectionString: url,
     max: 4,

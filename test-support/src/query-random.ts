@@ -1,19 +1,10 @@
 import type { JsonObject, JsonValue, QueryableDocument } from '@json-sync/core';
+import { mulberry32 } from './random.js';
 
 /**
  * Random documents and queries for the differential tests of the query language: every backend's
  * answer to every query must equal the reference evaluator's. Seeded, so a failure replays.
  */
-
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ['open', 'done', 'Open', 'high', 'low', 'audio', 'synth', 'pad', 'émile', 'Zürich', '日本', '😀', '', 'a b', 'Z', 'zz'];
 const FIELDS = ['s', 'n', 'b', 'tags', 'meta.x', 'meta.y', 'items.k', 'items.v', 'deep.a.b', 'missing'];

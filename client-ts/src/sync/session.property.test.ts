@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { applyPatch, newUuid, reversePatch, type JsonObject, type PatchOp, type ServerMessage } from '@json-sync/core';
+import { mulberry32 } from '@json-sync/test-support';
 import { SyncError } from '../errors.js';
 import { ModelServer } from '../test-support/model-server.js';
 import { engineParts, ScriptedWire, type Parts } from '../test-support/parts.js';
@@ -17,16 +18,6 @@ import { UndoStack } from './undo.js';
 
 const SEEDS = 20;
 const STEPS = 400;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random patch operations on `content` that apply to it (some of which would fail if applied twice). */
 function randomOps(content: JsonObject, rnd: () => number): PatchOp[] {

@@ -12,6 +12,7 @@ import {
   type PatchOp,
   type ServerMessage,
 } from '@json-sync/core';
+import { mulberry32 } from '@json-sync/test-support';
 import type { DocumentRow } from '../store/documents.js';
 
 // Random document histories for the change-log property of the storage conformance suite: each is
@@ -20,14 +21,9 @@ import type { DocumentRow } from '../store/documents.js';
 // everything the change log must say about one of them once it has been applied.
 
 class Rng {
-  constructor(private s: number) {}
-  /** mulberry32 */
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) | 0;
-    let x = this.s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  readonly next: () => number;
+  constructor(seed: number) {
+    this.next = mulberry32(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);
