@@ -20,11 +20,16 @@ export interface SenderParts {
 const MAX_IN_FLIGHT = 512;
 /**
  * Payload (characters of its JSON) of the unanswered mutations on the connection: once reached,
- * nothing more goes until answers free room (a single change of any size still goes). Large documents would otherwise put tens of megabytes
- * into the socket at once: every other message (a page request, a ping) waits behind them, and a
- * dropped connection sends them all again.
+ * nothing more goes until answers free room (a single change of any size still goes). Large
+ * documents would otherwise put tens of megabytes into the socket at once: every other message
+ * (a page request, a ping) waits behind them, and a dropped connection sends them all again.
  */
 export const MAX_IN_FLIGHT_PAYLOAD = 8 * 1024 * 1024;
+
+/** Whether a window of `count` unanswered mutations with `payload` characters has room for one more. */
+function hasRoom(count: number, payload: number): boolean {
+  return count < MAX_IN_FLIGHT && (payload < MAX_IN_FLIGHT_PAYLOAD || count === 0);
+}
 
 /**
  * Sends the outbox: each document's oldest unanswered change, many documents at once, and keeps
@@ -33,9 +38,9 @@ export const MAX_IN_FLIGHT_PAYLOAD = 8 * 1024 * 1024;
  * idempotency check. When it may send is the session's to say (`mayPump`).
  */
 export class Sender {
-  private readonly inFlight = new Map<string, { entry: OutboxEntry; bytes: number }>(); // mutation_id →
+  private readonly inFlight = new Map<string, { entry: OutboxEntry; payload: number }>(); // mutation_id →
   private readonly inFlightDocs = new Set<string>();
-  private inFlightBytes = 0;
+  private inFlightPayload = 0;
   /** The payload size of each message built and not yet sent (`message` to `track`). */
   private readonly built = new WeakMap<ClientMessage, number>();
   private readonly coolingDown = new Map<string, number>(); // mutation_id → earliest resend time
@@ -52,11 +57,6 @@ export class Sender {
     return this.inFlight.has(mutationId);
   }
 
-  /** Whether the window has room for another mutation. */
-  private get room(): boolean {
-    return this.inFlight.size < MAX_IN_FLIGHT && (this.inFlightBytes < MAX_IN_FLIGHT_PAYLOAD || this.inFlight.size === 0);
-  }
-
   /** Pumps on the next turn (never inside a transaction: a send must follow the commit of what it sends). */
   schedule(): void {
     if (this.scheduled || this.p.isClosed()) return;
@@ -71,9 +71,9 @@ export class Sender {
     const { p } = this;
     if (p.isClosed() || !p.wire.live || !p.mayPump()) return;
     if (p.store.inTransaction) return this.schedule();
+    if (!hasRoom(this.inFlight.size, this.inFlightPayload)) return;
     const now = Date.now();
     let nextRetry = Infinity;
-    if (!this.room) return;
     const batch: OutboxEntry[] = [];
     for (const entry of p.outbox.heads()) {
       if (this.inFlight.size + batch.length >= MAX_IN_FLIGHT) break;
@@ -86,14 +86,14 @@ export class Sender {
       batch.push(entry);
     }
     if (batch.length > 0) {
-      // Built one by one while the window's bytes have room: a message is built only to be sent.
+      // Built one by one while the window has room: a message is built only to be sent.
       const messages = p.store.transaction(() => {
         const out: ClientMessage[] = [];
-        let bytes = this.inFlightBytes;
+        let payload = this.inFlightPayload;
         for (const entry of batch) {
-          if (bytes >= MAX_IN_FLIGHT_PAYLOAD && this.inFlight.size + out.length > 0) break;
+          if (!hasRoom(this.inFlight.size + out.length, payload)) break;
           const message = this.message(entry);
-          bytes += this.built.get(message)!;
+          payload += this.built.get(message)!;
           out.push(message);
         }
         return out;
@@ -118,7 +118,7 @@ export class Sender {
    */
   prepare(entry: OutboxEntry): ClientMessage | null {
     const { p } = this;
-    if (!p.wire.live || !p.mayPump() || !this.room) return null;
+    if (!p.wire.live || !p.mayPump() || !hasRoom(this.inFlight.size, this.inFlightPayload)) return null;
     if (this.inFlightDocs.has(entry.documentId) || !p.outbox.isHead(entry)) return null;
     return this.message(entry);
   }
@@ -129,10 +129,10 @@ export class Sender {
   }
 
   private track(entry: OutboxEntry, message: ClientMessage): void {
-    const bytes = this.built.get(message) ?? 0;
-    this.inFlight.set(entry.mutationId, { entry, bytes });
+    const payload = this.built.get(message) ?? 0;
+    this.inFlight.set(entry.mutationId, { entry, payload });
     this.inFlightDocs.add(entry.documentId);
-    this.inFlightBytes += bytes;
+    this.inFlightPayload += payload;
   }
 
   /** An answer for `mutationId` arrived (or will never come): its slot is free, so the pump runs again. */
@@ -142,7 +142,7 @@ export class Sender {
     if (!sent) return;
     this.inFlight.delete(mutationId);
     this.inFlightDocs.delete(sent.entry.documentId);
-    this.inFlightBytes -= sent.bytes;
+    this.inFlightPayload -= sent.payload;
     this.schedule();
   }
 
@@ -156,7 +156,7 @@ export class Sender {
   reset(): void {
     this.inFlight.clear();
     this.inFlightDocs.clear();
-    this.inFlightBytes = 0;
+    this.inFlightPayload = 0;
   }
 
   close(): void {
