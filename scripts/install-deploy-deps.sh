@@ -7,22 +7,9 @@
 # Idempotent: installed packages are only checked, the configuration is rewritten.
 set -euo pipefail
 
-packages=(haproxy podman runc mmdebstrap uidmap fuse-overlayfs)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
-  if ! install; then
-    echo "install-deploy-deps: apt-get update"
-    apt-get update -qq
-    install
-  fi
-  echo "install-deploy-deps: installed ${missing[*]}"
-else
-  echo "install-deploy-deps: already installed: ${packages[*]}"
-fi
+# shellcheck source=apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
+apt_install_missing install-deploy-deps haproxy podman runc mmdebstrap uidmap fuse-overlayfs
 
 # Only root's podman is configured here (CI and the tests run as root); a user's own
 # ~/.config/containers/containers.conf still wins for that user.
