@@ -11,6 +11,14 @@ export const ERROR_CODES = [
   // query_documents: the query breaks a rule of the language (the message names the part), or ran past the time limit.
   'invalid_query',
   'query_timeout',
+  // Attachments (request_id names the request): no attachment of that id that this user may read;
+  // larger than max_attachment_bytes; over the user's attachment_quota_bytes; the bytes' SHA-256 is
+  // not the id (nothing kept); a binary frame out of place (wrong offset, past the length, no upload open).
+  'attachment_not_found',
+  'attachment_too_large',
+  'attachment_quota_exceeded',
+  'attachment_digest_mismatch',
+  'invalid_chunk',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

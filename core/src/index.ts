@@ -9,3 +9,4 @@ export * from './patch.js';
 export * from './title.js';
 export * as schema from './schema.js';
 export * from './query/index.js';
+export * from './attachments/index.js';

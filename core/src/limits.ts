@@ -17,6 +17,10 @@ export interface Limits {
   max_email_length: number;
   /** Longest document title, in Unicode code points. */
   max_title_code_points: number;
+  /** Largest attachment, in bytes: a larger `upload_attachment` is refused before any byte is stored. */
+  max_attachment_bytes: number;
+  /** Most attachment bytes one user may hold (their uploads, finished and in progress); 0: no quota. */
+  attachment_quota_bytes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -27,6 +31,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   max_changes_page: 500,
   max_email_length: 254,
   max_title_code_points: 128,
+  max_attachment_bytes: 1024 * 1024 * 1024,
+  attachment_quota_bytes: 0,
 });
 
 /** Auth window: a signed timestamp more than this many seconds from the server's clock is refused. */

@@ -2,6 +2,7 @@ import { AUTH_ERROR_REASONS, ERROR_CODES } from './errors.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import type { JsonObject, JsonValue } from './json-value.js';
 import type { PatchOp } from './patch.js';
+import { ATTACHMENT_ID_PATTERN, MAX_CONTENT_TYPE_LENGTH } from './attachments/reference.js';
 import * as s from './schema.js';
 
 /**
@@ -24,6 +25,9 @@ const NULLABLE_JSON = s.unknownValue() as s.Schema<JsonValue | null>;
 
 /** Names a query_documents request in its reply: the client's own token, echoed as it was sent. */
 export const REQUEST_ID = s.string({ min: 1, max: 128, pattern: /^[\x21-\x7e]+$/, describe: '1 to 128 printable ASCII characters' });
+
+const ATTACHMENT_ID = s.string({ pattern: ATTACHMENT_ID_PATTERN, describe: '"sha256-" and 64 lowercase hex digits' });
+const CONTENT_TYPE = s.string({ min: 3, max: MAX_CONTENT_TYPE_LENGTH });
 
 /** Revisions are 32-bit in storage; a larger base can only be garbage. */
 const REVISION = s.count({ min: 1, max: 2 ** 31 - 1 });
@@ -53,6 +57,9 @@ export const limitsSchema = s.object({
   max_changes_page: s.count({ min: 1 }),
   max_email_length: s.count({ min: 1 }),
   max_title_code_points: s.count({ min: 1 }),
+  // Servers before attachments do not send these; a client reads DEFAULT_LIMITS' values then.
+  max_attachment_bytes: s.optional(s.count()),
+  attachment_quota_bytes: s.optional(s.count()),
 });
 
 // ---- client → server -------------------------------------------------------------------------
@@ -101,6 +108,22 @@ export const clientMessages = {
   // The query language of docs/queries.md over the authenticated user's live documents; the
   // query itself is checked by core's parseQuery, which names the offending part.
   query_documents: s.object({ type: s.literal('query_documents'), query: s.requiredValue('a query object: docs/queries.md'), request_id: REQUEST_ID }),
+  // Attachments (docs/protocol.md, Attachments). An upload: announce it, wait for upload_ready's
+  // offset (what this user's earlier attempt left stored), then send UploadChunk frames from there.
+  upload_attachment: s.object({
+    type: s.literal('upload_attachment'),
+    attachment: ATTACHMENT_ID,
+    length: s.count(),
+    content_type: s.optional(CONTENT_TYPE),
+    request_id: REQUEST_ID,
+  }),
+  // A download from `offset` (default 0) to the end: download_ready, DownloadChunk frames, download_complete.
+  download_attachment: s.object({
+    type: s.literal('download_attachment'),
+    attachment: ATTACHMENT_ID,
+    offset: s.optional(s.count()),
+    request_id: REQUEST_ID,
+  }),
 } as const;
 
 export type ClientMessageType = keyof typeof clientMessages;
@@ -230,12 +253,28 @@ export const serverMessages = {
     next: s.optional(s.nullable(s.string())),
     count: s.optional(s.count()),
   }),
+  /** Send UploadChunk frames from `offset`; bytes before it are stored already (an earlier attempt's). */
+  upload_ready: s.object({ type: s.literal('upload_ready'), request_id: REQUEST_ID, attachment: ATTACHMENT_ID, offset: s.count() }),
+  /** The upload's bytes up to `received` are stored: the uploader's window moves on. */
+  upload_progress: s.object({ type: s.literal('upload_progress'), attachment: ATTACHMENT_ID, received: s.count() }),
+  /** Every byte arrived and matched the id: the attachment is this user's. Also the answer to an upload of one they have. */
+  attachment_uploaded: s.object({ type: s.literal('attachment_uploaded'), request_id: REQUEST_ID, attachment: ATTACHMENT_ID, length: s.count() }),
+  /** DownloadChunk frames from `offset` follow, up to `length`, then download_complete. */
+  download_ready: s.object({
+    type: s.literal('download_ready'),
+    request_id: REQUEST_ID,
+    attachment: ATTACHMENT_ID,
+    length: s.count(),
+    content_type: CONTENT_TYPE,
+    offset: s.count(),
+  }),
+  download_complete: s.object({ type: s.literal('download_complete'), request_id: REQUEST_ID, attachment: ATTACHMENT_ID }),
   error: s.object({
     type: s.literal('error'),
     code: s.oneOf(ERROR_CODES),
     message: s.string(),
     mutation_id: s.optional(UUID),
-    /** The query_documents request this error answers. */
+    /** The query_documents, upload_attachment or download_attachment request this error answers. */
     request_id: s.optional(REQUEST_ID),
   }),
 } as const;
