@@ -10,7 +10,8 @@
  * ONE RULE. Every function returns a SyncResult and writes what it produces through out-parameters
  * (NULL-checked: a NULL out-parameter is SYNC_RESULT_INVALID_INPUT). The exceptions cannot fail:
  * sync_last_error_message() (the error channel itself), and the functions that free —
- * sync_engine_destroy(), sync_listener_remove(), sync_live_query_close(), sync_string_free() — which accept NULL. Types
+ * sync_engine_destroy(), sync_listener_remove(), sync_live_query_close(), sync_string_free(),
+ * sync_bytes_free() — which accept NULL. Types
  * and enumerations are named Sync*, functions sync_*, constants SYNC_*.
  *
  * The original system's names (struct CSyncEngine, enum CSyncResult, Success, sync_engine_create,
@@ -55,7 +56,8 @@
  * MEMORY
  * - Strings passed in are copied; the caller keeps ownership.
  * - Strings returned through `char **out_*` belong to the caller and are freed with
- *   sync_string_free(). On failure *out_* is set to NULL.
+ *   sync_string_free(), bytes returned through `void **out_*` with sync_bytes_free(). On failure
+ *   *out_* is set to NULL.
  * - Strings returned through `const char **out_*` (sync_library_version) and
  *   sync_last_error_message()'s belong to the library: never free or write them.
  * - Strings inside SyncEventData live until the callback returns; copy what you keep.
@@ -149,7 +151,12 @@ typedef enum SyncEventType {
     SYNC_EVENT_CONFLICT_DETECTED = 6,    /* content: the server's version; error: how it was resolved */
     SYNC_EVENT_CONNECTION_LOST = 7,
     SYNC_EVENT_CONNECTION_ATTEMPTED = 8, /* numeric_data: attempt number */
-    SYNC_EVENT_CONNECTION_SUCCEEDED = 9
+    SYNC_EVENT_CONNECTION_SUCCEEDED = 9,
+    /* Attachments: document_id and title NULL; content: the attachment's reference as JSON text;
+       boolean_data: true for an upload, false for a download. */
+    SYNC_EVENT_ATTACHMENT_PROGRESS = 10,  /* numeric_data: bytes moved so far */
+    SYNC_EVENT_ATTACHMENT_COMPLETED = 11, /* numeric_data: the attachment's length */
+    SYNC_EVENT_ATTACHMENT_FAILED = 12     /* error: the reason; numeric_data: bytes moved so far */
 } SyncEventType;
 
 /** One event. Pointers are NULL when not applicable and live until the callback returns. */
@@ -226,6 +233,9 @@ SYNC_API SyncResult sync_library_version(const char **out_version);
 
 /** Frees a string this library returned through a `char **`. NULL is fine. */
 SYNC_API void sync_string_free(char *str);
+
+/** Frees bytes this library returned through a `void **` (sync_engine_get_attachment). NULL is fine. */
+SYNC_API void sync_bytes_free(void *bytes);
 
 /** The calling thread's last error message; "" when none. Never NULL; owned by the library: never freed by the caller. */
 SYNC_API const char *sync_last_error_message(void);
@@ -409,6 +419,81 @@ SYNC_API SyncResult sync_engine_watch_query(SyncEngineHandle *engine, const char
  */
 SYNC_API void sync_live_query_close(SyncLiveQuery *query);
 
+/* ---- attachments (docs/protocol.md, "Attachments") ------------------------------------------ */
+
+/**
+ * Binary assets beside the documents. A document refers to one by value, anywhere in its content,
+ * with its reference: {"$attachment": "sha256-<64 hex>", "length": n, "content_type": "..."} — the
+ * JSON text the add functions answer, to put into a document as it is. The attachment id is the
+ * "sha256-..." string: the SHA-256 of the bytes, so the same bytes are the same attachment, and
+ * adding them again is harmless. Attachments are immutable: to change one, add the new bytes and
+ * update the reference.
+ *
+ * Adding stores the bytes in the local database and queues them for upload, which goes on in the
+ * background (resumed after a lost connection or a restart); other devices of the user fetch them
+ * when they need them. Progress, completion and failure of uploads and downloads arrive as
+ * SYNC_EVENT_ATTACHMENT_* events through sync_engine_process_events().
+ *
+ * The calls that move an attachment's bytes (add, add_file, get, save) take time growing with its
+ * size, and a save with the network: they are not bound by call_timeout_ms but wait up to an hour
+ * (SYNC_RESULT_TIMEOUT then, outcome unknown: repeating the call is safe). They block the calling
+ * thread only: the engine keeps syncing and queueing events meanwhile. Paths are UTF-8.
+ */
+
+/**
+ * Adds `length` bytes (NULL with 0: an empty attachment) of type `content_type` (NULL:
+ * "application/octet-stream"; else a MIME type of at most 255 characters, else
+ * SYNC_RESULT_INVALID_INPUT). *out_reference gets its reference as JSON text; free it with
+ * sync_string_free(). The bytes are copied: the caller may free them as soon as this returns.
+ */
+SYNC_API SyncResult sync_engine_add_attachment(SyncEngineHandle *engine, const void *bytes, size_t length, const char *content_type,
+                                               char **out_reference);
+
+/**
+ * Adds the contents of the file at `path`, like sync_engine_add_attachment(). The engine's thread
+ * streams the file into the database (it never holds it whole in memory, and keeps delivering
+ * events and answering other calls meanwhile); this call blocks the calling thread until it is
+ * stored. A file that cannot be read: SYNC_RESULT_NOT_FOUND (missing) or SYNC_RESULT_INVALID_INPUT.
+ */
+SYNC_API SyncResult sync_engine_add_attachment_file(SyncEngineHandle *engine, const char *path, const char *content_type,
+                                                    char **out_reference);
+
+/**
+ * The attachment's bytes from the local database only (never the network): *out_bytes gets a copy
+ * (never NULL on success, even for 0 bytes; free it with sync_bytes_free()) and *out_length its
+ * length. SYNC_RESULT_NOT_FOUND when they are not here (yet): fetch them with
+ * sync_engine_fetch_attachment() or sync_engine_save_attachment(). On failure *out_bytes is NULL
+ * and *out_length 0.
+ */
+SYNC_API SyncResult sync_engine_get_attachment(SyncEngineHandle *engine, const char *attachment_id, void **out_bytes, size_t *out_length);
+
+/**
+ * Writes the attachment's bytes to the file at `path` (created or replaced), downloading them first
+ * when they are not local — a download checked against the id before any byte is kept. Streams: a
+ * large attachment is never held whole in memory. SYNC_RESULT_CONNECTION when they must be fetched
+ * and the engine is offline; SYNC_RESULT_NOT_FOUND when the server has no such attachment for this
+ * user (one of the user's devices must have uploaded it); an unwritable path is an error too.
+ */
+SYNC_API SyncResult sync_engine_save_attachment(SyncEngineHandle *engine, const char *attachment_id, const char *path);
+
+/**
+ * Starts downloading the attachment into the local database and returns at once. Then, through
+ * sync_engine_process_events(): SYNC_EVENT_ATTACHMENT_PROGRESS events (boolean_data false), then
+ * one SYNC_EVENT_ATTACHMENT_COMPLETED (sync_engine_get_attachment() has the bytes from then on) or
+ * SYNC_EVENT_ATTACHMENT_FAILED (error says why).
+ */
+SYNC_API SyncResult sync_engine_fetch_attachment(SyncEngineHandle *engine, const char *attachment_id);
+
+/**
+ * What this engine knows of the attachment, as JSON text {"local": bool (the bytes are here),
+ * "received": bytes of an unfinished download, "length": n, "uploaded": bool (the server has
+ * confirmed them)}; free it with sync_string_free(). SYNC_RESULT_NOT_FOUND when nothing.
+ */
+SYNC_API SyncResult sync_engine_attachment_state(SyncEngineHandle *engine, const char *attachment_id, char **out_json);
+
+/** Attachments added here that the server has not confirmed yet (queued or uploading). */
+SYNC_API SyncResult sync_engine_count_pending_attachments(SyncEngineHandle *engine, uint64_t *out_count);
+
 /* ---- events -------------------------------------------------------------------------------- */
 
 /**
@@ -428,7 +513,8 @@ SYNC_API void sync_listener_remove(SyncListener *listener);
 /**
  * Delivers queued events to the callbacks, on the calling thread; *processed (may be NULL) gets the
  * count. The queue holds at most event_queue_limit events: when full, a DocumentUpdated replaces
- * the queued update of the same document; otherwise the oldest event is dropped, and the next
+ * the queued update of the same document, an ATTACHMENT_PROGRESS the queued progress of the same
+ * transfer; otherwise the oldest event is dropped, and the next
  * delivery starts with one SYNC_EVENT_SYNC_ERROR whose numeric_data is the number dropped.
  */
 SYNC_API SyncResult sync_engine_process_events(SyncEngineHandle *engine, uint32_t *processed);

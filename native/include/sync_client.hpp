@@ -383,6 +383,64 @@ class sync_engine {
   void undo(const std::string &id) { check(sync_engine_undo(handle(), id.c_str())); }
   void redo(const std::string &id) { check(sync_engine_redo(handle(), id.c_str())); }
 
+  // ---- attachments (sync_client.h, "attachments") ----
+
+  /**
+   * Adds the bytes as an attachment; returns its reference as JSON text, to put into a document as it
+   * is. An empty `content_type`: application/octet-stream.
+   */
+  std::string add_attachment(const std::vector<uint8_t> &bytes, const std::string &content_type = std::string()) {
+    return add_attachment(bytes.empty() ? nullptr : bytes.data(), bytes.size(), content_type);
+  }
+  std::string add_attachment(const void *bytes, size_t length, const std::string &content_type = std::string()) {
+    char *reference = nullptr;
+    check(sync_engine_add_attachment(handle(), bytes, length, content_type.empty() ? nullptr : content_type.c_str(), &reference));
+    return detail::take(reference);
+  }
+  /** Adds the file's contents (streamed by the engine; this thread waits until they are stored). */
+  std::string add_attachment_file(const std::string &path, const std::string &content_type = std::string()) {
+    char *reference = nullptr;
+    check(sync_engine_add_attachment_file(handle(), path.c_str(), content_type.empty() ? nullptr : content_type.c_str(), &reference));
+    return detail::take(reference);
+  }
+  /** The attachment's bytes from the local database; throws SYNC_RESULT_NOT_FOUND when they are not here (fetch them). */
+  std::vector<uint8_t> attachment(const std::string &attachment_id) {
+    void *bytes = nullptr;
+    size_t length = 0;
+    check(sync_engine_get_attachment(handle(), attachment_id.c_str(), &bytes, &length));
+    std::unique_ptr<void, void (*)(void *)> owned(bytes, sync_bytes_free);
+    const uint8_t *first = static_cast<const uint8_t *>(owned.get());
+    return std::vector<uint8_t>(first, first + length);
+  }
+  /** Writes the attachment to `path`, downloading it first when it is not local. */
+  void save_attachment(const std::string &attachment_id, const std::string &path) {
+    check(sync_engine_save_attachment(handle(), attachment_id.c_str(), path.c_str()));
+  }
+  /** Starts a download; progress and the outcome arrive as SYNC_EVENT_ATTACHMENT_* events. */
+  void fetch_attachment(const std::string &attachment_id) { check(sync_engine_fetch_attachment(handle(), attachment_id.c_str())); }
+  /** {"local", "received", "length", "uploaded"}; throws SYNC_RESULT_NOT_FOUND when the engine knows nothing of it. */
+  std::string attachment_state(const std::string &attachment_id) {
+    char *json = nullptr;
+    check(sync_engine_attachment_state(handle(), attachment_id.c_str(), &json));
+    return detail::take(json);
+  }
+  uint64_t count_pending_attachments() {
+    uint64_t n = 0;
+    check(sync_engine_count_pending_attachments(handle(), &n));
+    return n;
+  }
+  /**
+   * The attachment id ("sha256-...") of a reference as the library writes it (add_attachment's
+   * result, an attachment event's content); empty when `reference_json` holds none.
+   */
+  static std::string attachment_id_of(const std::string &reference_json) {
+    static const char key[] = "\"$attachment\":\"";
+    std::string::size_type at = reference_json.find(key);
+    if (at == std::string::npos) return std::string();
+    std::string::size_type start = at + sizeof key - 1, end = reference_json.find('"', start);
+    return end == std::string::npos ? std::string() : reference_json.substr(start, end - start);
+  }
+
   // ---- queries (docs/queries.md) ----
 
   /** Answers a query from the local database on this thread: {"documents": [...], "next": cursor|null} or {"count": n}. */

@@ -12,7 +12,7 @@
 
 #include "sync_client.h"
 
-/** "DocumentCreated", …, "ConnectionSucceeded"; "Unknown" for other values. Never NULL. */
+/** "DocumentCreated", …, "AttachmentFailed" (the TypeScript EventType names); "Unknown" for other values. Never NULL. */
 static inline const char *sync_event_type_name(int event_type) {
     switch (event_type) {
         case SYNC_EVENT_DOCUMENT_CREATED: return "DocumentCreated";
@@ -25,6 +25,9 @@ static inline const char *sync_event_type_name(int event_type) {
         case SYNC_EVENT_CONNECTION_LOST: return "ConnectionLost";
         case SYNC_EVENT_CONNECTION_ATTEMPTED: return "ConnectionAttempted";
         case SYNC_EVENT_CONNECTION_SUCCEEDED: return "ConnectionSucceeded";
+        case SYNC_EVENT_ATTACHMENT_PROGRESS: return "AttachmentProgress";
+        case SYNC_EVENT_ATTACHMENT_COMPLETED: return "AttachmentCompleted";
+        case SYNC_EVENT_ATTACHMENT_FAILED: return "AttachmentFailed";
         default: return "Unknown";
     }
 }

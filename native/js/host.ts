@@ -40,8 +40,8 @@ export interface HostOptions {
 export interface Reply {
   code: ResultCode;
   message?: string;
-  /** What the C side receives as text (the only kind of value it reads). */
-  value?: string;
+  /** What the C side receives: text, or bytes (an attachment's). */
+  value?: string | Buffer;
 }
 
 const LOG = { debug: 0, info: 1, warn: 2, error: 3 } as const;
@@ -292,6 +292,35 @@ export function start(bridge: Bridge, options: HostOptions, extra: Readonly<Reco
       watches.get(key)?.();
       watches.delete(key);
     },
+    add_attachment(id, { bytes, content_type }) {
+      return JSON.stringify(engineOf(id).addAttachment(bytes, contentTypeOption(content_type)));
+    },
+    async add_attachment_file(id, { path, content_type }) {
+      return JSON.stringify(await engineOf(id).addAttachmentFile(path, contentTypeOption(content_type)));
+    },
+    get_attachment(id, { attachment_id }) {
+      const bytes = engineOf(id).readAttachment(attachment_id);
+      if (!bytes) throw new SyncError('not_found', `attachment ${attachment_id} is not in the local store (fetch it first)`);
+      return bytes;
+    },
+    async save_attachment(id, { attachment_id, path }) {
+      await engineOf(id).saveAttachment(attachment_id, path);
+    },
+    fetch_attachment(id, { attachment_id }) {
+      // Answered at once: how the download goes, the C caller learns from the engine's attachment
+      // events, which report a failure too — the promise's rejection adds nothing to them.
+      engineOf(id)
+        .fetchAttachment(attachment_id)
+        .catch(() => {});
+    },
+    attachment_state(id, { attachment_id }) {
+      const state = engineOf(id).attachmentState(attachment_id);
+      if (!state) throw new SyncError('not_found', `this engine knows no attachment ${attachment_id}`);
+      return JSON.stringify(state);
+    },
+    pending_attachment_uploads(id) {
+      return String(engineOf(id).pendingAttachmentUploads());
+    },
     /** What is committed locally is already durable: every engine closes at once. */
     async shutdown() {
       const all = [...engines.values()];
@@ -304,7 +333,8 @@ export function start(bridge: Bridge, options: HostOptions, extra: Readonly<Reco
 
 /** Answers each call with its handler's value (text, or nothing) or, when it throws, the error's result code. */
 function dispatcher(handlers: Readonly<Record<string, AnyHandler>>): Dispatch {
-  const answer = (value: unknown): Reply => (typeof value === 'string' ? { code: RESULT_CODES.SUCCESS, value } : { code: RESULT_CODES.SUCCESS });
+  const answer = (value: unknown): Reply =>
+    typeof value === 'string' || Buffer.isBuffer(value) ? { code: RESULT_CODES.SUCCESS, value } : { code: RESULT_CODES.SUCCESS };
   const fail = (err: unknown): Reply => {
     if (err instanceof Refused) return err.reply;
     if (err instanceof SyncError) return { code: resultCodeOf(err.code), message: err.message };
@@ -332,6 +362,11 @@ export function databasePathOf(url: string): string | null {
     if (q !== -1) path = path.slice(0, q);
   }
   return path === '' ? null : path;
+}
+
+/** A C content_type (NULL: the engine's default) as the engine's option. */
+function contentTypeOption(contentType: string | null): { contentType?: string } {
+  return contentType === null ? {} : { contentType };
 }
 
 /** Runs `use` and zeroes `key` (the bridge's copy of C's key bytes) after it, whatever happens. */

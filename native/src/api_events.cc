@@ -80,7 +80,7 @@ SYNC_API SyncResult sync_engine_add_listener(SyncEngineHandle *engine, int filte
     if (out) *out = nullptr;
     if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
     if (!callback) return Fail(SYNC_RESULT_INVALID_INPUT, "callback is NULL");
-    if (filter < SYNC_EVENT_ALL || filter > SYNC_EVENT_CONNECTION_SUCCEEDED) {
+    if (filter < SYNC_EVENT_ALL || filter > SYNC_EVENT_ATTACHMENT_FAILED) {
       return Fail(SYNC_RESULT_INVALID_INPUT, "filter must be SYNC_EVENT_ALL or a SyncEventType");
     }
     auto listener = std::make_shared<SyncListener>(SyncListener{engine, callback, context, filter});

@@ -10,14 +10,25 @@ namespace sync_client {
 namespace {
 thread_local std::string last_error;
 
+bool IsLowerHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
 /** A lowercase canonical UUID: 8-4-4-4-12 lowercase hex digits. */
 bool IsUuid(const char *s) {
   for (int i = 0; i < 36; i++) {
     char c = s[i];
     bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+    if (dash ? c != '-' : !IsLowerHex(c)) return false;
   }
   return s[36] == '\0';
+}
+
+/** An attachment id: "sha256-" and the 64 lowercase hex digits of the bytes' SHA-256. */
+bool IsAttachmentId(const char *s) {
+  if (std::strncmp(s, "sha256-", 7) != 0) return false;
+  for (int i = 7; i < 7 + 64; i++) {
+    if (!IsLowerHex(s[i])) return false;
+  }
+  return s[7 + 64] == '\0';
 }
 }  // namespace
 
@@ -51,6 +62,15 @@ bool CheckId(const char *id) {
   if (!CheckStrings({{"id", id}})) return false;
   if (!IsUuid(id)) {
     last_error = "id must be a lowercase canonical UUID";
+    return false;
+  }
+  return true;
+}
+
+bool CheckAttachmentId(const char *attachment_id) {
+  if (!CheckStrings({{"attachment_id", attachment_id}})) return false;
+  if (!IsAttachmentId(attachment_id)) {
+    last_error = "attachment_id must be \"sha256-\" and 64 lowercase hex digits";
     return false;
   }
   return true;

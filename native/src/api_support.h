@@ -26,6 +26,8 @@ const char *LastErrorMessage();
 bool CheckStrings(std::initializer_list<std::pair<const char *, const char *>> args);
 /** CheckStrings for a document id, which must also be a lowercase canonical UUID. */
 bool CheckId(const char *id);
+/** CheckStrings for an attachment id, which must also be "sha256-" and 64 lowercase hex digits. */
+bool CheckAttachmentId(const char *attachment_id);
 
 /**
  * The checks of a call answered on the calling thread: a reachable engine, and not the runtime's
@@ -56,13 +58,23 @@ SyncResult Guard(F &&body) noexcept {
 /** Removes the engine's listeners of this callback and context at once; returns how many (api_events.cc). */
 size_t RemoveCallbackListeners(SyncEngineHandle *engine, SyncEventCallback callback, void *context);
 
-/** Runs one engine operation on the JS thread; on success hands the reply to `on_success`. */
+/**
+ * Runs one engine operation on the JS thread, waiting up to `timeout_ms`; on success hands the reply
+ * (whose bytes it may take) to `on_success`.
+ */
+template <typename OnSuccess>
+SyncResult RunWaiting(SyncEngineHandle *engine, uint32_t timeout_ms, OpCall op, OnSuccess &&on_success) {
+  if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
+  Reply r = Bridge::instance().call(std::move(op), engine->id, timeout_ms);
+  if (r.code != SYNC_RESULT_SUCCESS) return Fail(r.code, r.message.empty() ? "the operation failed" : r.message);
+  return on_success(r);
+}
+
+/** RunWaiting for the engine's call_timeout_ms. */
 template <typename OnSuccess>
 SyncResult Run(SyncEngineHandle *engine, OpCall op, OnSuccess &&on_success) {
   if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
-  Reply r = Bridge::instance().call(std::move(op), engine->id, engine->call_timeout_ms);
-  if (r.code != SYNC_RESULT_SUCCESS) return Fail(r.code, r.message.empty() ? "the operation failed" : r.message);
-  return on_success(r);
+  return RunWaiting(engine, engine->call_timeout_ms, std::move(op), std::forward<OnSuccess>(on_success));
 }
 
 SyncResult Run(SyncEngineHandle *engine, Op<NoResult> op);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <variant>
 
 #include "sync_client.h"
@@ -47,6 +48,17 @@ Reply ReplyFrom(Napi::Value value) {
   if (v.IsString()) {
     r.has_text = true;
     r.text = v.As<Napi::String>().Utf8Value();
+  } else if (v.IsBuffer()) {
+    auto buffer = v.As<Napi::Buffer<uint8_t>>();
+    r.bytes.reset(static_cast<uint8_t *>(std::malloc(buffer.Length() > 0 ? buffer.Length() : 1)));
+    if (!r.bytes) {
+      r.code = SYNC_RESULT_UNKNOWN;
+      r.message = "out of memory for the attachment's " + std::to_string(buffer.Length()) + " bytes";
+      return r;
+    }
+    if (buffer.Length() > 0) std::memcpy(r.bytes.get(), buffer.Data(), buffer.Length());
+    r.bytes_length = buffer.Length();
+    r.has_bytes = true;
   }
   return r;
 }
@@ -84,7 +96,7 @@ void FinishFailed(napi_env env, const std::shared_ptr<Pending> &p) {
   p->finish(ErrorReply(SYNC_RESULT_NOT_INITIALIZED, "the engine's runtime stopped while handling the call"));
 }
 
-/** A scalar as a JS value: null, boolean, number, string or Buffer. */
+/** A scalar as a JS value: null, boolean, number, string or Buffer (of key bytes or other bytes). */
 napi_status ToJs(napi_env env, const Scalar &scalar, napi_value *out) {
   if (std::holds_alternative<bool>(scalar)) return napi_get_boolean(env, std::get<bool>(scalar), out);
   if (std::holds_alternative<double>(scalar)) return napi_create_double(env, std::get<double>(scalar), out);
@@ -93,6 +105,7 @@ napi_status ToJs(napi_env env, const Scalar &scalar, napi_value *out) {
   if (const auto *secret = std::get_if<std::shared_ptr<const SecretBytes>>(&scalar)) {
     return napi_create_buffer_copy(env, (*secret)->size(), (*secret)->data(), nullptr, out);
   }
+  if (const auto *bytes = std::get_if<ByteCopy>(&scalar)) return napi_create_buffer_copy(env, (*bytes)->size(), (*bytes)->data(), nullptr, out);
   return napi_get_null(env, out);
 }
 
@@ -218,7 +231,8 @@ Reply Bridge::call(OpCall op, uint64_t engine, uint32_t timeout_ms) {
   if (!p->done_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return p->done; })) {
     return ErrorReply(SYNC_RESULT_TIMEOUT, "the engine did not answer within " + std::to_string(timeout_ms) + " ms; the outcome is unknown");
   }
-  return p->reply;
+  // The JS side finished it and never touches it again: its bytes move to the caller uncopied.
+  return std::move(p->reply);
 }
 
 void Bridge::attach(uint64_t engine, std::shared_ptr<EventQueue> queue, std::shared_ptr<PublishedState> state) {

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,12 +18,23 @@
 
 namespace sync_client {
 
-/** The JS side's answer to one call; `code` is a SyncResult value; `text` the value it answered, if any. */
+/** Memory from malloc, handed to the C caller as it is (sync_bytes_free frees it). */
+using MallocBytes = std::unique_ptr<uint8_t, decltype(&std::free)>;
+
+/**
+ * The JS side's answer to one call; `code` is a SyncResult value; `text` or `bytes` the value it
+ * answered, if any. Move-only: `bytes` (an attachment, up to a gigabyte) is copied once, from the
+ * JS Buffer into memory the C caller then owns.
+ */
 struct Reply {
   int code = 0;
   std::string message;
   bool has_text = false;
   std::string text;
+  bool has_bytes = false;
+  /** Never null when has_bytes (a 0-byte answer is a 1-byte allocation), so NULL always means "no answer" to a C caller. */
+  MallocBytes bytes{nullptr, &std::free};
+  size_t bytes_length = 0;
 };
 
 using LogSink = void (*)(int level, const char *message, void *context);

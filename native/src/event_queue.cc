@@ -73,11 +73,24 @@ size_t EventQueue::BytesOf(const Event &e) {
   return n;
 }
 
+std::optional<std::string> EventQueue::SubjectOf(const Event &e) {
+  if (e.type == SYNC_EVENT_ATTACHMENT_PROGRESS || e.type == SYNC_EVENT_ATTACHMENT_COMPLETED || e.type == SYNC_EVENT_ATTACHMENT_FAILED) {
+    // One attachment's upload and its download are two transfers; the reference names the attachment.
+    if (!e.content) return std::nullopt;
+    return std::string(e.flag ? "upload " : "download ") + *e.content;
+  }
+  if (e.document_id) return "document " + *e.document_id;
+  return std::nullopt;
+}
+
+bool EventQueue::Absorbs(const Event &e) { return e.type == SYNC_EVENT_DOCUMENT_UPDATED || e.type == SYNC_EVENT_ATTACHMENT_PROGRESS; }
+
 void EventQueue::DropOldest() {
   const Slot &oldest = slots_.front();
-  if (oldest.event.type == SYNC_EVENT_DOCUMENT_UPDATED && oldest.event.document_id) {
-    auto it = updates_.find(*oldest.event.document_id);
-    if (it != updates_.end() && it->second == oldest.seq) updates_.erase(it);
+  std::optional<std::string> subject = SubjectOf(oldest.event);
+  if (subject) {
+    auto it = absorbing_.find(*subject);
+    if (it != absorbing_.end() && it->second == oldest.seq) absorbing_.erase(it);
   }
   bytes_ -= BytesOf(oldest.event);
   slots_.pop_front();
@@ -87,9 +100,10 @@ void EventQueue::DropOldest() {
 void EventQueue::place(Event event) {
   size_t size = BytesOf(event);
   bool full = slots_.size() >= limit_ || bytes_ + size > kMaxBytes;
-  if (full && event.type == SYNC_EVENT_DOCUMENT_UPDATED && event.document_id) {
-    auto it = updates_.find(*event.document_id);
-    if (it != updates_.end()) {
+  std::optional<std::string> subject = SubjectOf(event);
+  if (full && subject && Absorbs(event)) {
+    auto it = absorbing_.find(*subject);
+    if (it != absorbing_.end()) {
       // Seqs rise along the queue, with gaps where live query diffs took theirs.
       auto at = std::lower_bound(slots_.begin(), slots_.end(), it->second, [](const Slot &slot, uint64_t seq) { return slot.seq < seq; });
       Event &queued = at->event;
@@ -100,11 +114,11 @@ void EventQueue::place(Event event) {
   }
   while (!slots_.empty() && (slots_.size() >= limit_ || bytes_ + size > kMaxBytes)) DropOldest();
   uint64_t seq = next_seq_++;
-  if (event.document_id) {
-    // Only the last event of a document may absorb later updates: merging across a delete or a
-    // re-create would reorder them.
-    if (event.type == SYNC_EVENT_DOCUMENT_UPDATED) updates_[*event.document_id] = seq;
-    else updates_.erase(*event.document_id);
+  if (subject) {
+    // Only the last event of a subject may absorb later ones: merging across a delete or a
+    // re-create (a transfer's end) would reorder them.
+    if (Absorbs(event)) absorbing_[*subject] = seq;
+    else absorbing_.erase(*subject);
   }
   bytes_ += size;
   slots_.push_back(Slot{seq, std::move(event)});
@@ -143,7 +157,7 @@ EventQueue::Batch EventQueue::drain() {
   }
   slots_.clear();
   live_.clear();
-  updates_.clear();
+  absorbing_.clear();
   bytes_ = 0;
   batch.dropped = dropped_;
   dropped_ = 0;

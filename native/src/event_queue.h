@@ -24,9 +24,10 @@ struct Event {
 };
 
 /**
- * Document and connection events are bounded: past `limit` events (or kMaxBytes of content), a DocumentUpdated replaces the queued
- * update of the same document — when no other event of that document follows it, so order is
- * kept — and otherwise the oldest event is dropped and counted. The
+ * Document, connection and attachment events are bounded: past `limit` events (or kMaxBytes of content), a DocumentUpdated replaces the queued
+ * update of the same document, and an AttachmentProgress the queued progress of the same transfer
+ * — when no other event of that document or transfer follows it, so order is kept — and otherwise
+ * the oldest event is dropped and counted. The
  * host learns of waiting events through a notify callback (once per drain) and an eventfd that
  * stays readable while the queue is not empty. A live query's diffs (kLiveQueryEvent) are never
  * dropped or merged — a watch applies each to the result before — and count toward no limit: they
@@ -64,14 +65,19 @@ class EventQueue {
     Event event;
   };
   static size_t BytesOf(const Event &e);
+  /** What an event is about, for merging: a document, or one attachment's upload or download; nullopt: nothing to merge with. */
+  static std::optional<std::string> SubjectOf(const Event &e);
+  /** Whether the event, when the queue is full, replaces the queued one of its subject (DocumentUpdated, AttachmentProgress). */
+  static bool Absorbs(const Event &e);
   /** Queues a bounded event (under mutex_): merged, or after dropping the oldest, when full. */
   void place(Event event);
   void DropOldest();
   std::mutex mutex_;
   std::deque<Slot> slots_;
   std::deque<Slot> live_;
-  // document id → seq of its queued DocumentUpdated, for coalescing.
-  std::unordered_map<std::string, uint64_t> updates_;
+  // subject (SubjectOf) → seq of its queued DocumentUpdated or AttachmentProgress, when that is the
+  // subject's last queued event: what a later one of the same kind replaces when the queue is full.
+  std::unordered_map<std::string, uint64_t> absorbing_;
   uint64_t next_seq_ = 0;
   size_t limit_;
   uint64_t dropped_ = 0;

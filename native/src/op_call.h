@@ -41,8 +41,20 @@ struct KeyBytes {
   size_t size;
 };
 
-/** null, a boolean, a number (every uint32_t is exact as a double), a string, or key bytes (a Buffer in JS). */
-using Scalar = std::variant<std::nullptr_t, bool, double, std::string, std::shared_ptr<const SecretBytes>>;
+/** Bytes as the C caller passed them (not owned): an attachment's. */
+struct ByteSpan {
+  const void *data;
+  size_t size;
+};
+
+/**
+ * A call's copy of a ByteSpan: the caller's memory may be gone by the time the JS thread runs a call
+ * that timed out. Shared by the call's copies, like SecretBytes.
+ */
+using ByteCopy = std::shared_ptr<const std::vector<uint8_t>>;
+
+/** null, a boolean, a number (every uint32_t is exact as a double), a string, key bytes or other bytes (each a Buffer in JS). */
+using Scalar = std::variant<std::nullptr_t, bool, double, std::string, std::shared_ptr<const SecretBytes>, ByteCopy>;
 
 // The builders the generated code uses: a plain converting constructor would turn a const char *
 // into a bool (C++17's variant).
@@ -51,6 +63,10 @@ inline Scalar OptionalString(const char *s) { return s ? String(s) : Scalar(null
 inline Scalar Number(uint32_t n) { return Scalar(std::in_place_type<double>, static_cast<double>(n)); }
 inline Scalar Boolean(bool b) { return Scalar(std::in_place_type<bool>, b); }
 inline Scalar Secret(KeyBytes k) { return k.data ? Scalar(std::make_shared<const SecretBytes>(k.data, k.size)) : Scalar(nullptr); }
+inline Scalar Bytes(ByteSpan b) {
+  const auto *first = static_cast<const uint8_t *>(b.data);
+  return Scalar(std::in_place_type<ByteCopy>, std::make_shared<const std::vector<uint8_t>>(first, first + b.size));
+}
 
 struct Field {
   const char *name;
@@ -69,8 +85,9 @@ struct OpCall {
   std::vector<Argument> arguments;
 };
 
-/** What an operation answers besides its code: a string (TextResult), which the reply must hold, or nothing. */
+/** What an operation answers besides its code: a string (TextResult) or bytes (BytesResult), which the reply must hold, or nothing. */
 struct TextResult {};
+struct BytesResult {};
 struct NoResult {};
 
 /** An OpCall whose result type the compiler knows: RunText takes only Op<TextResult>. */

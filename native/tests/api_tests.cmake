@@ -2,7 +2,8 @@
 # document round trips, events, listener handles, conflicts, bad input on every function,
 # concurrent callers, reads on the caller's thread while the engine writes and checkpoints, TLS trust,
 # encryption at rest.
-set(_c_api_tests c_api_open c_api_documents c_api_events c_api_listeners c_api_conflicts c_api_bad_input c_api_threads c_api_reads c_api_queries c_api_encryption)
+set(_c_api_tests c_api_open c_api_documents c_api_events c_api_listeners c_api_conflicts c_api_bad_input c_api_threads c_api_reads c_api_queries c_api_encryption
+  c_api_attachments c_api_attachments_bad_input)
 sync_test(c_api_open SOURCES c_api_open.c harness.c TIMEOUT 60)
 sync_test(c_api_documents SOURCES c_api_documents.c harness.c TIMEOUT 90)
 sync_test(c_api_events SOURCES c_api_events.c harness.c TIMEOUT 90)
@@ -14,6 +15,11 @@ sync_test(c_api_reads SOURCES c_api_reads.c harness.c TIMEOUT 120)
 sync_test(c_api_queries SOURCES c_api_queries.c harness.c TIMEOUT 120)
 # Encryption at rest: no text on disk, wrong/missing/short keys, rekey, key copies zeroed in memory.
 sync_test(c_api_encryption SOURCES c_api_encryption.c harness.c TIMEOUT 120)
+
+# Attachments: round trips of chunk-boundary sizes and a multi-MB file between two engines of a user
+# through the server, download events, saves (online and offline); bad input on every function.
+sync_test(c_api_attachments SOURCES c_api_attachments.c harness.c TIMEOUT 240)
+sync_test(c_api_attachments_bad_input SOURCES c_api_attachments_bad_input.c harness.c TIMEOUT 60)
 
 # tls_ca_file against the real sync server over wss:// (tls-fixture.mjs starts it through the shared
 # test fixture with a certificate a throwaway CA signed): trusted engines sync, untrusted ones are refused.

@@ -176,7 +176,7 @@ static const Case cases[] = {
     {"get_conflicts(out NULL)", SYNC_RESULT_INVALID_INPUT},
     {"register_event_callback(callback NULL)", SYNC_RESULT_INVALID_INPUT},
     {"register_event_callback(filter -2)", SYNC_RESULT_INVALID_INPUT},
-    {"register_event_callback(filter 10)", SYNC_RESULT_INVALID_INPUT},
+    {"register_event_callback(filter 13)", SYNC_RESULT_INVALID_INPUT},
     {"unregister_event_callback(callback NULL)", SYNC_RESULT_INVALID_INPUT},
     {"unregister_event_callback(never registered)", SYNC_RESULT_NOT_FOUND},
     /* 49: invalid JSON → INVALID_INPUT */
@@ -290,7 +290,7 @@ static const Case cases[] = {
     {"add_listener(NULL engine)", SYNC_RESULT_NOT_INITIALIZED},
     {"add_listener(callback NULL)", SYNC_RESULT_INVALID_INPUT},
     {"add_listener(filter -2)", SYNC_RESULT_INVALID_INPUT},
-    {"add_listener(filter 10)", SYNC_RESULT_INVALID_INPUT},
+    {"add_listener(filter 13)", SYNC_RESULT_INVALID_INPUT},
     /* 153: sync_engine_create_documents */
     {"create_documents(NULL engine)", SYNC_RESULT_NOT_INITIALIZED},
     {"create_documents(json_array NULL)", SYNC_RESULT_INVALID_INPUT},
@@ -366,7 +366,7 @@ static int run_case(int i) {
     case 43: return sync_engine_get_conflicts(e, NULL);
     case 44: return sync_engine_register_event_callback(e, NULL, NULL, -1);
     case 45: return sync_engine_register_event_callback(e, noop_event, NULL, -2);
-    case 46: return sync_engine_register_event_callback(e, noop_event, NULL, 10);
+    case 46: return sync_engine_register_event_callback(e, noop_event, NULL, SYNC_EVENT_ATTACHMENT_FAILED + 1);
     case 47: return sync_engine_unregister_event_callback(e, NULL, NULL);
     case 48: return sync_engine_unregister_event_callback(e, noop_event, &out_count);
 
@@ -450,7 +450,7 @@ static int run_case(int i) {
     case 149: return sync_engine_add_listener(NULL, SYNC_EVENT_ALL, noop_event, NULL, &out_listener);
     case 150: return sync_engine_add_listener(e, SYNC_EVENT_ALL, NULL, NULL, &out_listener);
     case 151: return sync_engine_add_listener(e, -2, noop_event, NULL, &out_listener);
-    case 152: return sync_engine_add_listener(e, 10, noop_event, NULL, &out_listener);
+    case 152: return sync_engine_add_listener(e, SYNC_EVENT_ATTACHMENT_FAILED + 1, noop_event, NULL, &out_listener);
     case 153: return sync_engine_create_documents(NULL, "[{}]", &out_json);
     case 154: return sync_engine_create_documents(e, NULL, &out_json);
     case 155: return sync_engine_create_documents(e, "[{\"title\":\"no out\"}]", NULL);

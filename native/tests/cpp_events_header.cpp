@@ -37,7 +37,10 @@ int main() {
   CHECK(name_is(SYNC_EVENT_CONNECTION_SUCCEEDED, "ConnectionSucceeded"));
   CHECK(name_is(99, "Unknown"));
   CHECK(name_is(-1, "Unknown"));
-  CHECK(name_is(10, "Unknown"));
+  CHECK(name_is(SYNC_EVENT_ATTACHMENT_PROGRESS, "AttachmentProgress"));
+  CHECK(name_is(SYNC_EVENT_ATTACHMENT_COMPLETED, "AttachmentCompleted"));
+  CHECK(name_is(SYNC_EVENT_ATTACHMENT_FAILED, "AttachmentFailed"));
+  CHECK(name_is(13, "Unknown"));
   CHECK(SyncEngine::get_version() == SYNC_CLIENT_VERSION);
 
   // The alias in use, as the seed's examples use it: an engine, a callback, process_events.

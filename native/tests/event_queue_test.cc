@@ -1,7 +1,7 @@
 // The event queue's contract, for the eventfd and the pipe variant alike: the fd is readable from
 // the first event after a drain until the next drain; a drain hands out everything in order; when
-// full, a DocumentUpdated replaces the queued update of its document, other events drop the oldest
-// (and are counted); live query diffs are never dropped or merged, and keep their place in the order.
+// full, a DocumentUpdated replaces the queued update of its document and an AttachmentProgress the
+// queued progress of its transfer, other events drop the oldest (and are counted); live query diffs are never dropped or merged, and keep their place in the order.
 #include <poll.h>
 
 #include <cstdio>
@@ -73,6 +73,28 @@ int main() {
   for (const Event &e : batch.events) order += (e.type == sync_client::ops::kLiveQueryEvent ? "diff:" + *e.content : *e.document_id) + " ";
   CHECK(order == "b diff:{\"first\":true} c diff:{\"second\":true} d ");
   if (order != "b diff:{\"first\":true} c diff:{\"second\":true} d ") std::fprintf(stderr, "order: %s\n", order.c_str());
+
+  // Full: an attachment's progress replaces the queued progress of the same transfer (an upload and
+  // a download of it are two), never across its end.
+  auto progress = [](int type, bool upload, uint64_t bytes) {
+    Event e = event(type, "", "{\"$attachment\":\"sha256-aa\"}");
+    e.flag = upload;
+    e.numeric = bytes;
+    return e;
+  };
+  queue.push(progress(SYNC_EVENT_ATTACHMENT_PROGRESS, true, 1));
+  queue.push(progress(SYNC_EVENT_ATTACHMENT_PROGRESS, false, 10));
+  queue.push(progress(SYNC_EVENT_ATTACHMENT_PROGRESS, true, 2));
+  queue.push(progress(SYNC_EVENT_ATTACHMENT_PROGRESS, true, 3));    // full: replaces the upload's 2
+  queue.push(progress(SYNC_EVENT_ATTACHMENT_PROGRESS, false, 20));  // full: replaces the download's 10
+  queue.push(progress(SYNC_EVENT_ATTACHMENT_COMPLETED, true, 4));   // full: drops the oldest (the upload's 1)
+  queue.push(progress(SYNC_EVENT_ATTACHMENT_PROGRESS, true, 5));    // full, but after the upload's end: drops the oldest (the download's 20)
+  batch = queue.drain();
+  CHECK(batch.dropped == 2);
+  order.clear();
+  for (const Event &e : batch.events) order += std::to_string(e.type) + (e.flag ? "u" : "d") + std::to_string(e.numeric) + " ";
+  CHECK(order == "10u3 11u4 10u5 ");
+  if (order != "10u3 11u4 10u5 ") std::fprintf(stderr, "order: %s\n", order.c_str());
 
   // Diffs alone past the limit: every one kept, in order.
   for (int i = 0; i < 100; i++) queue.push(diff(1, std::to_string(i)));

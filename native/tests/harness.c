@@ -135,3 +135,42 @@ int test_count_occurrences(const char *text, const char *needle) {
   for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
   return n;
 }
+
+bool test_write_file(const char *path, const void *bytes, size_t length) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return false;
+  bool ok = (length == 0 || fwrite(bytes, 1, length, f) == length);
+  return fclose(f) == 0 && ok;
+}
+
+unsigned char *test_read_file(const char *path, size_t *length) {
+  *length = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t size = 0, capacity = 65536;
+  unsigned char *bytes = malloc(capacity);
+  size_t got;
+  while (bytes && (got = fread(bytes + size, 1, capacity - size, f)) > 0) {
+    size += got;
+    if (size == capacity) {
+      unsigned char *grown = realloc(bytes, capacity *= 2);
+      if (!grown) free(bytes);
+      bytes = grown;
+    }
+  }
+  fclose(f);
+  if (bytes) *length = size;
+  return bytes;
+}
+
+bool test_attachment_id_of_file(const char *path, char out[72]) {
+  char command[600];
+  snprintf(command, sizeof command, "sha256sum '%s'", path);
+  FILE *p = popen(command, "r");
+  if (!p) return false;
+  char hex[65] = {0};
+  bool ok = fscanf(p, "%64s", hex) == 1 && strlen(hex) == 64;
+  ok = pclose(p) == 0 && ok;
+  if (ok) snprintf(out, 72, "sha256-%s", hex);
+  return ok;
+}

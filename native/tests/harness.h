@@ -72,6 +72,15 @@ uint64_t test_count_documents(SyncEngineHandle *engine);
 /** How many times `needle` occurs in `text` (not overlapping). */
 int test_count_occurrences(const char *text, const char *needle);
 
+/** Writes `length` bytes to `path` (created or truncated); false on failure. */
+bool test_write_file(const char *path, const void *bytes, size_t length);
+
+/** The file's bytes (malloc'd, never NULL unless it cannot be read: free them) and *length. */
+unsigned char *test_read_file(const char *path, size_t *length);
+
+/** "sha256-" and the file's SHA-256 in lowercase hex, by coreutils' sha256sum (independent of the library); false on failure. */
+bool test_attachment_id_of_file(const char *path, char out[72]);
+
 extern int test_failures;
 
 #define CHECK(cond)                                                                                         \

@@ -19,7 +19,7 @@ t.test('the generated C++ headers are what the contract says (else: npm run gene
 t.test('the C++ side calls every operation through a generated function, never by its name', async (t) => {
   const header = readFileSync(join(root, 'native/src/contract/engine_ops.h'), 'utf8');
   for (const name of Object.keys(ENGINE_OPS)) t.match(header, `{{"${name}", `, name);
-  const sources = ['api_engine.cc', 'api_documents.cc', 'api_support.h', 'api_support.cc', 'runtime.cc', 'test_hooks.cc'].map((f) =>
+  const sources = ['api_engine.cc', 'api_documents.cc', 'api_attachments.cc', 'api_support.h', 'api_support.cc', 'runtime.cc', 'test_hooks.cc'].map((f) =>
     readFileSync(join(root, 'native/src', f), 'utf8'),
   );
   for (const name of [...Object.keys(ENGINE_OPS), ...Object.keys(TEST_OPS)]) {

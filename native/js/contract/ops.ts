@@ -79,6 +79,33 @@ export const ENGINE_OPS = {
     result: 'nothing',
   },
   unwatch_query: { doc: 'Closes live query watch_id (nothing when it is closed already).', args: { watch_id: 'u32' }, result: 'nothing' },
+  add_attachment: {
+    doc: 'Stores the bytes as an attachment of the engine (queued for upload); answers its reference as JSON text.',
+    args: { bytes: 'bytes', content_type: 'string?' },
+    result: 'text',
+  },
+  add_attachment_file: {
+    doc: 'Streams the file into the engine\'s attachment store (queued for upload); answers its reference as JSON text.',
+    args: { path: 'string', content_type: 'string?' },
+    result: 'text',
+  },
+  get_attachment: { doc: 'The attachment\'s bytes from the local store; not_found when they are not there.', args: { attachment_id: 'string' }, result: 'bytes' },
+  save_attachment: {
+    doc: 'Writes the attachment\'s bytes to path, fetching them from the server first when they are not local.',
+    args: { attachment_id: 'string', path: 'string' },
+    result: 'nothing',
+  },
+  fetch_attachment: {
+    doc: 'Starts downloading the attachment and answers at once: progress, completion or failure come back as events.',
+    args: { attachment_id: 'string' },
+    result: 'nothing',
+  },
+  attachment_state: {
+    doc: 'What the engine knows of the attachment, as JSON {local, received, length, uploaded}; not_found when nothing.',
+    args: { attachment_id: 'string' },
+    result: 'text',
+  },
+  pending_attachment_uploads: { doc: 'How many attachments wait to be uploaded, as decimal text.', args: {}, result: 'text' },
   shutdown: { doc: 'At process exit: closes every engine at once.', args: {}, result: 'nothing' },
 } as const satisfies OpTable<RecordName>;
 

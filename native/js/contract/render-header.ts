@@ -24,7 +24,7 @@ function banner(source: string): string {
   );
 }
 
-const isScalar = (type: string): type is ScalarType => ['string', 'string?', 'u32', 'bool', 'secret?'].includes(type);
+const isScalar = (type: string): type is ScalarType => ['string', 'string?', 'u32', 'bool', 'secret?', 'bytes'].includes(type);
 
 /** The C++ type of a parameter (or, with `member`, of a record's field). */
 function cppType(type: string, member = false): string {
@@ -35,6 +35,8 @@ function cppType(type: string, member = false): string {
       return 'const char *';
     case 'secret?':
       return 'KeyBytes';
+    case 'bytes':
+      return 'ByteSpan';
     case 'u32':
       return 'uint32_t';
     case 'bool':
@@ -59,6 +61,8 @@ function encode(type: string, expression: string): string {
       return `OptionalString(${expression})`;
     case 'secret?':
       return `Secret(${expression})`;
+    case 'bytes':
+      return `Bytes(${expression})`;
     case 'u32':
       return `Number(${expression})`;
     case 'bool':
@@ -89,7 +93,7 @@ function renderOps(table: OpTable): string {
       const args = Object.entries(spec.args);
       const params = args.map(([arg, type]) => declare(type, arg)).join(', ');
       const values = args.map(([arg, type]) => `{"${arg}", ${encode(type, arg)}}`).join(', ');
-      const result = spec.result === 'text' ? 'TextResult' : 'NoResult';
+      const result = { text: 'TextResult', bytes: 'BytesResult', nothing: 'NoResult' }[spec.result];
       return [`/** ${name}: ${spec.doc} */`, `inline Op<${result}> ${camel(name)}(${params}) { return {{"${name}", {${values}}}}; }`, ''].join('\n');
     })
     .join('\n');

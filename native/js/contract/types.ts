@@ -7,15 +7,20 @@
 /**
  * `string?` is text or null (a NULL `const char *` on the C++ side); `u32` a whole number that fits
  * uint32_t; `secret?` key bytes or null — a Buffer the handler zeroes once used, from a C++ copy
- * zeroed when the call is freed (op_call.h's SecretBytes).
+ * zeroed when the call is freed (op_call.h's SecretBytes); `bytes` a Buffer of the C caller's bytes
+ * (an attachment's), copied once on the C side so a call that timed out never reads freed memory.
  */
-export type ScalarType = 'string' | 'string?' | 'u32' | 'bool' | 'secret?';
+export type ScalarType = 'string' | 'string?' | 'u32' | 'bool' | 'secret?' | 'bytes';
 
 /** A record: named scalars, marshalled as one JavaScript object. */
 export type RecordSpec = Readonly<Record<string, ScalarType>>;
 
-/** `text`: the operation answers a string (the C side requires one); `nothing`: it answers only its code. */
-export type ResultType = 'text' | 'nothing';
+/**
+ * `text`: the operation answers a string (the C side requires one); `bytes`: it answers a Buffer,
+ * which the C side copies once into memory the caller frees (sync_bytes_free); `nothing`: it answers
+ * only its code.
+ */
+export type ResultType = 'text' | 'bytes' | 'nothing';
 
 export interface OpSpec<RecordName extends string = string> {
   /** One line for the generated C++ function's comment. */
@@ -35,7 +40,9 @@ type ScalarValue<T extends ScalarType> = T extends 'string'
       ? number
       : T extends 'secret?'
         ? Buffer | null
-        : boolean;
+        : T extends 'bytes'
+          ? Buffer
+          : boolean;
 
 export type RecordValue<R extends RecordSpec> = { readonly [K in keyof R]: ScalarValue<R[K]> };
 
@@ -50,7 +57,7 @@ export type ArgsOf<Spec extends OpSpec, Records extends Readonly<Record<string, 
   readonly [K in keyof Spec['args']]: ArgValue<Spec['args'][K], Records>;
 };
 
-export type ResultOf<Spec extends OpSpec> = Spec['result'] extends 'text' ? string : void;
+export type ResultOf<Spec extends OpSpec> = Spec['result'] extends 'text' ? string : Spec['result'] extends 'bytes' ? Buffer : void;
 
 /**
  * One handler per operation of `Table`, typed by it: a missing or an extra handler, a wrong argument

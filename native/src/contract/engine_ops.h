@@ -113,6 +113,27 @@ inline Op<NoResult> WatchQuery(uint32_t watch_id, const std::string &query, bool
 /** unwatch_query: Closes live query watch_id (nothing when it is closed already). */
 inline Op<NoResult> UnwatchQuery(uint32_t watch_id) { return {{"unwatch_query", {{"watch_id", Number(watch_id)}}}}; }
 
+/** add_attachment: Stores the bytes as an attachment of the engine (queued for upload); answers its reference as JSON text. */
+inline Op<TextResult> AddAttachment(ByteSpan bytes, const char *content_type) { return {{"add_attachment", {{"bytes", Bytes(bytes)}, {"content_type", OptionalString(content_type)}}}}; }
+
+/** add_attachment_file: Streams the file into the engine's attachment store (queued for upload); answers its reference as JSON text. */
+inline Op<TextResult> AddAttachmentFile(const std::string &path, const char *content_type) { return {{"add_attachment_file", {{"path", String(path)}, {"content_type", OptionalString(content_type)}}}}; }
+
+/** get_attachment: The attachment's bytes from the local store; not_found when they are not there. */
+inline Op<BytesResult> GetAttachment(const std::string &attachment_id) { return {{"get_attachment", {{"attachment_id", String(attachment_id)}}}}; }
+
+/** save_attachment: Writes the attachment's bytes to path, fetching them from the server first when they are not local. */
+inline Op<NoResult> SaveAttachment(const std::string &attachment_id, const std::string &path) { return {{"save_attachment", {{"attachment_id", String(attachment_id)}, {"path", String(path)}}}}; }
+
+/** fetch_attachment: Starts downloading the attachment and answers at once: progress, completion or failure come back as events. */
+inline Op<NoResult> FetchAttachment(const std::string &attachment_id) { return {{"fetch_attachment", {{"attachment_id", String(attachment_id)}}}}; }
+
+/** attachment_state: What the engine knows of the attachment, as JSON {local, received, length, uploaded}; not_found when nothing. */
+inline Op<TextResult> AttachmentState(const std::string &attachment_id) { return {{"attachment_state", {{"attachment_id", String(attachment_id)}}}}; }
+
+/** pending_attachment_uploads: How many attachments wait to be uploaded, as decimal text. */
+inline Op<TextResult> PendingAttachmentUploads() { return {{"pending_attachment_uploads", {}}}; }
+
 /** shutdown: At process exit: closes every engine at once. */
 inline Op<NoResult> Shutdown() { return {{"shutdown", {}}}; }
 
