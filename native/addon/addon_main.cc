@@ -10,10 +10,11 @@
 //   queueFdReadable(engineId)           → whether the queue's eventfd polls readable (0 timeout)
 //   notifyCount(engineId)               installs a counting notify on first use; → calls so far
 //   publishedState(engineId)            → { documents, pending, connected }: what the C calls would answer
-//   callFromThread(op, engineId, args, timeoutMs) → Promise<{code, message, text}>:
+//   callFromThread(op, engineId, args, timeoutMs) → Promise<{code, message, text, bytes}>:
 //                                       Bridge::call on a libuv worker thread (Napi::AsyncWorker); args is an
-//                                       object of strings, numbers, booleans, nulls and objects of those,
-//                                       made into the OpCall the generated functions would make
+//                                       object of strings, numbers, booleans, nulls, Buffers (key bytes),
+//                                       ArrayBuffers (other bytes) and objects of those, made into the
+//                                       OpCall the generated functions would make
 //   stop()                              Bridge::stop: releases the thread-safe function
 #include <napi.h>
 #include <poll.h>
@@ -79,7 +80,11 @@ sync_client::Scalar ScalarOf(const Napi::Value &v) {
     auto bytes = v.As<Napi::Buffer<uint8_t>>();
     return sync_client::Secret({bytes.Data(), bytes.Length()});
   }
-  throw Napi::TypeError::New(v.Env(), "an argument must be a string, number, boolean, null, a Buffer or an object of those");
+  if (v.IsArrayBuffer()) {
+    auto bytes = v.As<Napi::ArrayBuffer>();
+    return sync_client::Bytes({bytes.Data(), bytes.ByteLength()});
+  }
+  throw Napi::TypeError::New(v.Env(), "an argument must be a string, number, boolean, null, a Buffer, an ArrayBuffer or an object of those");
 }
 
 class CallWorker : public Napi::AsyncWorker {
@@ -94,7 +99,7 @@ class CallWorker : public Napi::AsyncWorker {
     for (uint32_t i = 0; i < keys.Length(); i++) {
       std::string key = keys.Get(i).ToString().Utf8Value();
       Napi::Value value = args.Get(key);
-      if (!value.IsObject() || value.IsBuffer()) {
+      if (!value.IsObject() || value.IsBuffer() || value.IsArrayBuffer()) {
         call_.arguments.push_back({Name(key), ScalarOf(value)});
         continue;
       }
@@ -119,6 +124,7 @@ class CallWorker : public Napi::AsyncWorker {
     r.Set("code", Napi::Number::New(env, reply_.code));
     r.Set("message", Napi::String::New(env, reply_.message));
     r.Set("text", reply_.has_text ? Napi::Value(Napi::String::New(env, reply_.text)) : env.Null());
+    if (reply_.has_bytes) r.Set("bytes", Napi::Buffer<uint8_t>::Copy(env, reply_.bytes.get(), reply_.bytes_length));
     deferred_.Resolve(r);
   }
 

@@ -17,6 +17,8 @@ interface Reply {
   code: number;
   message: string;
   text: string | null;
+  /** Only when the answer was bytes. */
+  bytes?: Buffer;
 }
 interface QueuedEvent {
   type: number;
@@ -152,6 +154,32 @@ t.test('key bytes reach dispatch as a Buffer of their own, which the handler may
   t.same([...(received?.key as Buffer)], [...key], 'the same bytes');
   t.not(received?.key, key, 'a copy');
   t.equal(received?.none, null);
+});
+
+t.test('attachment bytes cross both ways as Buffers, copied once each way, empty ones too', async (t) => {
+  const received: Buffer[] = [];
+  handler = (_op, _engineId, args) => {
+    const bytes = args.bytes as Buffer;
+    received.push(bytes);
+    // Answers the bytes reversed: what comes back is what this handler made, not an echo of the call.
+    return { code: SUCCESS, value: Buffer.from(bytes).reverse() };
+  };
+  for (const length of [0, 1, 262145, 3 * 1024 * 1024 + 1]) {
+    const sent = Buffer.alloc(length);
+    for (let i = 0; i < length; i++) sent[i] = (i * 31 + (i >> 8)) & 0xff;
+    const arrayBuffer = sent.buffer.slice(sent.byteOffset, sent.byteOffset + length);
+    const r = await bridge.callFromThread('add_attachment', 1, { bytes: arrayBuffer, content_type: null }, 10000);
+    t.equal(r.code, SUCCESS, `${length} bytes: ${r.message}`);
+    const got = received.at(-1)!;
+    t.ok(Buffer.isBuffer(got), 'the handler gets a Buffer');
+    t.ok(got.equals(sent), `the handler got the ${length} bytes`);
+    t.equal(r.text, null, 'bytes are no text');
+    t.ok(r.bytes?.equals(Buffer.from(sent).reverse()), `the caller got the ${length} bytes answered`);
+  }
+  handler = () => ({ code: SUCCESS, value: 'text' });
+  const text = await bridge.callFromThread('attachment_state', 1, {}, 5000);
+  t.equal(text.text, 'text');
+  t.equal(text.bytes, undefined, 'text is no bytes');
 });
 
 t.test('a dispatch returning a Promise completes the call when it settles', async (t) => {
