@@ -79,14 +79,15 @@ export async function addStream(store: AttachmentStore, source: ByteSource, cont
   const add = new StagedAdd(store, contentType, max);
   try {
     for await (const chunk of source as AsyncIterable<unknown>) {
-      if (isClosed()) throw new SyncError('closed', 'the engine was closed during the add');
+      if (isClosed()) break;
       if (!(chunk instanceof Uint8Array)) throw new SyncError('invalid_input', 'a source must yield Uint8Array chunks (a stream without an encoding)');
       add.write(chunk);
     }
     if (isClosed()) throw new SyncError('closed', 'the engine was closed during the add');
     return add.finish();
   } catch (err) {
-    if (!isClosed()) add.abandon();
+    if (isClosed()) throw new SyncError('closed', 'the engine was closed during the add', { cause: err });
+    add.abandon();
     if (err instanceof SyncError) throw err;
     if (String((err as { code?: unknown }).code).startsWith('SQLITE')) throw new SyncError('database', `storing the attachment failed: ${(err as Error).message}`, { cause: err });
     throw new SyncError('invalid_input', `reading the attachment's bytes failed: ${(err as Error).message}`, { cause: err });

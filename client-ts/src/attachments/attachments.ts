@@ -53,6 +53,8 @@ export interface AttachmentParts {
 
 /** At most this many progress events per second per transfer. */
 const PROGRESS_INTERVAL_MS = 100;
+const EAGER_RETRY_MIN_MS = 1000;
+const EAGER_RETRY_MAX_MS = 5 * 60_000;
 
 interface Waiter {
   resolve: () => void;
@@ -74,8 +76,14 @@ export class Attachments {
   /** Downloads whose bytes are all here and being hashed. */
   private readonly verifying = new Set<string>();
   private readonly lastProgress = new Map<string, number>();
-  /** Eager downloads the server refused: not asked for again in this process. */
-  private readonly refused = new Set<string>();
+  /**
+   * Eager downloads the server refused, with the delay before the next try. A document usually
+   * arrives before its attachment's upload is done (uploads never hold documents up), so a refusal
+   * is tried again later, less and less often.
+   */
+  private readonly retryDelay = new Map<string, number>();
+  /** Refused eager downloads whose next try is scheduled: not asked for before it. */
+  private readonly retrying = new Set<string>();
   /** Contents of documents just written that refer to attachments (eager fetching looks at them after the commit). */
   private arrived: string[] = [];
   private localWrites = 0;
@@ -98,14 +106,14 @@ export class Attachments {
     if (!(bytes instanceof Uint8Array)) throw new SyncError('invalid_input', 'an attachment is a Uint8Array (or Buffer) of bytes');
     const contentType = contentTypeOf(options);
     const { ref } = stored(() => addBytes(this.store, bytes, contentType, this.maxBytes));
-    this.added();
+    this.added(ref);
     return ref;
   }
 
   async addStream(source: ByteSource, options?: AddOptions): Promise<AttachmentRef> {
     const contentType = contentTypeOf(options);
     const { ref } = await addStream(this.store, source, contentType, this.maxBytes, this.p.isClosed);
-    this.added();
+    this.added(ref);
     return ref;
   }
 
@@ -196,6 +204,29 @@ export class Attachments {
 
   /** Takes the server's attachment messages (true), leaving every other to the inbox (false). */
   handles(m: ServerMessage): boolean {
+    return this.guarded(m.type, () => this.route(m));
+  }
+
+  /** A binary frame from the server. */
+  frame(bytes: Buffer): void {
+    this.guarded('a download chunk', () => this.chunk(bytes));
+  }
+
+  /**
+   * Runs a server message's handling: a failure (the local store's, say) is reported and ends
+   * nothing but that message, since it runs inside the socket's own callback.
+   */
+  private guarded(what: string, handle: () => boolean | void): boolean {
+    try {
+      return handle() !== false;
+    } catch (err) {
+      this.p.log.error(`handling ${what} failed: ${(err as Error).stack ?? err}`);
+      this.p.events.emit(EventType.SyncError, { error: `handling ${what} failed: ${(err as Error).message}` });
+      return true;
+    }
+  }
+
+  private route(m: ServerMessage): boolean {
     switch (m.type) {
       case 'upload_ready':
         return this.afterUpload(this.uploader.onReady(m));
@@ -216,8 +247,7 @@ export class Attachments {
     }
   }
 
-  /** A binary frame from the server. */
-  frame(bytes: Buffer): void {
+  private chunk(bytes: Buffer): void {
     const d = decodeAttachmentFrame(bytes);
     if (!d.ok || d.frame.kind !== FrameKind.DownloadChunk) {
       this.p.log.warn(`server sent a binary frame that is not a download chunk (${d.ok ? `kind ${d.frame.kind}` : d.error}); skipped`);
@@ -260,9 +290,14 @@ export class Attachments {
         void this.verify(o.row).finally(() => this.verifying.delete(o.row.id));
         this.downloader.start();
         break;
+      case 'superseded':
+        this.lastProgress.delete(`d${o.id}`);
+        this.settled(o.id, this.store.get(o.id));
+        this.downloader.start();
+        break;
       case 'failed': {
         this.lastProgress.delete(`d${o.id}`);
-        if (o.code === 'attachment_not_found') this.refused.add(o.id);
+        if (o.code === 'attachment_not_found' && this.opts.fetch === 'eager') this.retryLater(o.id);
         const row = this.store.get(o.id);
         const ref = row ? attachmentRef(o.id, row.length, row.content_type) : attachmentRef(o.id, 0);
         this.p.events.emit(EventType.AttachmentFailed, { content: ref as unknown as JsonObject, error: o.error });
@@ -296,6 +331,7 @@ export class Attachments {
       if (now?.blob !== row.blob) return this.settled(row.id, now);
       if (at === row.length && attachmentIdOfDigest(hash.digest()) === row.id) {
         this.store.completeDownload(row.id);
+        this.retryDelay.delete(row.id);
         this.emit(EventType.AttachmentCompleted, row, row.length, false);
         this.resolveWaiters(row.id);
         this.evict(row.id);
@@ -343,7 +379,9 @@ export class Attachments {
     return row;
   }
 
-  private added(): void {
+  /** Bytes were added: they upload, and whoever waited for a download of them has them now. */
+  private added(ref: AttachmentRef): void {
+    this.resolveWaiters(ref.$attachment);
     this.uploader.start();
     this.evict();
   }
@@ -372,11 +410,25 @@ export class Attachments {
     for (const content of contents) {
       for (const ref of attachmentRefs(JSON.parse(content) as JsonObject)) {
         const id = ref.$attachment;
-        if (this.refused.has(id) || this.verifying.has(id) || this.store.get(id)?.state === 'complete') continue;
+        if (this.retrying.has(id) || this.verifying.has(id) || this.store.get(id)?.state === 'complete') continue;
         this.downloader.want(id);
       }
     }
     this.downloader.start();
+  }
+
+  /** An eager download the server refused: asked for again after a delay that doubles each time (1 s to 5 min). */
+  private retryLater(id: string): void {
+    const delay = Math.min(EAGER_RETRY_MAX_MS, (this.retryDelay.get(id) ?? EAGER_RETRY_MIN_MS / 2) * 2);
+    this.retryDelay.set(id, delay);
+    this.retrying.add(id);
+    setTimeout(() => {
+      this.retrying.delete(id);
+      // Offline, the next connection's look at every document asks for it.
+      if (this.p.isClosed() || !this.p.wire.live || this.store.get(id)?.state === 'complete' || this.verifying.has(id)) return;
+      this.downloader.want(id);
+      this.downloader.start();
+    }, delay).unref();
   }
 
   /**

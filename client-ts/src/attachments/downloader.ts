@@ -8,7 +8,9 @@ export type DownloadOutcome =
   | { kind: 'progress'; row: AttachmentRow; bytes: number }
   /** Every byte is stored: the caller checks the digest before the bytes become readable. */
   | { kind: 'received'; row: AttachmentRow }
-  | { kind: 'failed'; id: string; code: string; error: string };
+  | { kind: 'failed'; id: string; code: string; error: string }
+  /** The bytes were added here meanwhile (complete, a row of their own): the download was dropped. */
+  | { kind: 'superseded'; id: string };
 
 const NONE: DownloadOutcome = { kind: 'none' };
 
@@ -91,6 +93,10 @@ export class Downloader {
     const row = c?.row;
     // Frames of a request given up (another offset, a superseded request) are not ours to store.
     if (!c || !row || row.id !== f.attachment || f.offset !== row.received || f.offset + f.bytes.length > row.length) return NONE;
+    if (this.store.get(row.id)?.blob !== row.blob) {
+      this.current = null;
+      return { kind: 'superseded', id: row.id };
+    }
     this.store.appendDownloaded(row, f.offset, f.bytes);
     row.received += f.bytes.length;
     return { kind: 'progress', row, bytes: row.received };

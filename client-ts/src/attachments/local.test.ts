@@ -7,6 +7,7 @@ import Database from 'better-sqlite3-multiple-ciphers';
 import { ATTACHMENT_CHUNK_BYTES, attachmentIdOfDigest } from '@json-sync/core';
 import { SyncEngine } from '../engine.js';
 import { SyncError } from '../errors.js';
+import { refusal } from '../test-support/refusal.js';
 import { filesHolding } from '../test-support/encryption.js';
 import { localEngines } from '../test-support/harness.js';
 
@@ -14,17 +15,6 @@ const C = ATTACHMENT_CHUNK_BYTES;
 const SIZES = [0, 1, C - 1, C, C + 1, 3 * C + 5];
 
 const idOf = (bytes: Uint8Array) => attachmentIdOfDigest(createHash('sha256').update(bytes).digest());
-
-/** The SyncError a call throws or rejects with. */
-async function refusal(fn: () => unknown): Promise<SyncError> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof SyncError) return err;
-    throw err;
-  }
-  throw new Error('did not fail');
-}
 
 /** Pieces of `bytes` of uneven sizes, as a stream would deliver them. */
 async function* pieces(bytes: Uint8Array, sizes = [1, 1000, C + 7, 5]): AsyncGenerator<Uint8Array> {
