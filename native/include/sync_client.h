@@ -221,6 +221,11 @@ typedef struct SyncEngineConfig {
                                         open connections of their own) and zeroes every copy once it no longer needs it.
                                         The caller may zero its own as soon as sync_engine_open() returns. */
     size_t encryption_key_length;    /* 32 with a key, 0 without; any other length is SYNC_RESULT_INVALID_INPUT */
+    /* Added with attachments (older callers pass a struct_size ending before these: the defaults). */
+    bool attachment_fetch_eager;     /* false (default): an attachment's bytes are downloaded when asked for (fetch, save);
+                                        true: every attachment a local document refers to, as soon as the document arrives */
+    uint32_t attachment_cache_mib;   /* MiB of complete attachments kept; default 512. Beyond it, those no local document
+                                        refers to and that are not waiting to upload are removed, least recently used first */
 } SyncEngineConfig;
 
 /* ---- library ------------------------------------------------------------------------------- */
@@ -453,7 +458,8 @@ SYNC_API SyncResult sync_engine_add_attachment(SyncEngineHandle *engine, const v
  * Adds the contents of the file at `path`, like sync_engine_add_attachment(). The engine's thread
  * streams the file into the database (it never holds it whole in memory, and keeps delivering
  * events and answering other calls meanwhile); this call blocks the calling thread until it is
- * stored. A file that cannot be read: SYNC_RESULT_NOT_FOUND (missing) or SYNC_RESULT_INVALID_INPUT.
+ * stored. A file that cannot be read (missing, a directory, not permitted): SYNC_RESULT_INVALID_INPUT,
+ * with the system's reason in the message.
  */
 SYNC_API SyncResult sync_engine_add_attachment_file(SyncEngineHandle *engine, const char *path, const char *content_type,
                                                     char **out_reference);
@@ -472,7 +478,8 @@ SYNC_API SyncResult sync_engine_get_attachment(SyncEngineHandle *engine, const c
  * when they are not local — a download checked against the id before any byte is kept. Streams: a
  * large attachment is never held whole in memory. SYNC_RESULT_CONNECTION when they must be fetched
  * and the engine is offline; SYNC_RESULT_NOT_FOUND when the server has no such attachment for this
- * user (one of the user's devices must have uploaded it); an unwritable path is an error too.
+ * user (one of the user's devices must have uploaded it); SYNC_RESULT_INVALID_INPUT when the path
+ * cannot be written. The file appears whole or not at all (written beside it, then renamed).
  */
 SYNC_API SyncResult sync_engine_save_attachment(SyncEngineHandle *engine, const char *attachment_id, const char *path);
 

@@ -151,6 +151,8 @@ export function start(bridge: Bridge, options: HostOptions, extra: Readonly<Reco
         ...(o.tls_ca_file !== null ? { tlsCa: o.tls_ca_file } : {}),
         queryTimeLimitMs: o.query_time_limit_ms,
         ...(o.encryption_key !== null ? { encryptionKey: o.encryption_key } : {}),
+        attachmentFetch: o.attachment_fetch_eager ? 'eager' : 'lazy',
+        attachmentCacheBytes: o.attachment_cache_mib * 1024 * 1024,
         logger,
         nativeBinding: options.sqliteBinding,
       }));

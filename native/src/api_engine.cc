@@ -34,7 +34,8 @@ constexpr size_t kFirstConfigSize = offsetof(SyncEngineConfig, tls_ca_file);
 /** What the engine itself takes of a config, as the contract's record (the bridge makes it a JS object). */
 sync_client::ops::EngineOptions OptionsOf(const SyncEngineConfig &c) {
   return {c.reconnect_min_ms, c.reconnect_max_ms, c.heartbeat_interval_ms, c.heartbeat_timeout_ms, static_cast<uint32_t>(c.durability),
-          c.client_id, c.start_offline, c.tls_ca_file, c.query_time_limit_ms, {c.encryption_key, c.encryption_key_length}};
+          c.client_id, c.start_offline, c.tls_ca_file, c.query_time_limit_ms, {c.encryption_key, c.encryption_key_length},
+          c.attachment_fetch_eager, c.attachment_cache_mib};
 }
 
 /** The one key length the engine takes from C: raw bytes, never a passphrase (whose bytes could be any length). */
@@ -128,6 +129,7 @@ SYNC_API SyncResult sync_engine_config_init(SyncEngineConfig *config) {
   config->event_queue_limit = 10000;
   config->durability = SYNC_DURABILITY_NORMAL;
   config->query_time_limit_ms = 2000;
+  config->attachment_cache_mib = 512;
   return sync_client::Ok();
 }
 

@@ -1,10 +1,11 @@
 /* Attachments through the C API against the fixture's real server. Engine A adds attachments of
  * 0, 1, 262143, 262144 and 262145 bytes (one chunk is 262144) from memory, and of 0 and 5 MiB + 3
- * bytes from files; each id is the SHA-256 sha256sum computes for the same bytes, and A reads each
+ * bytes from files (each referred to by a document); each id is the SHA-256 sha256sum computes for the same bytes, and A reads each
  * back. A uploads them all (upload events, then no pending upload). Engine B of the same user
  * fetches each: not local before, then SYNC_EVENT_ATTACHMENT_PROGRESS / _COMPLETED events drained
  * by sync_engine_process_events, then the very bytes; the big one arrives in several progress
- * steps that never go backwards. Engine C saves one it never fetched straight to a file, and,
+ * steps that never go backwards. Engine D, opened with attachment_fetch_eager, downloads them all
+ * without being asked, as the documents referring to them arrive. Engine C saves one it never fetched straight to a file, and,
  * offline, is refused another. An attachment no one uploaded: fetch answers at once and fails by
  * event; save and get say not found. */
 #define _GNU_SOURCE
@@ -242,6 +243,23 @@ int main(void) {
   snprintf(saved, sizeof saved, "%s", test_db_path("saved-big"));
   CHECK(sync_engine_save_attachment(b, ids[6], saved) == SYNC_RESULT_SUCCESS);
   CHECK(file_is(saved, bytes[6], lengths[6]));
+
+  /* ---- D, opened with attachment_fetch_eager, downloads what the documents it receives refer to ---- */
+  SyncEngineConfig eager_config;
+  test_config(&eager_config, &env, "att_d", email);
+  eager_config.attachment_fetch_eager = true;
+  SyncEngineHandle *d = NULL;
+  REQUIRE(sync_engine_open(&eager_config, &d) == SYNC_RESULT_SUCCESS);
+  Seen seen_d = {0};
+  REQUIRE(sync_engine_add_listener(d, SYNC_EVENT_ALL, record, &seen_d, NULL) == SYNC_RESULT_SUCCESS);
+  Wait eager_wait = {&seen_d, ids[6]};
+  CHECK(test_pump_until(d, finished, &eager_wait, 60000));
+  for (int i = 1; i < ALL; i++) {
+    Wait each = {&seen_d, ids[i]};
+    CHECK(test_pump_until(d, finished, &each, 30000));
+    CHECK(local_copy_is(d, ids[i], bytes[i], lengths[i]));
+  }
+  sync_engine_destroy(d);
 
   /* ---- C saves one it never fetched, then, offline, is refused ---- */
   SyncEngineHandle *c = test_engine(&env, "att_c", email);

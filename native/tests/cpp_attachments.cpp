@@ -74,7 +74,7 @@ int main() {
   SECTION("errors", {
     CHECK_THROWS_CODE(a.attachment("sha256-nothex"), SYNC_RESULT_INVALID_INPUT);
     CHECK_THROWS_CODE(a.add_attachment(bytes, "not a type"), SYNC_RESULT_INVALID_INPUT);
-    CHECK_THROWS_CODE(a.add_attachment_file(test_db_path("cpp-att-missing")), SYNC_RESULT_NOT_FOUND);
+    CHECK_THROWS_CODE(a.add_attachment_file(test_db_path("cpp-att-missing")), SYNC_RESULT_INVALID_INPUT);
     CHECK_THROWS_CODE(a.fetch_attachment(""), SYNC_RESULT_INVALID_INPUT);
     CHECK_THROWS_CODE(a.attachment_state("sha256-" + std::string(64, '0')), SYNC_RESULT_NOT_FOUND);
     CHECK(sync_engine::attachment_id_of("{\"title\":\"no reference\"}").empty());

@@ -23,6 +23,8 @@ export const RECORDS = {
     query_time_limit_ms: 'u32',
     /** SyncEngineConfig's encryption_key (32 bytes) or null; the host zeroes it once the engine has keyed its file. */
     encryption_key: 'secret?',
+    attachment_fetch_eager: 'bool',
+    attachment_cache_mib: 'u32',
   },
 } as const satisfies Readonly<Record<string, RecordSpec>>;
 

@@ -23,6 +23,8 @@ struct EngineOptions {
   const char *tls_ca_file;  // nullptr: null
   uint32_t query_time_limit_ms;
   KeyBytes encryption_key;  // nullptr: null
+  bool attachment_fetch_eager;
+  uint32_t attachment_cache_mib;
 };
 
 inline Record Encode(const EngineOptions &r) {
@@ -35,7 +37,9 @@ inline Record Encode(const EngineOptions &r) {
           {"start_offline", Boolean(r.start_offline)},
           {"tls_ca_file", OptionalString(r.tls_ca_file)},
           {"query_time_limit_ms", Number(r.query_time_limit_ms)},
-          {"encryption_key", Secret(r.encryption_key)}};
+          {"encryption_key", Secret(r.encryption_key)},
+          {"attachment_fetch_eager", Boolean(r.attachment_fetch_eager)},
+          {"attachment_cache_mib", Number(r.attachment_cache_mib)}};
 }
 
 /** create: Opens the engine of the id the C side allocated; answers the database file's absolute path, which the C side reads. */
