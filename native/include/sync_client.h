@@ -156,7 +156,7 @@ typedef enum SyncEventType {
        boolean_data: true for an upload, false for a download. */
     SYNC_EVENT_ATTACHMENT_PROGRESS = 10,  /* numeric_data: bytes moved so far */
     SYNC_EVENT_ATTACHMENT_COMPLETED = 11, /* numeric_data: the attachment's length */
-    SYNC_EVENT_ATTACHMENT_FAILED = 12     /* error: the reason; numeric_data: bytes moved so far */
+    SYNC_EVENT_ATTACHMENT_FAILED = 12     /* error: the reason */
 } SyncEventType;
 
 /** One event. Pointers are NULL when not applicable and live until the callback returns. */
@@ -475,9 +475,9 @@ SYNC_API SyncResult sync_engine_get_attachment(SyncEngineHandle *engine, const c
 
 /**
  * Writes the attachment's bytes to the file at `path` (created or replaced), downloading them first
- * when they are not local — a download checked against the id before any byte is kept. Streams: a
- * large attachment is never held whole in memory. SYNC_RESULT_CONNECTION when they must be fetched
- * and the engine is offline; SYNC_RESULT_NOT_FOUND when the server has no such attachment for this
+ * when they are not local — a download checked against the id before any byte is kept (and kept
+ * locally). Streams: a large attachment is never held whole in memory. SYNC_RESULT_CONNECTION when
+ * they must be fetched and the engine is not connected (offline, or still connecting); SYNC_RESULT_NOT_FOUND when the server has no such attachment for this
  * user (one of the user's devices must have uploaded it); SYNC_RESULT_INVALID_INPUT when the path
  * cannot be written. The file appears whole or not at all (written beside it, then renamed).
  */
@@ -487,7 +487,10 @@ SYNC_API SyncResult sync_engine_save_attachment(SyncEngineHandle *engine, const 
  * Starts downloading the attachment into the local database and returns at once. Then, through
  * sync_engine_process_events(): SYNC_EVENT_ATTACHMENT_PROGRESS events (boolean_data false), then
  * one SYNC_EVENT_ATTACHMENT_COMPLETED (sync_engine_get_attachment() has the bytes from then on) or
- * SYNC_EVENT_ATTACHMENT_FAILED (error says why).
+ * SYNC_EVENT_ATTACHMENT_FAILED (error says why: no device of the user uploaded it, the connection
+ * dropped — the bytes received are kept, and the next fetch goes on from them). Every successful
+ * call gets its outcome event, also when the bytes were here already (COMPLETED at once). When the
+ * engine is not connected (offline, or still connecting) nothing starts: SYNC_RESULT_CONNECTION.
  */
 SYNC_API SyncResult sync_engine_fetch_attachment(SyncEngineHandle *engine, const char *attachment_id);
 

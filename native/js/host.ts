@@ -15,6 +15,7 @@ import { SyncError } from '../../client-ts/src/errors.js';
 import type { Logger } from '../../client-ts/src/logger.js';
 import type { IndexSpec } from '../../client-ts/src/query/query-api.js';
 import { RESULT_CODES, resultCodeOf, type ResultCode } from './abi.js';
+import { AttachmentFetches } from './attachment-fetches.js';
 import { CONSTANTS, type EngineOpHandlers } from './contract/ops.js';
 
 /** What the C++ bridge hands to `start`. */
@@ -107,6 +108,8 @@ export function start(bridge: Bridge, options: HostOptions, extra: Readonly<Reco
   const engines = new Map<number, SyncEngine>();
   /** Open live queries by `engine/watch`: the function that stops each. */
   const watches = new Map<string, () => void>();
+  /** Each engine's sync_engine_fetch_attachment calls in flight (attachment-fetches.ts). */
+  const fetches = new Map<number, AttachmentFetches>();
   /** Engines the host set offline: flushing them fails at once instead of waiting out the timeout. */
   const offline = new Set<number>();
   const logger: Logger = {
@@ -156,9 +159,14 @@ export function start(bridge: Bridge, options: HostOptions, extra: Readonly<Reco
         logger,
         nativeBinding: options.sqliteBinding,
       }));
-      engine.onEvent((e) =>
-        bridge.pushEvent(id, e.type, e.documentId, e.title, e.content === null ? null : JSON.stringify(e.content), e.error, e.numericData, e.booleanData),
+      const attachmentFetches = new AttachmentFetches(engine, (type, reference, numeric, error) =>
+        bridge.pushEvent(id, type, null, null, JSON.stringify(reference), error, numeric, false),
       );
+      fetches.set(id, attachmentFetches);
+      engine.onEvent((e) => {
+        attachmentFetches.seen(e);
+        bridge.pushEvent(id, e.type, e.documentId, e.title, e.content === null ? null : JSON.stringify(e.content), e.error, e.numericData, e.booleanData);
+      });
       const publish = () => bridge.publishCounts(id, engine.countDocuments(), engine.pendingCount());
       engine.onCountsChanged(publish);
       publish();
@@ -176,6 +184,7 @@ export function start(bridge: Bridge, options: HostOptions, extra: Readonly<Reco
     async destroy(id) {
       const engine = engines.get(id);
       engines.delete(id);
+      fetches.delete(id);
       offline.delete(id);
       for (const key of watches.keys()) if (key.startsWith(`${id}/`)) watches.delete(key);
       await engine?.close(500);
@@ -308,12 +317,9 @@ export function start(bridge: Bridge, options: HostOptions, extra: Readonly<Reco
     async save_attachment(id, { attachment_id, path }) {
       await engineOf(id).saveAttachment(attachment_id, path);
     },
-    fetch_attachment(id, { attachment_id }) {
-      // Answered at once: how the download goes, the C caller learns from the engine's attachment
-      // events, which report a failure too — the promise's rejection adds nothing to them.
-      engineOf(id)
-        .fetchAttachment(attachment_id)
-        .catch(() => {});
+    async fetch_attachment(id, { attachment_id }) {
+      engineOf(id);
+      await fetches.get(id)!.start(attachment_id);
     },
     attachment_state(id, { attachment_id }) {
       const state = engineOf(id).attachmentState(attachment_id);
@@ -327,6 +333,7 @@ export function start(bridge: Bridge, options: HostOptions, extra: Readonly<Reco
     async shutdown() {
       const all = [...engines.values()];
       engines.clear();
+      fetches.clear();
       await Promise.all(all.map((e) => e.close(0).catch(() => {})));
     },
   };
