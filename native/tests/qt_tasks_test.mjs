@@ -5,11 +5,13 @@
 //   2. add, tick done and delete, done through the window's widgets, reach the TypeScript engine;
 //   3. a screenshot of the window (ImageMagick `import`) is a PNG of the window's size: OUT_DIR/qt_tasks.png;
 //   4. the search box and the to do / done filter (one live query) show exactly the matching rows,
-//      and the TypeScript engine's changes enter and leave the filtered list as they arrive.
+//      and the TypeScript engine's changes enter and leave the filtered list as they arrive;
+//   5. attachments: a task the TypeScript engine creates with an image attached shows that picture
+//      in its row, and an image attached in the window reaches the TypeScript engine byte for byte.
 // What the window shows is read from the app's --self-test dump (the rows its list view lays out,
 // as its accessibility interface names them); the app is driven through its stdin (self_test.hpp).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,6 +171,24 @@ try {
   command('filter all');
   await until('every row again', () => showing(['Buy milk', 'Call the plumber', 'Buy bread', 'Buy eggs']));
   log(`filtered and searched: ${JSON.stringify(rowTitles())}`);
+
+  // 5. Images as attachments, both ways (ImageMagick draws them).
+  const png = (size, colour) => execFileSync('convert', ['-size', size, `xc:${colour}`, 'png:-']);
+  const leak = png('24x16', 'red');
+  const leakRef = engine.addAttachment(leak, { contentType: 'image/png' });
+  engine.createDocument({ ...task('Photo of the leak', 'todo'), image: leakRef });
+  const photo = await until('the TypeScript task with its picture in the window', () => (rowNamed('Photo of the leak')?.image === '24x16' ? rowNamed('Photo of the leak') : null));
+  log(`window shows ${JSON.stringify(photo)}`);
+  const receipt = png('10x30', 'blue');
+  const receiptPath = join(work, 'receipt.png');
+  writeFileSync(receiptPath, receipt);
+  command(`attach Buy milk|${receiptPath}`);
+  await until('the attached picture in its row', () => rowNamed('Buy milk')?.image === '10x30');
+  const withImage = await until('the image reference in the TypeScript engine', () => liveTask(engine, 'Buy milk')?.content.image);
+  const got = await engine.getAttachment(withImage.$attachment);
+  if (!got.equals(receipt) || withImage.content_type !== 'image/png' || withImage.length !== receipt.length)
+    throw new Error(`the TypeScript engine got ${JSON.stringify(withImage)} and ${got.length} bytes, not the ${receipt.length} of the file`);
+  log(`TypeScript engine has the attached image: ${JSON.stringify(withImage)}`);
 
   command('quit');
   const code = await Promise.race([app.exited, new Promise((resolve) => setTimeout(() => resolve('no exit within 15 s'), 15_000).unref())]);

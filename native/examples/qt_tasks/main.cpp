@@ -74,6 +74,8 @@ int main(int argc, char **argv) {
     config.api_secret = secret.c_str();
     // Someone is looking at the window: retry soon after an outage rather than after the default 30 s.
     config.reconnect_max_ms = 5000;
+    // Rows show their task's picture: fetch attachments as the tasks referring to them arrive.
+    config.attachment_fetch_eager = true;
     SyncClient::sync_engine engine(config);
 
     // Declared after the engine, so destroyed before it: the model stops pumping the engine first.

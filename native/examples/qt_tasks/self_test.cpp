@@ -18,7 +18,9 @@
 #include <QWindow>
 #include <cstdio>
 
-SelfTest::SelfTest(QMainWindow &window, const QString &dumpPath)
+#include "task_window.hpp"
+
+SelfTest::SelfTest(TaskWindow &window, const QString &dumpPath)
     : window_(window), list_(window.findChild<QListView *>("tasks")), path_(dumpPath), stdin_(STDIN_FILENO, QSocketNotifier::Read) {
   connect(&stdin_, &QSocketNotifier::activated, this, &SelfTest::readCommands);
   connect(&poll_, &QTimer::timeout, this, &SelfTest::dump);
@@ -52,6 +54,13 @@ void SelfTest::run(const QString &command, const QString &title) {
   } else if (command == "filter") {
     auto *filter = window_.findChild<QComboBox *>("filter");
     filter->setCurrentIndex(filter->findData(title == "all" ? QString() : title));
+  } else if (command == "attach") {
+    // TITLE|PATH: the dialog's choice is given, the rest is the window's own path.
+    const qsizetype bar = title.lastIndexOf('|');
+    const int row = rowStartingWith(title.left(bar));
+    if (row < 0 || bar < 0) return;
+    list_->setCurrentIndex(list_->model()->index(row, 0));
+    window_.attachImageFile(title.mid(bar + 1));
   } else if (command == "toggle" || command == "delete") {
     const int row = rowStartingWith(title);
     if (row < 0) return;
@@ -89,9 +98,11 @@ QByteArray SelfTest::describe() const {
   for (int i = 0; view && i < view->childCount(); ++i) {
     QAccessibleInterface *row = view->child(i);
     if (!row || row->state().invisible || row->state().offscreen || !visible.intersects(row->rect())) continue;
+    const QPixmap image = list_->model()->index(i, 0).data(Qt::DecorationRole).value<QPixmap>();
     rows.append(QJsonObject{{"name", row->text(QAccessible::Name)},
                             {"checked", bool(row->state().checked)},
-                            {"text", list_->model()->index(i, 0).data().toString()}});
+                            {"text", list_->model()->index(i, 0).data().toString()},
+                            {"image", image.isNull() ? QString() : QStringLiteral("%1x%2").arg(image.width()).arg(image.height())}});
   }
   const QWindow *handle = window_.windowHandle();
   const QJsonObject window{{"id", QStringLiteral("0x%1").arg(window_.winId(), 0, 16)},

@@ -4,12 +4,13 @@
 // - FILE is rewritten (atomically) whenever what it reports changes, checked every 100 ms: JSON with
 //   the window's X id, size and whether it is exposed, the status line, and each row the list view
 //   lays out inside its visible area, as its accessibility interface reports it (name, checked) with
-//   its displayed text.
+//   its displayed text and the size of the picture it shows ("WxH", or "" for none).
 // - Commands are read from stdin, one per line, and act through the widgets:
 //     add TITLE      put TITLE into the entry and click Add
 //     toggle TITLE   make the first row whose text starts with TITLE current and press Space on the
 //                    list (ticks or unticks its box)
 //     delete TITLE   select that row and click Delete
+//     attach TITLE|PATH  select that row and attach the image file PATH (what Attach image…'s dialog does)
 //     search WORDS   put WORDS into the search box (nothing after it clears it)
 //     filter STATUS  choose all, todo or done in the filter
 //     quit           (end of stdin quits too)
@@ -23,13 +24,13 @@
 #include <QTimer>
 
 class QListView;
-class QMainWindow;
+class TaskWindow;
 
 class SelfTest : public QObject {
   Q_OBJECT
 
  public:
-  SelfTest(QMainWindow &window, const QString &dumpPath);
+  SelfTest(TaskWindow &window, const QString &dumpPath);
 
  private:
   void readCommands();
@@ -39,7 +40,7 @@ class SelfTest : public QObject {
   QByteArray describe() const;
   void dump();
 
-  QMainWindow &window_;
+  TaskWindow &window_;
   QListView *list_;
   QString path_;
   QByteArray written_;  // what FILE holds now

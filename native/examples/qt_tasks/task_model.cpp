@@ -5,6 +5,7 @@
 #include <QFont>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QMimeDatabase>
 #include <QPalette>
 #include <QRegularExpression>
 #include <algorithm>
@@ -62,6 +63,10 @@ QVariant TaskModel::data(const QModelIndex &index, int role) const {
     }
     case Qt::CheckStateRole:
       return task.done ? Qt::Checked : Qt::Unchecked;
+    case Qt::DecorationRole: {
+      const auto image = images_.constFind(task.imageId);
+      return image == images_.constEnd() ? QVariant() : QVariant(*image);
+    }
     case Qt::AccessibleTextRole: {
       QString text = tr("%1, %2, %3 priority").arg(task.title, task.done ? tr("done") : tr("to do"), task.priority);
       if (!task.tags.isEmpty()) text += tr(", tags %1").arg(task.tags.join(", "));
@@ -100,6 +105,40 @@ void TaskModel::addTask(const QString &title) {
   const QJsonObject task{{"title", title},  {"description", ""}, {"status", "todo"},
                          {"priority", "medium"}, {"tags", QJsonArray()}, {"created_at", nowIso()}};
   if (guarded([&] { engine_.create_document(compact(task)); })) pumpSoon();
+}
+
+void TaskModel::attachImage(int row, const QString &path) {
+  if (row < 0 || row >= tasks_.size()) return;
+  const QString id = tasks_[row].id;
+  const std::string type = QMimeDatabase().mimeTypeForFile(path).name().toStdString();
+  guarded([&] {
+    // Streamed into the local database by the engine; the upload goes on in the background.
+    const std::string reference = engine_.add_attachment_file(path.toStdString(), type);
+    engine_.merge_document(id.toStdString(), "{\"image\":" + reference + "}");
+    pumpSoon();
+  });
+}
+
+bool TaskModel::loadImage(const QString &id) {
+  if (id.isEmpty() || images_.contains(id)) return !id.isEmpty();
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = engine_.attachment(id.toStdString());
+  } catch (const SyncClient::sync_exception &e) {
+    if (e.code() != SYNC_RESULT_NOT_FOUND) emit notice(QString::fromUtf8(e.what()));
+    return false;  // not here yet: its AttachmentCompleted event brings it
+  }
+  QPixmap picture;
+  if (!picture.loadFromData(bytes.data(), static_cast<uint>(bytes.size()))) return false;
+  // A thumbnail: the row's height is the text's, a few lines at most.
+  images_.insert(id, picture.height() > 48 ? picture.scaledToHeight(48, Qt::SmoothTransformation) : picture);
+  return true;
+}
+
+void TaskModel::imageArrived(const QString &id) {
+  if (!loadImage(id)) return;
+  for (int row = 0; row < tasks_.size(); ++row)
+    if (tasks_[row].imageId == id) emit dataChanged(index(row), index(row), {Qt::DecorationRole});
 }
 
 void TaskModel::deleteTask(int row) {
@@ -144,6 +183,10 @@ void TaskModel::onEvent(const SyncEventData &event) {
       connection_ = tr("Offline");
       emit notice(tr("Connection lost: %1").arg(QString::fromUtf8(event.error ? event.error : "")));
       break;
+    case SYNC_EVENT_ATTACHMENT_COMPLETED:
+      // Downloaded (or uploaded from here): content is the attachment's reference.
+      if (event.content) imageArrived(QString::fromStdString(SyncClient::sync_engine::attachment_id_of(event.content)));
+      break;
     case SYNC_EVENT_SYNC_ERROR:
       // An overflow (numeric_data > 0) dropped only events: the live query's diffs are never dropped.
       if (event.numeric_data == 0) emit notice(tr("Sync error: %1").arg(QString::fromUtf8(event.error ? event.error : "")));
@@ -165,6 +208,7 @@ TaskModel::Task TaskModel::taskOf(const QJsonObject &document) {
   for (const QJsonValue &tag : content.value("tags").toArray())
     if (tag.isString()) task.tags << tag.toString();
   task.createdAt = content.value("created_at").isString() ? content.value("created_at").toString() : document.value("created_at").toString();
+  task.imageId = content.value("image").toObject().value("$attachment").toString();
   return task;
 }
 
@@ -190,6 +234,7 @@ void TaskModel::apply(const QJsonObject &diff) {
   }
   std::sort(insertions.begin(), insertions.end(), [](const QPair<int, Task> &x, const QPair<int, Task> &y) { return x.first < y.first; });
   for (const auto &insertion : insertions) {
+    loadImage(insertion.second.imageId);
     const int row = std::min(insertion.first, static_cast<int>(tasks_.size()));
     beginInsertRows(QModelIndex(), row, row);
     tasks_.insert(row, insertion.second);
@@ -199,6 +244,7 @@ void TaskModel::apply(const QJsonObject &diff) {
     const Task task = taskOf(changed.toObject());
     const int row = rowOf(task.id);
     if (row < 0) continue;
+    loadImage(task.imageId);
     tasks_[row] = task;
     emit dataChanged(index(row), index(row));
   }

@@ -5,7 +5,9 @@
 //
 // Tasks are documents shaped like the TypeScript interactive client's
 // ({title, description, status: 'todo'|'done', priority, tags, created_at}), so both programs
-// show and edit the same list. Events and diffs are pumped on the thread that owns the model (the
+// show and edit the same list. A task may also hold `image`: an attachment's reference, whose
+// picture its row shows once the bytes are on this device (the engine fetches what documents refer
+// to as they arrive: attachment_fetch_eager). Events and diffs are pumped on the thread that owns the model (the
 // GUI thread): a QSocketNotifier on the engine's event fd wakes it at once, a slow QTimer is the
 // safety net. Every engine call here completes against the local database; nothing waits for the
 // network.
@@ -13,6 +15,8 @@
 #define QT_TASKS_TASK_MODEL_HPP
 
 #include <QAbstractListModel>
+#include <QHash>
+#include <QPixmap>
 #include <QJsonObject>
 #include <QSocketNotifier>
 #include <QStringList>
@@ -38,6 +42,8 @@ class TaskModel : public QAbstractListModel {
   QString status() const { return status_; }
 
   void addTask(const QString &title);
+  /** Stores the image file as an attachment and refers to it from the task's `image`. */
+  void attachImage(int row, const QString &path);
   void deleteTask(int row);
   /**
    * Shows the tasks holding every word of `search` (each a prefix; empty: all) whose status is
@@ -60,6 +66,7 @@ class TaskModel : public QAbstractListModel {
     QStringList tags;
     QString createdAt;
     bool done = false;
+    QString imageId;  // the attachment id of `image`, or empty
   };
 
   void pump();
@@ -70,6 +77,10 @@ class TaskModel : public QAbstractListModel {
   void apply(const QJsonObject &diff);
   static Task taskOf(const QJsonObject &document);
   int rowOf(const QString &id) const;
+  /** The picture of attachment `id` from the engine's local store into images_, when its bytes are here (false otherwise). */
+  bool loadImage(const QString &id);
+  /** An attachment's bytes arrived: the rows showing it are redrawn. */
+  void imageArrived(const QString &id);
   void refreshStatus();
   /** Runs an engine call; a sync_exception becomes a notice() instead of crossing Qt's event loop. */
   template <typename F>
@@ -77,6 +88,7 @@ class TaskModel : public QAbstractListModel {
 
   SyncClient::sync_engine &engine_;
   QVector<Task> tasks_;  // the live query's result: ordered by created_at, oldest first (as the interactive client lists them)
+  QHash<QString, QPixmap> images_;  // attachment id → its picture, as rows show it
   bool filtered_ = false;
   SyncClient::live_query query_;
   QString connection_;

@@ -1,6 +1,7 @@
 #include "task_window.hpp"
 
 #include <QComboBox>
+#include <QFileDialog>
 #include <QHBoxLayout>
 #include <QItemSelectionModel>
 #include <QLabel>
@@ -20,6 +21,7 @@ TaskWindow::TaskWindow(TaskModel &model, const QString &email, QWidget *parent)
       search_(new QLineEdit),
       status_filter_(new QComboBox),
       list_(new QListView),
+      attach_(new QPushButton(tr("Attach image…"))),
       delete_(new QPushButton(tr("Delete"))),
       status_(new QLabel(model.status())) {
   setWindowTitle(tr("Tasks — %1").arg(email));
@@ -42,6 +44,9 @@ TaskWindow::TaskWindow(TaskModel &model, const QString &email, QWidget *parent)
   list_->setAccessibleName(tr("Tasks"));
   list_->setModel(&model_);
   list_->setUniformItemSizes(true);
+  list_->setIconSize(QSize(48, 48));
+  attach_->setObjectName("attachImage");
+  attach_->setEnabled(false);
   delete_->setObjectName("deleteTask");
   delete_->setEnabled(false);
   delete_->setShortcut(QKeySequence::Delete);
@@ -55,6 +60,7 @@ TaskWindow::TaskWindow(TaskModel &model, const QString &email, QWidget *parent)
   filterRow->addWidget(status_filter_);
   auto *buttonRow = new QHBoxLayout;
   buttonRow->addStretch();
+  buttonRow->addWidget(attach_);
   buttonRow->addWidget(delete_);
   auto *central = new QWidget;
   auto *layout = new QVBoxLayout(central);
@@ -72,8 +78,11 @@ TaskWindow::TaskWindow(TaskModel &model, const QString &email, QWidget *parent)
   connect(delete_, &QPushButton::clicked, this, &TaskWindow::deleteSelected);
   connect(search_, &QLineEdit::textChanged, this, &TaskWindow::filter);
   connect(status_filter_, QOverload<int>::of(&QComboBox::currentIndexChanged), this, &TaskWindow::filter);
-  connect(list_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
-          [this] { delete_->setEnabled(list_->selectionModel()->hasSelection()); });
+  connect(attach_, &QPushButton::clicked, this, &TaskWindow::chooseImage);
+  connect(list_->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] {
+    delete_->setEnabled(list_->selectionModel()->hasSelection());
+    attach_->setEnabled(list_->selectionModel()->hasSelection());
+  });
   connect(&model_, &TaskModel::statusChanged, status_, &QLabel::setText);
   connect(&model_, &TaskModel::notice, this, [this](const QString &text) { statusBar()->showMessage(text, 10000); });
 }
@@ -86,6 +95,16 @@ void TaskWindow::addTask() {
 }
 
 void TaskWindow::filter() { model_.setFilter(search_->text(), status_filter_->currentData().toString()); }
+
+void TaskWindow::chooseImage() {
+  const QString path = QFileDialog::getOpenFileName(this, tr("Attach an image"), QString(), tr("Images (*.png *.jpg *.jpeg *.gif *.bmp *.webp)"));
+  if (!path.isEmpty()) attachImageFile(path);
+}
+
+void TaskWindow::attachImageFile(const QString &path) {
+  const QModelIndexList rows = list_->selectionModel()->selectedRows();
+  if (!rows.isEmpty()) model_.attachImage(rows.first().row(), path);
+}
 
 void TaskWindow::deleteSelected() {
   const QModelIndexList rows = list_->selectionModel()->selectedRows();

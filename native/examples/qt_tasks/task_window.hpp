@@ -2,7 +2,10 @@
 // filter (one live query behind both), the task list (tick a box to mark a task done), Delete, and
 // a status bar with the connection and what is not on the server yet.
 //
-// The widgets carry object names (newTask, addTask, search, filter, tasks, deleteTask, status) so
+// Attach image… stores a picture as an attachment of the selected task; rows show their task's
+// picture (on every device of the user, once its bytes arrived).
+//
+// The widgets carry object names (newTask, addTask, search, filter, tasks, attachImage, deleteTask, status) so
 // that tests and accessibility tools can find them in the widget tree.
 #ifndef QT_TASKS_TASK_WINDOW_HPP
 #define QT_TASKS_TASK_WINDOW_HPP
@@ -22,7 +25,11 @@ class TaskWindow : public QMainWindow {
  public:
   TaskWindow(TaskModel &model, const QString &email, QWidget *parent = nullptr);
 
+  /** Attaches the image file at `path` to the selected task (what choosing it in Attach image…'s dialog does). */
+  void attachImageFile(const QString &path);
+
  private:
+  void chooseImage();
   void addTask();
   void deleteSelected();
   void filter();
@@ -33,6 +40,7 @@ class TaskWindow : public QMainWindow {
   QLineEdit *search_;
   QComboBox *status_filter_;
   QListView *list_;
+  QPushButton *attach_;
   QPushButton *delete_;
   QLabel *status_;
 };
