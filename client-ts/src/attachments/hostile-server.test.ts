@@ -1,9 +1,9 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
-import { ATTACHMENT_CHUNK_BYTES, attachmentIdOfDigest, encodeAttachmentFrame, FrameKind, type AttachmentRef, type ClientMessageOf } from '@json-sync/core';
+import { ATTACHMENT_CHUNK_BYTES, attachmentIdOfDigest, contentHash, decodeAttachmentFrame, encodeAttachmentFrame, FrameKind, UPLOAD_WINDOW_BYTES, type AttachmentRef, type ClientMessageOf } from '@json-sync/core';
 import { EventType } from '../events.js';
 import { engineFor, fakeServer } from '../test-support/fake-server.js';
-import { nextEvent, record } from '../test-support/harness.js';
+import { eventually, nextEvent, record } from '../test-support/harness.js';
 import { refusal } from '../test-support/refusal.js';
 
 const C = ATTACHMENT_CHUNK_BYTES;
@@ -82,4 +82,78 @@ t.test('a download is readable only when its bytes match the id; junk frames are
   t.match(await failed, { booleanData: false, error: /attachment_not_found/ });
   await t.resolves(e.whenSynced(5000), 'the engine is still synced');
   t.ok(e.isConnected(), 'and connected: junk frames do not cost the connection');
+});
+
+t.test('an upload goes from the server\'s offset, within the window of its last progress; refusals stop it until a document refers to it again', async (t) => {
+  const server = await fakeServer(t);
+  const uploads: ClientMessageOf<'upload_attachment'>[] = [];
+  let onUpload: (m: ClientMessageOf<'upload_attachment'>) => void = () => {};
+  server.answer((m) => {
+    if (m.type === 'get_changes_since') server.send({ type: 'changes', events: [], latest_sequence: 0, has_more: false });
+    if (m.type === 'upload_attachment') {
+      uploads.push(m);
+      onUpload(m);
+    }
+    if (m.type === 'create_document') {
+      server.send({ type: 'document_created_response', document_id: m.document.id, success: true, sync_revision: 1, content_hash: contentHash(m.document.content), sequence: 1, mutation_id: m.mutation_id });
+    }
+  });
+  const frames: { offset: number; length: number; bytes: Buffer }[] = [];
+  server.binary((f) => {
+    const d = decodeAttachmentFrame(f);
+    if (d.ok) frames.push({ offset: d.frame.offset, length: d.frame.bytes.length, bytes: Buffer.from(d.frame.bytes) });
+  });
+  const bytes = randomBytes(6 * C + 3);
+  const resumeAt = C + 100;
+  onUpload = (m) => server.send({ type: 'upload_ready', request_id: m.request_id, attachment: m.attachment, offset: resumeAt });
+  const e = engineFor(t, server.url);
+  const events = record(e);
+  const ref = e.addAttachment(bytes, { contentType: 'image/png' });
+  await eventually(() => frames.length > 0);
+  await new Promise((r) => setTimeout(r, 200));
+  const sent = () => frames.reduce((n, f) => n + f.length, 0);
+  t.ok(sent() <= UPLOAD_WINDOW_BYTES && sent() > UPLOAD_WINDOW_BYTES - C, `with no progress from the server, the client stops at the window (${sent()} bytes sent)`);
+  t.equal(frames[0]!.offset, resumeAt, 'from the server\'s offset');
+  for (let i = 1; i < frames.length; i++) t.equal(frames[i]!.offset, frames[i - 1]!.offset + frames[i - 1]!.length, 'each chunk where the last ended');
+  t.ok(frames.every((f) => f.length <= C), 'no chunk over ATTACHMENT_CHUNK_BYTES');
+  // Confirm what arrived, a chunk at a time, until everything has.
+  let confirmed = resumeAt;
+  while (confirmed < bytes.length) {
+    await eventually(() => resumeAt + sent() > confirmed);
+    confirmed = resumeAt + sent();
+    t.ok(confirmed - resumeAt <= bytes.length, 'never past the end');
+    server.send({ type: 'upload_progress', attachment: ref.$attachment, received: confirmed });
+  }
+  t.ok(Buffer.concat([bytes.subarray(0, resumeAt), ...frames.map((f) => f.bytes)]).equals(bytes), 'the bytes sent are the attachment\'s, from the offset');
+  t.same(uploads.map((u) => [u.attachment, u.length, u.content_type]), [[ref.$attachment, bytes.length, 'image/png']]);
+  server.send({ type: 'attachment_uploaded', request_id: uploads[0]!.request_id, attachment: ref.$attachment, length: bytes.length });
+  await eventually(() => e.pendingAttachmentUploads() === 0);
+  t.equal(e.attachmentState(ref)?.uploaded, true);
+  t.match(events.filter((x) => x.type === EventType.AttachmentCompleted), [{ booleanData: true, numericData: bytes.length, content: ref }]);
+  const progress = events.filter((x) => x.type === EventType.AttachmentProgress).map((x) => x.numericData);
+  t.ok(progress.length >= 1 && progress.every((n, i) => i === 0 || n > progress[i - 1]!), `progress events rise (${progress.join(', ')})`);
+
+  // A permanent refusal: reported, not retried, until a document refers to the bytes again.
+  onUpload = (m) => server.send({ type: 'error', code: 'attachment_quota_exceeded', message: 'over quota', request_id: m.request_id });
+  const refused = e.addAttachment(Buffer.from('over quota'));
+  const failed = await nextEvent(e, EventType.AttachmentFailed, (x) => x.booleanData);
+  t.match(failed, { content: refused, error: /attachment_quota_exceeded/, numericData: 0 });
+  t.equal(e.pendingAttachmentUploads(), 0, 'not queued any more');
+  const asked = uploads.length;
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal(uploads.length, asked, 'not asked again by itself');
+  onUpload = (m) => server.send({ type: 'attachment_uploaded', request_id: m.request_id, attachment: m.attachment, length: m.length });
+  e.createDocument({ title: 'refers to it', file: refused });
+  await eventually(() => e.attachmentState(refused)?.uploaded === true);
+  t.equal(uploads.length, asked + 1, 'a document referring to it queued it again');
+
+  // A transient refusal stops the queue until the next connection, which asks again.
+  onUpload = (m) => server.send({ type: 'error', code: 'server_error', message: 'try later', request_id: m.request_id });
+  const later = e.addAttachment(Buffer.from('later'));
+  await nextEvent(e, EventType.AttachmentFailed, (x) => x.booleanData);
+  t.equal(e.pendingAttachmentUploads(), 1, 'still queued');
+  onUpload = (m) => server.send({ type: 'attachment_uploaded', request_id: m.request_id, attachment: m.attachment, length: m.length });
+  server.drop();
+  await eventually(() => e.attachmentState(later)?.uploaded === true);
+  t.equal(e.pendingAttachmentUploads(), 0, 'uploaded on the next connection');
 });

@@ -17,12 +17,13 @@ export async function fakeServer(t: Test, latestSequence = 0, refuse: (attempt: 
   const sockets: WebSocket[] = [];
   const userId = newUuid();
   let onMessage: (m: ClientMessage, ws: WebSocket) => void = () => {};
+  let onBinary: (frame: Buffer) => void = () => {};
   let attempts = 0;
   wss.on('connection', (ws) => {
     sockets.push(ws);
     ws.on('message', (data, isBinary) => {
       // Attachment bytes: this server stores nothing, and answers only what it is scripted to.
-      if (isBinary) return;
+      if (isBinary) return onBinary(data as Buffer);
       const m = JSON.parse(data.toString()) as ClientMessage;
       received.push(m);
       if (m.type === 'authenticate') {
@@ -63,6 +64,12 @@ export async function fakeServer(t: Test, latestSequence = 0, refuse: (attempt: 
     answer(fn: (m: ClientMessage, ws: WebSocket) => void) {
       onMessage = fn;
     },
+    /** Binary frames the client sends (attachment bytes) go to `fn`. */
+    binary(fn: (frame: Buffer) => void) {
+      onBinary = fn;
+    },
+    /** Drops the current connection abruptly. */
+    drop: () => sockets.at(-1)!.terminate(),
   };
 }
 
