@@ -300,7 +300,7 @@ export class Attachments {
         if (o.code === 'attachment_not_found' && this.opts.fetch === 'eager') this.retryLater(o.id);
         const row = this.store.get(o.id);
         const ref = row ? attachmentRef(o.id, row.length, row.content_type) : attachmentRef(o.id, 0);
-        this.p.events.emit(EventType.AttachmentFailed, { content: ref as unknown as JsonObject, error: o.error });
+        this.p.events.emit(EventType.AttachmentFailed, { content: ref, error: o.error });
         const code = o.code === 'attachment_not_found' ? 'not_found' : 'connection';
         this.rejectWaiters(o.id, new SyncError(code, code === 'not_found' ? `attachment ${o.id}: the server has no such attachment this user may read` : `downloading attachment ${o.id} failed: ${o.error}`));
         this.downloader.start();
@@ -458,7 +458,7 @@ export class Attachments {
 
   private emit(type: EventType, row: AttachmentRow, bytes: number, upload: boolean, error?: string): void {
     const ref = attachmentRef(row.id, row.length, row.content_type);
-    this.p.events.emit(type, { content: ref as unknown as JsonObject, numericData: bytes, booleanData: upload, ...(error ? { error } : {}) });
+    this.p.events.emit(type, { content: ref, numericData: bytes, booleanData: upload, ...(error ? { error } : {}) });
   }
 
   private resolveWaiters(id: string): void {

@@ -6,7 +6,6 @@ import { Readable } from 'node:stream';
 import Database from 'better-sqlite3-multiple-ciphers';
 import { ATTACHMENT_CHUNK_BYTES, attachmentIdOfDigest } from '@json-sync/core';
 import { SyncEngine } from '../engine.js';
-import { SyncError } from '../errors.js';
 import { refusal } from '../test-support/refusal.js';
 import { filesHolding } from '../test-support/encryption.js';
 import { localEngines } from '../test-support/harness.js';

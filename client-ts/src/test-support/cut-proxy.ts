@@ -39,6 +39,13 @@ export async function cutProxy(target: string): Promise<CutProxy> {
   const port = typeof address === 'object' && address ? address.port : 0;
   const url = new URL(target);
   url.port = String(port);
+  const cut = () => {
+    for (const [client, upstream] of pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    pairs.clear();
+  };
   return {
     url: url.toString(),
     get up() {
@@ -47,15 +54,9 @@ export async function cutProxy(target: string): Promise<CutProxy> {
     get down() {
       return down;
     },
-    cut() {
-      for (const [client, upstream] of pairs) {
-        client.destroy();
-        upstream.destroy();
-      }
-      pairs.clear();
-    },
+    cut,
     close() {
-      this.cut();
+      cut();
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
