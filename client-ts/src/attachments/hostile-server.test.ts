@@ -1,18 +1,18 @@
 import t from 'tap';
-import { createHash, randomBytes } from 'node:crypto';
-import { ATTACHMENT_CHUNK_BYTES, attachmentIdOfDigest, contentHash, decodeAttachmentFrame, encodeAttachmentFrame, FrameKind, UPLOAD_WINDOW_BYTES, type AttachmentRef, type ClientMessageOf } from '@json-sync/core';
+import { attachmentIdOf } from '@json-sync/test-support';
+import { randomBytes } from 'node:crypto';
+import { ATTACHMENT_CHUNK_BYTES, contentHash, decodeAttachmentFrame, encodeAttachmentFrame, FrameKind, UPLOAD_WINDOW_BYTES, type AttachmentRef, type ClientMessageOf } from '@json-sync/core';
 import { EventType } from '../events.js';
 import { engineFor, fakeServer } from '../test-support/fake-server.js';
 import { eventually, nextEvent, record } from '../test-support/harness.js';
 import { refusal } from '../test-support/refusal.js';
 
 const C = ATTACHMENT_CHUNK_BYTES;
-const idOf = (bytes: Uint8Array) => attachmentIdOfDigest(createHash('sha256').update(bytes).digest());
 
 t.test('a download is readable only when its bytes match the id; junk frames are skipped and the engine syncs on', async (t) => {
   const server = await fakeServer(t);
   const good = randomBytes(2 * C + 9);
-  const id = idOf(good);
+  const id = attachmentIdOf(good);
   /** What the scripted server sends for the next download of `id`. */
   let serve: (m: ClientMessageOf<'download_attachment'>) => void = () => {};
   server.answer((m) => {
@@ -44,7 +44,7 @@ t.test('a download is readable only when its bytes match the id; junk frames are
     unknown[0] = 9;
     server.send(unknown);
     server.send(frame(0, randomBytes(C), FrameKind.UploadChunk));
-    server.send(frame(0, randomBytes(C), FrameKind.DownloadChunk, idOf(Buffer.from('other'))));
+    server.send(frame(0, randomBytes(C), FrameKind.DownloadChunk, attachmentIdOf(Buffer.from('other'))));
     server.send(frame(5, randomBytes(C)));
     server.send(frame(good.length - 1, randomBytes(C)));
     for (let at = 0; at < good.length; at += C) server.send(frame(at, good.subarray(at, at + C)));
@@ -56,7 +56,7 @@ t.test('a download is readable only when its bytes match the id; junk frames are
 
   // A server that ends a download early: the waiter hears of it; the bytes received are kept for the next try.
   const other = randomBytes(C + 1);
-  const otherId = idOf(other);
+  const otherId = attachmentIdOf(other);
   serve = (m) => {
     server.send({ type: 'download_ready', request_id: m.request_id, attachment: otherId, length: other.length, content_type: 'application/octet-stream', offset: m.offset ?? 0 });
     server.send(frame(0, other.subarray(0, C), FrameKind.DownloadChunk, otherId));
@@ -76,8 +76,8 @@ t.test('a download is readable only when its bytes match the id; junk frames are
 
   // Refusals answer the request they name.
   serve = (m) => server.send({ type: 'error', code: 'attachment_not_found', message: 'no', request_id: m.request_id });
-  const missing = idOf(Buffer.from('missing'));
-  const failed = nextEvent(e, EventType.AttachmentFailed, (x) => (x.content as unknown as AttachmentRef).$attachment === missing);
+  const missing = attachmentIdOf(Buffer.from('missing'));
+  const failed = nextEvent(e, EventType.AttachmentFailed, (x) => (x.content as AttachmentRef).$attachment === missing);
   t.match(await refusal(() => e.getAttachment(missing)), { code: 'not_found' });
   t.match(await failed, { booleanData: false, error: /attachment_not_found/ });
   await t.resolves(e.whenSynced(5000), 'the engine is still synced');
