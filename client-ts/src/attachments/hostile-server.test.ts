@@ -156,4 +156,15 @@ t.test('an upload goes from the server\'s offset, within the window of its last 
   server.drop();
   await eventually(() => e.attachmentState(later)?.uploaded === true);
   t.equal(e.pendingAttachmentUploads(), 0, 'uploaded on the next connection');
+
+  // A server that would resume past the end: nothing is sent, the upload waits for the next connection.
+  onUpload = (m) => server.send({ type: 'upload_ready', request_id: m.request_id, attachment: m.attachment, offset: m.length + 1 });
+  const framesBefore = frames.length;
+  const odd = e.addAttachment(Buffer.from('odd'));
+  t.match(await nextEvent(e, EventType.AttachmentFailed, (x) => x.booleanData), { error: /resume at 4, past the 3 bytes/ });
+  t.equal(frames.length, framesBefore, 'nothing sent');
+  t.equal(e.pendingAttachmentUploads(), 1);
+  onUpload = (m) => server.send({ type: 'attachment_uploaded', request_id: m.request_id, attachment: m.attachment, length: m.length });
+  server.drop();
+  await eventually(() => e.attachmentState(odd)?.uploaded === true);
 });

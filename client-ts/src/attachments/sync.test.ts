@@ -150,11 +150,14 @@ engine.addAttachmentFile(file).then((ref) => process.stdout.write('added ' + ref
   t.match(out, `added ${id}`);
   t.ok(confirmed < 32 * MB, `killed with ${confirmed} bytes confirmed`);
 
-  const reopened = h.engine('killed', email);
+  const proxy = await cutProxy(opts.serverUrl);
+  t.teardown(() => proxy.close());
+  const reopened = h.engine('killed', email, { serverUrl: proxy.url });
   t.equal(reopened.pendingAttachmentUploads(), 1, 'the upload is still queued');
   t.same(reopened.attachmentState(id), { local: true, received: 32 * MB, length: 32 * MB, uploaded: false });
   await uploaded(reopened, id);
   t.equal(reopened.pendingAttachmentUploads(), 0);
+  t.ok(proxy.up < 32 * MB - confirmed + 2 * MB, `${proxy.up} bytes sent after reopening for ${32 * MB - confirmed} the server had not confirmed`);
   const other = h.engine('killed-other', email);
   await other.whenSynced();
   const saved = join(h.dir, 'kill-saved.bin');
