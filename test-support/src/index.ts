@@ -8,3 +8,4 @@ export { QUERY_CASES, QUERY_DOCUMENTS, type QueryCase } from './query-cases.js';
 export { randomQueryWorkload } from './query-random.js';
 export { mulberry32 } from './random.js';
 export { queryDocExamples, QUERIES_DOC, type DocExample } from './query-doc-examples.js';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
