@@ -9,9 +9,9 @@ const { startTestServer } = await import('@json-sync/test-support');
 /** The PostgreSQL server the benchmarks run against (host:port, for printing). */
 export const databaseHost = new URL(base).host;
 
-/** `nodeArgs` go to the server's node (e.g. --cpu-prof). */
-export async function startBenchServer(name, { nodeArgs = [] } = {}) {
-  const ts = await startTestServer({ prefix: `sync_${name}`, appName: name, nodeArgs });
+/** `nodeArgs` go to the server's node (e.g. --cpu-prof), `args` to `sync-server serve`. */
+export async function startBenchServer(name, { nodeArgs = [], args = [] } = {}) {
+  const ts = await startTestServer({ prefix: `sync_${name}`, appName: name, nodeArgs, args });
   return {
     url: ts.url,
     httpUrl: ts.httpUrl,

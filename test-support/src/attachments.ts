@@ -57,7 +57,6 @@ export async function uploadAttachment(c: TestClient, bytes: Buffer, opts: Uploa
   let offset = first.offset;
   let confirmed = offset;
   const limit = opts.stopAfter === undefined ? bytes.length : Math.min(bytes.length, offset + opts.stopAfter);
-  const ended = c.next(UPLOAD_END(requestId), 60_000);
   let sent = 0;
   while (offset < limit) {
     while (offset + Math.min(ATTACHMENT_CHUNK_BYTES, limit - offset) - confirmed > UPLOAD_WINDOW_BYTES) {
@@ -69,11 +68,9 @@ export async function uploadAttachment(c: TestClient, bytes: Buffer, opts: Uploa
     offset += piece.length;
     sent += piece.length;
   }
-  if (opts.stopAfter !== undefined) {
-    ended.catch(() => {});
-    return { first, end: undefined, sent, progress };
-  }
-  const end = await ended;
+  if (opts.stopAfter !== undefined) return { first, end: undefined, sent, progress };
+  // next() looks at what arrived already first: an answer that came while sending is not missed.
+  const end = await c.next(UPLOAD_END(requestId), 60_000);
   for (const m of c.all('upload_progress')) if (m.attachment === attachment) progress.push(m.received);
   c.received.splice(0, c.received.length, ...c.received.filter((m) => m.type !== 'upload_progress' || m.attachment !== attachment));
   return { first, end, sent, progress };

@@ -20,7 +20,7 @@ import type { LocalStore, ViewRow } from '../storage/local-store.js';
 import type { EventHub } from '../sync/event-hub.js';
 import { addBytes, addStream, type ByteSource } from './adding.js';
 import { Downloader, type DownloadOutcome } from './downloader.js';
-import { attachmentIdOf, contentTypeOf, type AddOptions, type AttachmentId } from './input.js';
+import { assertPath, attachmentIdOf, contentTypeOf, type AddOptions, type AttachmentId } from './input.js';
 import { chunksOf, saveTo } from './reading.js';
 import { AttachmentStore, type AttachmentRow } from './store.js';
 import { Uploader, type UploadOutcome } from './uploader.js';
@@ -87,6 +87,8 @@ export class Attachments {
   /** Contents of documents just written that refer to attachments (eager fetching looks at them after the commit). */
   private arrived: string[] = [];
   private localWrites = 0;
+  /** A local write queued an upload again (see localWrite). */
+  private requeued = false;
   private maxBytes: number;
 
   constructor(
@@ -118,7 +120,7 @@ export class Attachments {
   }
 
   async addFile(path: string, options?: AddOptions): Promise<AttachmentRef> {
-    if (typeof path !== 'string' || path === '' || path.includes('\0')) throw new SyncError('invalid_input', 'path must be a non-empty string without NUL');
+    assertPath(path);
     const contentType = contentTypeOf(options);
     return this.addStream(createReadStream(path, { highWaterMark: ATTACHMENT_CHUNK_BYTES }), { contentType });
   }
@@ -138,19 +140,12 @@ export class Attachments {
   }
 
   async save(id: AttachmentId, path: string): Promise<void> {
-    if (typeof path !== 'string' || path === '' || path.includes('\0')) throw new SyncError('invalid_input', 'path must be a non-empty string without NUL');
+    assertPath(path);
     await saveTo(this.store, await this.local(id), path);
   }
 
   stream(id: AttachmentId): Readable {
-    const key = attachmentIdOf(id);
-    const self = this;
-    return Readable.from(
-      (async function* () {
-        yield* chunksOf(self.store, await self.local(key));
-      })(),
-      { objectMode: false },
-    );
+    return Readable.from(this.chunks(attachmentIdOf(id)), { objectMode: false });
   }
 
   async fetch(id: AttachmentId): Promise<void> {
@@ -177,7 +172,10 @@ export class Attachments {
       return write();
     } finally {
       this.localWrites--;
-      this.uploader.start();
+      if (this.requeued) {
+        this.requeued = false;
+        this.uploader.start();
+      }
     }
   }
 
@@ -300,7 +298,7 @@ export class Attachments {
         if (o.code === 'attachment_not_found' && this.opts.fetch === 'eager') this.retryLater(o.id);
         const row = this.store.get(o.id);
         const ref = row ? attachmentRef(o.id, row.length, row.content_type) : attachmentRef(o.id, 0);
-        this.p.events.emit(EventType.AttachmentFailed, { content: ref as unknown as JsonObject, error: o.error });
+        this.p.events.emit(EventType.AttachmentFailed, { content: ref, error: o.error });
         const code = o.code === 'attachment_not_found' ? 'not_found' : 'connection';
         this.rejectWaiters(o.id, new SyncError(code, code === 'not_found' ? `attachment ${o.id}: the server has no such attachment this user may read` : `downloading attachment ${o.id} failed: ${o.error}`));
         this.downloader.start();
@@ -354,6 +352,10 @@ export class Attachments {
 
   // ---- internals ------------------------------------------------------------------------------
 
+  private async *chunks(id: string): AsyncGenerator<Buffer> {
+    yield* chunksOf(this.store, await this.local(id));
+  }
+
   /** The complete row of `id`, fetched first when it is not here. */
   private async local(id: AttachmentId): Promise<AttachmentRow> {
     const key = attachmentIdOf(id);
@@ -392,7 +394,7 @@ export class Attachments {
       for (const ref of attachmentRefs(JSON.parse(view.content) as JsonObject)) {
         const row = this.store.get(ref.$attachment);
         if (!row) continue;
-        this.store.queueUpload(row);
+        if (this.store.queueUpload(row)) this.requeued = true;
         this.store.touch(row.id);
       }
     }
@@ -458,7 +460,7 @@ export class Attachments {
 
   private emit(type: EventType, row: AttachmentRow, bytes: number, upload: boolean, error?: string): void {
     const ref = attachmentRef(row.id, row.length, row.content_type);
-    this.p.events.emit(type, { content: ref as unknown as JsonObject, numericData: bytes, booleanData: upload, ...(error ? { error } : {}) });
+    this.p.events.emit(type, { content: ref, numericData: bytes, booleanData: upload, ...(error ? { error } : {}) });
   }
 
   private resolveWaiters(id: string): void {

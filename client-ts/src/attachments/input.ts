@@ -37,3 +37,8 @@ export function contentTypeOf(options: unknown): string {
 export function assertSize(length: number, max: number): void {
   if (length > max) throw new SyncError('invalid_input', `an attachment may have at most ${max} bytes (the server's max_attachment_bytes); this one has ${length === Infinity ? 'more' : length}`);
 }
+
+/** A file path argument: a non-empty string without NUL. */
+export function assertPath(path: unknown): asserts path is string {
+  if (typeof path !== 'string' || path === '' || path.includes('\0')) throw new SyncError('invalid_input', 'path must be a non-empty string without NUL');
+}

@@ -1,12 +1,12 @@
 import t from 'tap';
-import { createHash, randomBytes } from 'node:crypto';
+import { attachmentIdOf } from '@json-sync/test-support';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3-multiple-ciphers';
-import { ATTACHMENT_CHUNK_BYTES, attachmentIdOfDigest } from '@json-sync/core';
+import { ATTACHMENT_CHUNK_BYTES } from '@json-sync/core';
 import { SyncEngine } from '../engine.js';
-import { SyncError } from '../errors.js';
 import { refusal } from '../test-support/refusal.js';
 import { filesHolding } from '../test-support/encryption.js';
 import { localEngines } from '../test-support/harness.js';
@@ -14,7 +14,6 @@ import { localEngines } from '../test-support/harness.js';
 const C = ATTACHMENT_CHUNK_BYTES;
 const SIZES = [0, 1, C - 1, C, C + 1, 3 * C + 5];
 
-const idOf = (bytes: Uint8Array) => attachmentIdOfDigest(createHash('sha256').update(bytes).digest());
 
 /** Pieces of `bytes` of uneven sizes, as a stream would deliver them. */
 async function* pieces(bytes: Uint8Array, sizes = [1, 1000, C + 7, 5]): AsyncGenerator<Uint8Array> {
@@ -45,11 +44,11 @@ t.test('bytes added from a buffer, a file or a stream read back the same, named 
       await e.addAttachmentStream(pieces(bytes), { contentType: 'audio/wav' }),
       await e.addAttachmentStream(Readable.from([Buffer.from(bytes)]), { contentType: 'audio/wav' }),
     ];
-    for (const ref of refs) t.same(ref, { $attachment: idOf(bytes), length: size, content_type: 'audio/wav' }, `${size} B`);
+    for (const ref of refs) t.same(ref, { $attachment: attachmentIdOf(bytes), length: size, content_type: 'audio/wav' }, `${size} B`);
     pending++;
     t.ok(e.readAttachment(refs[0]!)?.equals(bytes), `${size} B read by reference`);
-    t.ok(e.readAttachment(idOf(bytes))?.equals(bytes), `${size} B read by id`);
-    t.ok((await e.getAttachment(idOf(bytes))).equals(bytes), `${size} B got`);
+    t.ok(e.readAttachment(attachmentIdOf(bytes))?.equals(bytes), `${size} B read by id`);
+    t.ok((await e.getAttachment(attachmentIdOf(bytes))).equals(bytes), `${size} B got`);
     const streamed = Buffer.concat(await e.attachmentStream(refs[1]!).toArray());
     t.ok(streamed.equals(bytes), `${size} B streamed`);
     const saved = join(local.dir, `saved${size}`);
@@ -90,7 +89,7 @@ t.test('the same bytes added twice are stored once; an add the process died in i
   t.equal(db.prepare('SELECT count(*) FROM attachment_chunks WHERE blob = 99').pluck().get(), 0, 'its chunks removed');
   t.equal(db.prepare('SELECT sum(length(bytes)) FROM attachment_chunks').pluck().get(), bytes.length, 'the complete attachment kept');
   db.close();
-  t.ok(e.readAttachment(idOf(bytes))?.equals(bytes));
+  t.ok(e.readAttachment(attachmentIdOf(bytes))?.equals(bytes));
 });
 
 t.test('a partial download is never readable', async (t) => {
@@ -98,7 +97,7 @@ t.test('a partial download is never readable', async (t) => {
   const opts = local.options('partial', { encryptionKey: undefined });
   SyncEngine.open({ ...opts, online: false }).close();
   const bytes = randomBytes(C + 3);
-  const id = idOf(bytes);
+  const id = attachmentIdOf(bytes);
   const w = new Database(opts.databasePath);
   // Every byte is there, but the digest was not checked yet: still partial.
   w.prepare(`INSERT INTO attachments (id, blob, length, content_type, state, received, upload, upload_order, last_used)
@@ -111,7 +110,7 @@ t.test('a partial download is never readable', async (t) => {
   t.same(e.attachmentState(id), { local: false, received: bytes.length, length: bytes.length, uploaded: false });
   t.equal((await refusal(() => e.getAttachment(id))).code, 'connection', 'offline: not fetched, not read');
   t.equal((await refusal(() => e.saveAttachment(id, join(local.dir, 'out')))).code, 'connection');
-  t.equal(e.attachmentState(idOf(Buffer.from('never added'))), null, 'unknown: null');
+  t.equal(e.attachmentState(attachmentIdOf(Buffer.from('never added'))), null, 'unknown: null');
 });
 
 t.test('an encrypted database keeps attachment bytes encrypted', async (t) => {
@@ -139,7 +138,7 @@ t.test('bad input is refused with invalid_input and loses nothing', async (t) =>
   const e = SyncEngine.open({ ...opts, online: false });
   t.teardown(() => e.close());
   const kept = e.addAttachment(Buffer.from('kept'));
-  const good = idOf(Buffer.from('kept'));
+  const good = attachmentIdOf(Buffer.from('kept'));
 
   const badIds: unknown[] = ['', 'sha256-', good.toUpperCase(), `${good}0`, 'sha256-../../etc/passwd', null, undefined, 42, [], {}, { $attachment: good }, { ...kept, name: 'x' }, { ...kept, length: -1 }, { ...kept, content_type: 'nope' }];
   for (const bad of badIds) {

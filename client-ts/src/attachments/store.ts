@@ -123,9 +123,11 @@ export class AttachmentStore {
     });
   }
 
-  /** Re-queues the upload of complete bytes that is not done nor waiting (a document refers to them again). */
-  queueUpload(row: AttachmentRow): void {
-    if (row.state === 'complete' && row.upload === 'none') this.setUpload(row.id, 'pending');
+  /** Re-queues the upload of complete bytes that is not done nor waiting (a document refers to them again); whether it did. */
+  queueUpload(row: AttachmentRow): boolean {
+    if (row.state !== 'complete' || row.upload !== 'none') return false;
+    this.setUpload(row.id, 'pending');
+    return true;
   }
 
   setUpload(id: string, upload: UploadState): void {

@@ -67,6 +67,12 @@ export class Uploader {
   onReady(m: ServerMessageOf<'upload_ready'>): UploadOutcome {
     const c = this.current;
     if (!c || c.requestId !== m.request_id) return NONE;
+    if (m.offset > c.row.length) {
+      // Nothing can be sent from there: try again on the next connection.
+      this.current = null;
+      this.stalled = true;
+      return { kind: 'failed', row: c.row, error: `the server would resume at ${m.offset}, past the ${c.row.length} bytes`, permanent: false };
+    }
     c.sent = m.offset;
     c.confirmed = m.offset;
     this.pump();

@@ -14,11 +14,9 @@ export class PostgresBlobStore implements BlobStore {
 
   async append(blobId: string, offset: number, bytes: Buffer, tx: Queryable): Promise<void> {
     checkBlobId(blobId);
-    await tx.query(
-      `WITH dropped AS (DELETE FROM attachment_chunks WHERE blob_id = $1 AND "offset" >= $2)
-       INSERT INTO attachment_chunks (blob_id, "offset", bytes) VALUES ($1, $2, $3)`,
-      [blobId, offset, bytes],
-    );
+    // Two statements: a data-modifying CTE's delete is invisible to the insert's key check beside it.
+    await tx.query('DELETE FROM attachment_chunks WHERE blob_id = $1 AND "offset" >= $2', [blobId, offset]);
+    await tx.query('INSERT INTO attachment_chunks (blob_id, "offset", bytes) VALUES ($1, $2, $3)', [blobId, offset, bytes]);
   }
 
   async *read(blobId: string, from: number): AsyncIterable<Buffer> {
