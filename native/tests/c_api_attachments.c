@@ -1,14 +1,19 @@
-/* Attachments through the C API against the fixture's real server. Engine A adds attachments of
- * 0, 1, 262143, 262144 and 262145 bytes (one chunk is 262144) from memory, and of 0 and 5 MiB + 3
- * bytes from files (each referred to by a document); each id is the SHA-256 sha256sum computes for the same bytes, and A reads each
- * back. A uploads them all (upload events, then no pending upload). Engine B of the same user
- * fetches each: not local before, then SYNC_EVENT_ATTACHMENT_PROGRESS / _COMPLETED events drained
- * by sync_engine_process_events, then the very bytes; the big one arrives in several progress
- * steps that never go backwards. Engine D, opened with attachment_fetch_eager, downloads them all
- * without being asked, as the documents referring to them arrive. Engine C saves one it never fetched straight to a file, and,
- * offline, is refused another. An attachment no one uploaded: fetch answers at once and fails by
- * event; save and get say not found. */
+/* Attachments through the C API against the fixture's real server.
+ * - Engine A adds attachments of 0, 1, 262143, 262144 and 262145 bytes (a chunk is 262144) from
+ *   memory, and of 0 and 5 MiB + 3 bytes from files, each referred to by a document: each id is the
+ *   SHA-256 sha256sum computes for the same bytes, and A reads each back; four threads add and read
+ *   back more at once. A uploads them all (upload events, then no pending upload).
+ * - Engine B of the same user fetches each: not local before, then ATTACHMENT_PROGRESS (never
+ *   backwards, never past the length) and one ATTACHMENT_COMPLETED, drained by
+ *   sync_engine_process_events, then the very bytes; fetching one it has gives COMPLETED again.
+ * - Engine D, opened with attachment_fetch_eager, downloads them all unasked as the documents arrive.
+ * - Engine C saves one it never fetched straight to a file; offline, it is refused another.
+ * - A download the connection drops (B set offline) still gets its one outcome event; B completes
+ *   it once online again.
+ * - An attachment no device of the user uploaded: fetch answers at once and fails by event; save
+ *   and get say not found. */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,7 +21,7 @@
 
 #define CHUNK 262144
 #define BIG (5 * 1024 * 1024 + 3)
-#define TRACKED 16
+#define TRACKED 64
 
 /* What one engine's listener saw of each attachment. */
 typedef struct Transfer {
@@ -63,6 +68,7 @@ static void record(const SyncEventData *e, void *context) {
   char id[72];
   CHECK(id_in_reference(e->content, id));
   Transfer *t = transfer_of(context, id);
+  CHECK(t != NULL); /* more attachments than TRACKED */
   if (!t) return;
   t->upload = e->boolean_data;
   t->mixed_kinds |= e->document_id != NULL || e->title != NULL;
@@ -96,6 +102,7 @@ static bool finished(void *context) {
 }
 
 static bool completed_twice(void *transfer) { return transfer && ((Transfer *)transfer)->completed >= 2; }
+static bool completed_once(void *transfer) { return transfer && ((Transfer *)transfer)->completed >= 1; }
 
 typedef struct Uploads {
   SyncEngineHandle *engine;
@@ -150,6 +157,29 @@ static bool file_is(const char *path, const unsigned char *bytes, size_t length)
   bool same = got && got_length == length && memcmp(got, bytes, length) == 0;
   free(got);
   return same;
+}
+
+/* Threads adding and reading back attachments on one engine at once: every call succeeds with its own bytes. */
+typedef struct Adder {
+  SyncEngineHandle *engine;
+  unsigned index;
+  int failures;
+} Adder;
+
+static void *add_and_read(void *arg) {
+  Adder *adder = arg;
+  for (unsigned round = 0; round < 5; round++) {
+    size_t length = 1000 + adder->index * 70000 + round * 33000;
+    unsigned char *bytes = make_bytes(length, 1000 + adder->index * 10 + round);
+    char *reference = NULL;
+    char id[72];
+    if (sync_engine_add_attachment(adder->engine, bytes, length, "application/x-thread", &reference) != SYNC_RESULT_SUCCESS ||
+        !id_in_reference(reference, id) || !local_copy_is(adder->engine, id, bytes, length))
+      adder->failures++;
+    sync_string_free(reference);
+    free(bytes);
+  }
+  return NULL;
 }
 
 int main(void) {
@@ -207,6 +237,18 @@ int main(void) {
   CHECK(sync_engine_add_attachment(a, NULL, 0, NULL, &again) == SYNC_RESULT_SUCCESS);
   CHECK(again && id_in_reference(again, again_id) && strcmp(again_id, ids[0]) == 0);
   sync_string_free(again);
+
+  /* ---- four threads at once ---- */
+  pthread_t threads[4];
+  Adder adders[4];
+  for (unsigned i = 0; i < 4; i++) {
+    adders[i] = (Adder){a, i, 0};
+    REQUIRE(pthread_create(&threads[i], NULL, add_and_read, &adders[i]) == 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(threads[i], NULL);
+    CHECK(adders[i].failures == 0);
+  }
 
   /* ---- A uploads them all ---- */
   Uploads uploads = {a, &seen_a, ids, ALL};
@@ -314,6 +356,32 @@ int main(void) {
   void *none = NULL;
   size_t none_length = 0;
   CHECK(sync_engine_get_attachment(b, unknown, &none, &none_length) == SYNC_RESULT_NOT_FOUND);
+
+  /* ---- a download the connection drops: one outcome event all the same, and a later fetch completes ---- */
+  const size_t huge_length = 24 * 1024 * 1024;
+  unsigned char *huge = make_bytes(huge_length, 24);
+  char *huge_ref = NULL;
+  char huge_id[72] = "";
+  CHECK(sync_engine_add_attachment(a, huge, huge_length, NULL, &huge_ref) == SYNC_RESULT_SUCCESS);
+  CHECK(huge_ref && id_in_reference(huge_ref, huge_id));
+  sync_string_free(huge_ref);
+  Wait huge_up = {&seen_a, huge_id};
+  CHECK(test_pump_until(a, finished, &huge_up, 120000));
+  CHECK(sync_engine_fetch_attachment(b, huge_id) == SYNC_RESULT_SUCCESS);
+  CHECK(sync_engine_set_online(b, false) == SYNC_RESULT_SUCCESS);
+  Wait huge_down = {&seen_b, huge_id};
+  CHECK(test_pump_until(b, finished, &huge_down, 30000));
+  Transfer *dropped = transfer_of(&seen_b, huge_id);
+  CHECK(dropped && dropped->completed + dropped->failed == 1 && !dropped->upload);
+  if (dropped) printf("a download the connection dropped: %s\n", dropped->failed ? dropped->error : "completed first");
+  CHECK(sync_engine_set_online(b, true) == SYNC_RESULT_SUCCESS);
+  CHECK(test_pump_until(b, connected, b, 15000));
+  if (dropped && dropped->failed) {
+    CHECK(sync_engine_fetch_attachment(b, huge_id) == SYNC_RESULT_SUCCESS);
+    CHECK(test_pump_until(b, completed_once, dropped, 60000));
+  }
+  CHECK(local_copy_is(b, huge_id, huge, huge_length));
+  free(huge);
 
   sync_engine_destroy(stranger);
   sync_engine_destroy(c);
