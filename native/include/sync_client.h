@@ -22,9 +22,10 @@
  * THREADING CONTRACT
  * - Every function may be called from any thread, concurrently, with one exception: an engine
  *   must not be destroyed while another thread is still using it (or one of its listeners).
- * - Writes (create, create_documents, update, patch, merge, delete, undo, redo) and the calls that
- *   wait (flush) run on the engine's thread, in the order they arrive; a write returns once it is
- *   committed locally. Incoming server changes are applied between them in slices of about a
+ * - Writes (create, create_documents, update, patch, merge, delete, undo, redo), the calls that
+ *   wait (flush) and the attachment calls run on the engine's thread, in the order they arrive (a
+ *   file being added and a save that downloads go on between the calls that come after them); a
+ *   write returns once it is committed locally. Incoming server changes are applied between them in slices of about a
  *   millisecond, which end early as soon as a call waits: a write waits for the server change being
  *   applied — of this engine or of any other engine of the process, which share the thread — not
  *   for the ones queued behind it.
