@@ -32,7 +32,7 @@ interface Current {
 export class Uploader {
   private current: Current | null = null;
   private requests = 0;
-  /** A transient refusal: nothing more is tried on this connection. */
+  /** A transient refusal: nothing more is tried until resume() (the caller's retry) or the next connection. */
   private stalled = false;
 
   constructor(
@@ -54,6 +54,11 @@ export class Uploader {
     this.wire.send({ type: 'upload_attachment', attachment: row.id, length: row.length, content_type: row.content_type, request_id: requestId });
   }
 
+  /** After a transient refusal, the queue may go on. */
+  resume(): void {
+    this.stalled = false;
+  }
+
   /** The connection ended: what is stored on the server stays there for the next attempt. */
   reset(): void {
     this.current = null;
@@ -68,7 +73,7 @@ export class Uploader {
     const c = this.current;
     if (!c || c.requestId !== m.request_id) return NONE;
     if (m.offset > c.row.length) {
-      // Nothing can be sent from there: try again on the next connection.
+      // Nothing can be sent from there: ask again later.
       this.current = null;
       this.stalled = true;
       return { kind: 'failed', row: c.row, error: `the server would resume at ${m.offset}, past the ${c.row.length} bytes`, permanent: false };
