@@ -244,6 +244,8 @@ export class Attachments {
       case 'error':
         if (m.request_id?.startsWith('att-u-')) return this.afterUpload(this.uploader.onError(m));
         if (m.request_id?.startsWith('att-d-')) return this.afterDownload(this.downloader.onError(m));
+        // Not ours alone: the inbox reports it too.
+        if (m.request_id === undefined && m.mutation_id === undefined && m.code === 'server_error') this.afterUpload(this.uploader.onUnnamedFailure(m));
         return false;
       default:
         return false;

@@ -173,4 +173,24 @@ t.test('an upload goes from the server\'s offset, within the window of its last 
   t.ok(await eventually(() => e.attachmentState(oddRef)?.uploaded === true, 15_000), 'uploaded when asked again');
   t.equal(odd, 2);
   t.equal(frames.length, framesBefore, 'nothing was sent from past the end');
+
+  // A server whose chunk handling fails says so without a request id (binary frames have none):
+  // the upload is asked for again and goes on from the server's offset.
+  let opened = 0;
+  const stored: number[] = [];
+  onUpload = (m) => {
+    opened++;
+    server.send({ type: 'upload_ready', request_id: m.request_id, attachment: m.attachment, offset: stored.length > 0 ? C : 0 });
+  };
+  server.binary((f) => {
+    const d = decodeAttachmentFrame(f);
+    if (!d.ok) return;
+    stored.push(d.frame.offset);
+    if (d.frame.offset === 0) return server.send({ type: 'upload_progress', attachment: d.frame.attachment, received: C });
+    if (opened === 1) return server.send({ type: 'error', code: 'server_error', message: 'internal error; retry' });
+    server.send({ type: 'attachment_uploaded', request_id: uploads.at(-1)!.request_id, attachment: d.frame.attachment, length: 2 * C });
+  });
+  const interrupted = e.addAttachment(randomBytes(2 * C));
+  t.ok(await eventually(() => e.attachmentState(interrupted)?.uploaded === true, 15_000), 'uploaded after the unnamed failure');
+  t.same(stored, [0, C, C], 'asked again, it went on from the server\'s offset');
 });

@@ -110,6 +110,18 @@ export class Uploader {
     return { kind: 'failed', row: c.row, error: `${m.code}: ${m.message}`, permanent };
   }
 
+  /**
+   * The server reported a failure that names no request while this upload was open: its handling
+   * of a chunk failed (binary frames carry no request id). The upload is asked for again later.
+   */
+  onUnnamedFailure(m: ServerMessageOf<'error'>): UploadOutcome {
+    const c = this.current;
+    if (!c || c.sent === null) return NONE;
+    this.current = null;
+    this.stalled = true;
+    return { kind: 'failed', row: c.row, error: `${m.code}: ${m.message}`, permanent: false };
+  }
+
   /** Sends chunks while the window has room. */
   private pump(): void {
     const c = this.current;
