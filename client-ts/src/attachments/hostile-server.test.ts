@@ -82,6 +82,12 @@ t.test('a download is readable only when its bytes match the id; junk frames are
   t.match(await failed, { booleanData: false, error: /attachment_not_found/ });
   await t.resolves(e.whenSynced(5000), 'the engine is still synced');
   t.ok(e.isConnected(), 'and connected: junk frames do not cost the connection');
+
+  // A download the server never answers: closing the engine tells its waiter.
+  serve = () => {};
+  const hanging = e.getAttachment(attachmentIdOf(Buffer.from('no answer')));
+  await e.close();
+  t.match(await refusal(() => hanging), { code: 'closed' });
 });
 
 t.test('an upload goes from the server\'s offset, within the window of its last progress; refusals stop it until a document refers to it again', async (t) => {
