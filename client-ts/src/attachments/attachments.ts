@@ -79,9 +79,9 @@ export class Attachments {
   private readonly verifying = new Set<string>();
   private readonly lastProgress = new Map<string, number>();
   /**
-   * Eager downloads the server refused, with the delay before the next try. A document usually
-   * arrives before its attachment's upload is done (uploads never hold documents up), so a refusal
-   * is tried again later, less and less often.
+   * Eager downloads that failed, with the delay before the next try. A document usually arrives
+   * before its attachment's upload is done (uploads never hold documents up), so the server's
+   * not_found is tried again later, less and less often.
    */
   private readonly retryDelay = new Map<string, number>();
   /** Refused eager downloads whose next try is scheduled: not asked for before it. */
@@ -307,10 +307,15 @@ export class Attachments {
         break;
       case 'failed': {
         this.lastProgress.delete(`d${o.id}`);
+        // An eager download nobody waits for is tried again quietly; a reader hears why it failed.
         if (this.opts.fetch === 'eager') this.retryLater(o.id);
-        const row = this.store.get(o.id);
-        const ref = row ? attachmentRef(o.id, row.length, row.content_type) : attachmentRef(o.id, 0);
-        this.p.events.emit(EventType.AttachmentFailed, { content: ref, error: o.error });
+        if (this.waiters.has(o.id) || this.opts.fetch !== 'eager') {
+          const row = this.store.get(o.id);
+          const ref = row ? attachmentRef(o.id, row.length, row.content_type) : attachmentRef(o.id, 0);
+          this.p.events.emit(EventType.AttachmentFailed, { content: ref, error: o.error });
+        } else {
+          this.p.log.info(`eager download of attachment ${o.id} failed (${o.error}); it is tried again`);
+        }
         const code = o.code === 'attachment_not_found' ? 'not_found' : 'connection';
         this.rejectWaiters(o.id, new SyncError(code, code === 'not_found' ? `attachment ${o.id}: the server has no such attachment this user may read` : `downloading attachment ${o.id} failed: ${o.error}`));
         this.downloader.start();
