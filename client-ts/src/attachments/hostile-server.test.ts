@@ -200,3 +200,33 @@ t.test('an upload goes from the server\'s offset, within the window of its last 
   t.ok(await eventually(() => e.attachmentState(interrupted)?.uploaded === true, 15_000), 'uploaded after the unnamed failure');
   t.same(stored, [0, C, C], 'asked again, it went on from the server\'s offset');
 });
+
+t.test('four uploads open at once, oldest first, sharing one window', async (t) => {
+  const server = await fakeServer(t);
+  const asked: ClientMessageOf<'upload_attachment'>[] = [];
+  server.answer((m) => {
+    if (m.type === 'get_changes_since') server.send({ type: 'changes', events: [], latest_sequence: 0, has_more: false });
+    if (m.type === 'upload_attachment') asked.push(m);
+  });
+  const frames: { attachment: string; length: number }[] = [];
+  server.binary((f) => {
+    const d = decodeAttachmentFrame(f);
+    if (d.ok) frames.push({ attachment: d.frame.attachment, length: d.frame.bytes.length });
+  });
+  const e = engineFor(t, server.url, undefined, { online: false });
+  const refs = [0, 1, 2, 3, 4, 5].map(() => e.addAttachment(randomBytes(3 * C)));
+  e.setOnline(true);
+  await eventually(() => asked.length === 4);
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(asked.map((m) => m.attachment), refs.slice(0, 4).map((r) => r.$attachment), 'the four oldest, unanswered, in order');
+  for (const m of asked) server.send({ type: 'upload_ready', request_id: m.request_id, attachment: m.attachment, offset: 0 });
+  await eventually(() => frames.length > 0);
+  await new Promise((r) => setTimeout(r, 100));
+  const sent = frames.reduce((n, f) => n + f.length, 0);
+  t.equal(sent, UPLOAD_WINDOW_BYTES, 'one window over all of them, no progress confirmed');
+  t.same([...new Set(frames.map((f) => f.attachment))], refs.slice(0, 2).map((r) => r.$attachment), 'the oldest sends first');
+  server.send({ type: 'attachment_uploaded', request_id: asked[3]!.request_id, attachment: asked[3]!.attachment, length: 3 * C });
+  await eventually(() => asked.length === 5);
+  t.equal(asked[4]!.attachment, refs[4]!.$attachment, 'one done (out of order): the next oldest starts');
+  t.equal(e.pendingAttachmentUploads(), 5);
+});
