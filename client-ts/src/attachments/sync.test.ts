@@ -41,6 +41,7 @@ t.test('TS to TS: bytes added on one device read the same on another; lazy fetch
   await Promise.all([a, lazy, eager].map((e) => e.whenSynced()));
   const aEvents = record(a);
   const lazyEvents = record(lazy);
+  const eagerEvents = record(eager);
   for (const size of [0, 1, C - 1, C, C + 1]) {
     const bytes = randomBytes(size);
     const ref = a.addAttachment(bytes, { contentType: 'application/x-sample' });
@@ -61,6 +62,8 @@ t.test('TS to TS: bytes added on one device read the same on another; lazy fetch
     t.ok(eager.readAttachment(ref)?.equals(bytes));
   }
   t.equal(a.pendingAttachmentUploads(), 0);
+  t.same(eagerEvents.filter((e) => e.type === EventType.AttachmentFailed), [], 'eager downloads tried before the upload was done retried quietly');
+  t.equal(eagerEvents.filter((e) => e.type === EventType.AttachmentCompleted && !e.booleanData).length, 5, 'and each completed once');
 });
 
 t.test('not here and offline is `connection`; another user\'s attachment is `not_found`; the pending count follows the queue', async (t) => {
