@@ -6,7 +6,9 @@
  * - Engine B of the same user fetches each: not local before, then ATTACHMENT_PROGRESS (never
  *   backwards, never past the length) and one ATTACHMENT_COMPLETED, drained by
  *   sync_engine_process_events, then the very bytes; fetching one it has gives COMPLETED again.
- * - Engine D, opened with attachment_fetch_eager, downloads them all unasked as the documents arrive.
+ * - Engine D, opened with attachment_fetch_eager, downloads them all unasked as the documents arrive;
+ *   engine F, with attachment_cache_mib 0, drops a downloaded attachment no document refers to
+ *   when the next one arrives.
  * - Engine C saves one it never fetched straight to a file; offline, it is refused another.
  * - A download the connection drops (B set offline) still gets its one outcome event; B completes
  *   it once online again.
@@ -164,6 +166,7 @@ typedef struct Adder {
   SyncEngineHandle *engine;
   unsigned index;
   int failures;
+  char ids[5][72]; /* what it added: attachments no document refers to */
 } Adder;
 
 static void *add_and_read(void *arg) {
@@ -172,7 +175,7 @@ static void *add_and_read(void *arg) {
     size_t length = 1000 + adder->index * 70000 + round * 33000;
     unsigned char *bytes = make_bytes(length, 1000 + adder->index * 10 + round);
     char *reference = NULL;
-    char id[72];
+    char *id = adder->ids[round];
     if (sync_engine_add_attachment(adder->engine, bytes, length, "application/x-thread", &reference) != SYNC_RESULT_SUCCESS ||
         !id_in_reference(reference, id) || !local_copy_is(adder->engine, id, bytes, length))
       adder->failures++;
@@ -242,7 +245,7 @@ int main(void) {
   pthread_t threads[4];
   Adder adders[4];
   for (unsigned i = 0; i < 4; i++) {
-    adders[i] = (Adder){a, i, 0};
+    adders[i] = (Adder){.engine = a, .index = i};
     REQUIRE(pthread_create(&threads[i], NULL, add_and_read, &adders[i]) == 0);
   }
   for (int i = 0; i < 4; i++) {
@@ -315,6 +318,31 @@ int main(void) {
     CHECK(local_copy_is(d, ids[i], bytes[i], lengths[i]));
   }
   sync_engine_destroy(d);
+
+  /* ---- F keeps no attachment cache (attachment_cache_mib 0): one no document refers to goes when the next arrives ---- */
+  SyncEngineConfig small_config;
+  test_config(&small_config, &env, "att_f", email);
+  small_config.attachment_cache_mib = 0;
+  SyncEngineHandle *f = NULL;
+  REQUIRE(sync_engine_open(&small_config, &f) == SYNC_RESULT_SUCCESS);
+  Seen seen_f = {0};
+  REQUIRE(sync_engine_add_listener(f, SYNC_EVENT_ALL, record, &seen_f, NULL) == SYNC_RESULT_SUCCESS);
+  CHECK(test_pump_until(f, connected, f, 15000));
+  const char *first = adders[3].ids[4], *second = adders[2].ids[4];
+  CHECK(sync_engine_fetch_attachment(f, first) == SYNC_RESULT_SUCCESS);
+  Wait first_done = {&seen_f, first};
+  CHECK(test_pump_until(f, finished, &first_done, 30000));
+  CHECK(sync_engine_attachment_state(f, first, &state) == SYNC_RESULT_SUCCESS && state && strstr(state, "\"local\":true"));
+  sync_string_free(state);
+  CHECK(sync_engine_fetch_attachment(f, second) == SYNC_RESULT_SUCCESS);
+  Wait second_done = {&seen_f, second};
+  CHECK(test_pump_until(f, finished, &second_done, 30000));
+  void *evicted = NULL;
+  size_t evicted_length = 0;
+  CHECK(sync_engine_get_attachment(f, first, &evicted, &evicted_length) == SYNC_RESULT_NOT_FOUND);
+  CHECK(sync_engine_get_attachment(f, second, &evicted, &evicted_length) == SYNC_RESULT_SUCCESS && evicted_length > 0);
+  sync_bytes_free(evicted);
+  sync_engine_destroy(f);
 
   /* ---- C saves one it never fetched, then, offline, is refused ---- */
   SyncEngineHandle *c = test_engine(&env, "att_c", email);
