@@ -230,3 +230,43 @@ t.test('four uploads open at once, oldest first, sharing one window', async (t) 
   t.equal(asked[4]!.attachment, refs[4]!.$attachment, 'one done (out of order): the next oldest starts');
   t.equal(e.pendingAttachmentUploads(), 5);
 });
+
+t.test('four downloads open at once, in the order asked; their frames interleave', async (t) => {
+  const server = await fakeServer(t);
+  const asked: ClientMessageOf<'download_attachment'>[] = [];
+  server.answer((m) => {
+    if (m.type === 'get_changes_since') server.send({ type: 'changes', events: [], latest_sequence: 0, has_more: false });
+    if (m.type === 'download_attachment') asked.push(m);
+  });
+  const e = engineFor(t, server.url);
+  await e.whenSynced(5000);
+  const blobs = [0, 1, 2, 3, 4, 5].map(() => randomBytes(C + 10));
+  const reads = blobs.map((b) => e.getAttachment(attachmentIdOf(b)));
+  await eventually(() => asked.length === 4);
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(asked.map((m) => m.attachment), blobs.slice(0, 4).map((b) => attachmentIdOf(b)), 'the first four asked, unanswered, in order');
+  // Interleaved: every download's first chunk, then every second chunk, then the ends.
+  const serving = (i: number) => ({ m: asked[i]!, bytes: blobs[i]! });
+  const ready = (i: number) => {
+    const { m, bytes } = serving(i);
+    server.send({ type: 'download_ready', request_id: m.request_id, attachment: m.attachment, length: bytes.length, content_type: 'application/octet-stream', offset: 0 });
+  };
+  const chunk = (i: number, at: number) => {
+    const { m, bytes } = serving(i);
+    server.send(encodeAttachmentFrame(FrameKind.DownloadChunk, m.attachment, at, bytes.subarray(at, at + C)));
+  };
+  const complete = (i: number) => server.send({ type: 'download_complete', request_id: serving(i).m.request_id, attachment: serving(i).m.attachment });
+  for (let i = 0; i < 4; i++) ready(i);
+  for (let i = 0; i < 4; i++) chunk(i, 0);
+  for (let i = 3; i >= 0; i--) chunk(i, C);
+  for (let i = 0; i < 4; i++) complete(i);
+  await eventually(() => asked.length === 6);
+  for (const i of [4, 5]) {
+    ready(i);
+    chunk(i, 0);
+    chunk(i, C);
+    complete(i);
+  }
+  const got = await Promise.all(reads);
+  t.ok(got.every((g, i) => g.equals(blobs[i]!)), 'each read has its own bytes');
+});
