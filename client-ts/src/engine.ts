@@ -9,12 +9,14 @@ import {
   parsePatch,
   ProtocolError,
   reversePatch,
+  type AttachmentRef,
   type JsonObject,
   type PatchOp,
   type ServerMessageOf,
   type WireDocument,
 } from '@json-sync/core';
 import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { SyncError } from './errors.js';
 import { EventType, type EventHandler, type EventName } from './events.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -31,6 +33,9 @@ import { LiveQueries } from './query/live-queries.js';
 import type { IndexInfo, IndexSpec, LiveHandler, QueryDocumentJson } from './query/query-api.js';
 import { Queries } from './query/queries.js';
 import { Transport } from './transport/transport.js';
+import { Attachments, type AttachmentState } from './attachments/attachments.js';
+import type { ByteSource } from './attachments/adding.js';
+import type { AddOptions, AttachmentId } from './attachments/input.js';
 
 export interface EngineOptions {
   databasePath: string;
@@ -68,6 +73,16 @@ export interface EngineOptions {
    * `wrong_key`, and nothing is changed.
    */
   encryptionKey?: EncryptionKey;
+  /**
+   * When attachments' bytes are downloaded: 'lazy' (default) on the first read; 'eager' every
+   * attachment a local document refers to, as soon as the document arrives.
+   */
+  attachmentFetch?: 'lazy' | 'eager';
+  /**
+   * Bytes of complete attachments kept (default 512 MiB). Beyond it, those no local document refers
+   * to and that are not waiting to upload are removed, least recently used first.
+   */
+  attachmentCacheBytes?: number;
 }
 
 export interface DocumentSnapshot<C extends JsonObject = JsonObject> {
@@ -122,6 +137,7 @@ export interface HistoryEntry {
 const MAX_DELAY_MS = 2 ** 31 - 1;
 /** The C library's default too (sync_engine_config_init's query_time_limit_ms). */
 const DEFAULT_QUERY_TIME_LIMIT_MS = 2000;
+const DEFAULT_ATTACHMENT_CACHE_BYTES = 512 * 1024 * 1024;
 
 function isDelay(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_DELAY_MS;
@@ -145,6 +161,7 @@ export class SyncEngine {
   private readonly indexes: Indexes;
   private readonly queries: Queries;
   private readonly live: LiveQueries;
+  private readonly attachments: Attachments;
   private closed = false;
   /** What the application asked for: connect (true) or stay offline (false). */
   private wantOnline: boolean;
@@ -166,6 +183,9 @@ export class SyncEngine {
     if (!isDelay(heartbeat.intervalMs) || !isDelay(heartbeat.timeoutMs)) throw new SyncError('invalid_input', `heartbeat needs whole milliseconds from 1 to ${MAX_DELAY_MS}`);
     if (opts.durability !== undefined && opts.durability !== 'normal' && opts.durability !== 'full') throw new SyncError('invalid_input', "durability is 'normal' or 'full'");
     if (opts.queryTimeLimitMs !== undefined && !isDelay(opts.queryTimeLimitMs)) throw new SyncError('invalid_input', `queryTimeLimitMs: whole milliseconds from 1 to ${MAX_DELAY_MS}`);
+    if (opts.attachmentFetch !== undefined && opts.attachmentFetch !== 'lazy' && opts.attachmentFetch !== 'eager') throw new SyncError('invalid_input', "attachmentFetch is 'lazy' or 'eager'");
+    const cacheBytes = opts.attachmentCacheBytes ?? DEFAULT_ATTACHMENT_CACHE_BYTES;
+    if (typeof cacheBytes !== 'number' || !Number.isSafeInteger(cacheBytes) || cacheBytes < 0) throw new SyncError('invalid_input', 'attachmentCacheBytes must be a whole number of bytes, 0 or more');
     const tlsCa = opts.tlsCa === undefined ? undefined : readCa(opts.tlsCa);
     const log = opts.logger ?? silentLogger;
     const store = LocalStore.open(opts.databasePath, {
@@ -197,7 +217,10 @@ export class SyncEngine {
       {
         attempt: (n) => this.events.emit(EventType.ConnectionAttempted, { numericData: n }),
         authenticated: (m) => this.onAuthenticated(m),
-        message: (m) => this.sync.inbox.push(m),
+        message: (m) => {
+          if (!this.attachments.handles(m)) this.sync.inbox.push(m);
+        },
+        binary: (frame) => this.attachments.frame(frame),
         invalid: (error, raw) => this.sync.inbox.push({ type: 'invalid', error, raw }),
         authError: (reason) => this.events.emit(EventType.SyncError, { error: reason }),
         clockOffset: (s) => store.setState('clock_offset', String(s)),
@@ -221,6 +244,10 @@ export class SyncEngine {
     this.live = new LiveQueries(store, this.queries, log);
     this.sync.counts.onCommitted(() => this.live.committed());
     this.undoStack = new UndoStack(store);
+    this.attachments = new Attachments(
+      { store, wire: this.transport, events: this.events, log, isClosed: () => this.closed },
+      { fetch: opts.attachmentFetch ?? 'lazy', cacheBytes },
+    );
     // Connect on the next turn: handlers attached right after open() see the first ConnectionAttempted.
     this.wantOnline = opts.online !== false;
     setImmediate(() => {
@@ -258,7 +285,7 @@ export class SyncEngine {
     const id = options.id ?? newTimeOrderedUuid();
     if (!isUuid(id)) throw new SyncError('invalid_input', 'document id must be a lowercase canonical UUID');
     const c = checked(content);
-    this.sync.local.change(id, 'local', createPlan(id, c.content, c.text));
+    this.localChange(id, 'local', createPlan(id, c.content, c.text));
     return id;
   }
 
@@ -277,7 +304,7 @@ export class SyncEngine {
       if (typeof id !== 'string' || !isUuid(id)) throw new SyncError('invalid_input', `ids[${i}] must be a lowercase canonical UUID`);
       return { id, ...checked(content) };
     });
-    this.sync.local.createMany(items);
+    this.attachments.localWrite(() => this.sync.local.createMany(items));
     return ids;
   }
 
@@ -285,7 +312,7 @@ export class SyncEngine {
   updateDocument<C extends JsonObject>(id: string, content: C): void {
     this.ensureOpen();
     const next = checked(content);
-    this.sync.local.change(id, 'local', (c) => {
+    this.localChange(id, 'local', (c) => {
       const current = requireLive(id, c);
       const ops = diff(current, next.content);
       return ops.length === 0 ? null : { kind: 'update', content: next.content, contentText: next.text, forward: ops, reverse: reversePatch(current, next.content) };
@@ -296,7 +323,7 @@ export class SyncEngine {
   patchDocument(id: string, ops: PatchOp[]): void {
     this.ensureOpen();
     const clean = translated(() => parsePatch(ops));
-    this.sync.local.change(id, 'local', (c) => {
+    this.localChange(id, 'local', (c) => {
       const current = requireLive(id, c);
       const next = translated(() => applyPatch(current, clean));
       return { kind: 'update', content: next, forward: clean, reverse: reversePatch(current, next) };
@@ -308,7 +335,7 @@ export class SyncEngine {
     this.ensureOpen();
     if (!isPlainObject(partial)) throw new SyncError('invalid_input', 'a merge patch must be a JSON object');
     translated(() => assertDocumentContent(partial));
-    this.sync.local.change(id, 'local', (c) => {
+    this.localChange(id, 'local', (c) => {
       const current = requireLive(id, c);
       const next = checked(applyMergePatch(current, partial));
       const ops = diff(current, next.content);
@@ -318,7 +345,7 @@ export class SyncEngine {
 
   deleteDocument(id: string): void {
     this.ensureOpen();
-    this.sync.local.change(id, 'local', (c) => ({ kind: 'delete', content: null, forward: null, reverse: requireLive(id, c) }));
+    this.localChange(id, 'local', (c) => ({ kind: 'delete', content: null, forward: null, reverse: requireLive(id, c) }));
   }
 
   getDocument<C extends JsonObject = JsonObject>(id: string): DocumentSnapshot<C> | null {
@@ -471,6 +498,67 @@ export class SyncEngine {
     return this.indexes.list();
   }
 
+  // ---- attachments (docs/protocol.md, Attachments) ---------------------------------------------
+
+  /**
+   * Stores bytes as an attachment and returns the reference to put in documents. The bytes upload
+   * in the background (beside document sync, never before it); adding the same bytes again keeps
+   * one copy. More than the server's max_attachment_bytes is `invalid_input`.
+   */
+  addAttachment(bytes: Uint8Array, options?: AddOptions): AttachmentRef {
+    this.ensureOpen();
+    return this.attachments.add(bytes, options);
+  }
+
+  /** addAttachment from a file, streamed: hashed as it is stored, never whole in memory. */
+  addAttachmentFile(path: string, options?: AddOptions): Promise<AttachmentRef> {
+    return this.run(() => this.attachments.addFile(path, options));
+  }
+
+  /** addAttachment from a stream or async iterable of byte chunks, stored as they come. */
+  addAttachmentStream(source: ByteSource, options?: AddOptions): Promise<AttachmentRef> {
+    return this.run(() => this.attachments.addStream(source, options));
+  }
+
+  /** An attachment's bytes when they are complete on this device; null otherwise (nothing is fetched). */
+  readAttachment(id: AttachmentId): Buffer | null {
+    this.ensureOpen();
+    return this.attachments.read(id);
+  }
+
+  /** An attachment's bytes, fetched first when they are not here (`connection` when offline, `not_found` when the server has none for this user). */
+  getAttachment(id: AttachmentId): Promise<Buffer> {
+    return this.run(() => this.attachments.get(id));
+  }
+
+  /** Writes an attachment to `path` (fetched first when needed): into a temporary file beside it, then renamed. */
+  saveAttachment(id: AttachmentId, path: string): Promise<void> {
+    return this.run(() => this.attachments.save(id, path));
+  }
+
+  /** An attachment's bytes as a stream, fetched first when needed (errors end the stream). */
+  attachmentStream(id: AttachmentId): Readable {
+    this.ensureOpen();
+    return this.attachments.stream(id);
+  }
+
+  /** Makes an attachment's bytes local (nothing to do when they are); progress events as it goes. */
+  fetchAttachment(id: AttachmentId): Promise<void> {
+    return this.run(() => this.attachments.fetch(id));
+  }
+
+  /** What this device has of an attachment; null when it knows nothing of it. */
+  attachmentState(id: AttachmentId): AttachmentState | null {
+    this.ensureOpen();
+    return this.attachments.state(id);
+  }
+
+  /** Attachments added here that the server does not have yet. */
+  pendingAttachmentUploads(): number {
+    this.ensureOpen();
+    return this.attachments.pendingUploads();
+  }
+
   // ---- events ---------------------------------------------------------------------------------
 
   on<C extends JsonObject = JsonObject>(name: EventName, handler: EventHandler<C>): this {
@@ -535,6 +623,7 @@ export class SyncEngine {
     if (this.closed) return;
     this.closed = true;
     this.live.close();
+    this.attachments.close();
     this.sync.session.sender.close();
     this.transport.close();
     this.sync.inbox.clear();
@@ -552,10 +641,21 @@ export class SyncEngine {
     if (this.closed) throw new SyncError('closed', 'the engine is closed');
   }
 
+  /** An asynchronous call: its checks fail as a rejected promise, never a throw. */
+  private async run<T>(call: () => Promise<T>): Promise<T> {
+    this.ensureOpen();
+    return call();
+  }
+
+  /** A local change; documents it writes that refer to attachments re-queue their uploads (see Attachments.localWrite). */
+  private localChange(...args: Parameters<SyncParts['local']['change']>): void {
+    this.attachments.localWrite(() => this.sync.local.change(...args));
+  }
+
   private revert(id: string, direction: Direction): void {
     this.ensureOpen();
     const entry = this.undoStack.target(id, direction);
-    this.sync.local.change(
+    this.localChange(
       id,
       direction,
       (c) => this.undoStack.plan(entry, c.view !== undefined && c.view.deleted === 0, c.content, direction),
@@ -569,10 +669,12 @@ export class SyncEngine {
     if (this.closed) return;
     this.sync.inbox.connected();
     this.sync.session.authenticated(m.latest_sequence);
+    this.attachments.connected(m.limits.max_attachment_bytes);
   }
 
   private onLost(reason: string, code: number): void {
     this.sync.session.lost(code);
+    this.attachments.lost();
     this.events.emit(EventType.ConnectionLost, { error: reason });
   }
 

@@ -15,6 +15,12 @@ export enum EventType {
   ConnectionLost = 7,
   ConnectionAttempted = 8,
   ConnectionSucceeded = 9,
+  /** An attachment transfer moved on: numericData bytes so far, booleanData true for an upload. */
+  AttachmentProgress = 10,
+  /** An upload the server confirmed, or a download whose bytes matched their id (numericData: the length). */
+  AttachmentCompleted = 11,
+  /** A transfer failed for good (error: why); a download's waiters got the error too. */
+  AttachmentFailed = 12,
 }
 
 /** One event as every consumer sees it (the C SDK passes the same record, with content as JSON text). */
@@ -22,13 +28,20 @@ export interface SyncEvent<C extends JsonObject = JsonObject> {
   type: EventType;
   documentId: string | null;
   title: string | null;
-  /** The document's content (local view) for document events; the server's version for ConflictDetected; null otherwise and for DocumentDeleted. */
+  /**
+   * The document's content (local view) for document events; the server's version for
+   * ConflictDetected; the attachment's reference for attachment events; null otherwise and for
+   * DocumentDeleted.
+   */
   content: C | null;
   /** The reason, for SyncError. */
   error: string | null;
-  /** SyncCompleted: remote changes applied; ConnectionAttempted: attempt number; SyncError: dropped-event count where relevant. */
+  /**
+   * SyncCompleted: remote changes applied; ConnectionAttempted: attempt number; SyncError:
+   * dropped-event count where relevant; attachment events: bytes transferred so far.
+   */
   numericData: number;
-  /** True when the change started in this engine. */
+  /** True when the change started in this engine; for attachment events, true for an upload, false for a download. */
   booleanData: boolean;
 }
 
@@ -43,6 +56,9 @@ export const EVENT_NAMES = {
   connectionLost: EventType.ConnectionLost,
   connectionAttempted: EventType.ConnectionAttempted,
   connectionSucceeded: EventType.ConnectionSucceeded,
+  attachmentProgress: EventType.AttachmentProgress,
+  attachmentCompleted: EventType.AttachmentCompleted,
+  attachmentFailed: EventType.AttachmentFailed,
 } as const;
 
 export type EventName = keyof typeof EVENT_NAMES;

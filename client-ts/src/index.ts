@@ -6,3 +6,7 @@ export { EventType, EVENT_NAMES, type EventHandler, type EventName, type SyncEve
 export { applyMergePatch } from './merge-patch.js';
 export type { Logger } from './logger.js';
 export type { JsonObject, JsonValue, PatchOp } from '@json-sync/core';
+export type { AttachmentState } from './attachments/attachments.js';
+export type { AddOptions, AttachmentId } from './attachments/input.js';
+export type { ByteSource } from './attachments/adding.js';
+export type { AttachmentRef } from '@json-sync/core';

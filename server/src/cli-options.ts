@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DEFAULT_LIMITS } from '@json-sync/core';
 import { DEFAULT_AUTH_TIMEOUT_MS, DEFAULT_MAX_OUTBOUND_BYTES, DEFAULT_QUERY_TIMEOUT_MS } from './server.js';
 
 /** A wrong command line or setting: the message and exit 2 (with the usage when it was the command line). */
@@ -32,6 +33,21 @@ const COMMON: Record<string, OptionSpec> = {
   help: { help: 'show this help' },
 };
 
+/** Where attachment bytes are kept, and the collection's periods: `serve` and `gc-attachments` read the same. */
+const ATTACHMENT_STORE: OptionSpec = {
+  value: 'postgres|DIR',
+  env: 'SYNC_ATTACHMENT_STORE',
+  default: 'postgres',
+  help: "where attachment bytes are kept: the server's database, or files in this directory (one per blob, named by a server-made uuid)",
+};
+const UPLOAD_EXPIRY: OptionSpec = {
+  value: 'N',
+  env: 'SYNC_UPLOAD_EXPIRY_HOURS',
+  default: '168',
+  help: 'hours an unfinished upload may go untouched before collection drops it',
+};
+const GRACE_HELP = 'hours an uploaded attachment is kept even when nothing refers to it';
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export const COMMANDS: Record<string, CommandSpec> = {
@@ -62,6 +78,27 @@ export const COMMANDS: Record<string, CommandSpec> = {
         help: 'milliseconds a query_documents may run before it ends with query_timeout (PostgreSQL; not enforced on the embedded database)',
       },
       'log-level': { value: 'LEVEL', env: 'LOG_LEVEL', default: 'info', help: `how much the JSON log on stderr says: ${LOG_LEVELS.join(', ')}` },
+      'max-attachment-bytes': {
+        value: 'N',
+        env: 'SYNC_MAX_ATTACHMENT_BYTES',
+        default: String(DEFAULT_LIMITS.max_attachment_bytes),
+        help: 'largest attachment accepted, in bytes (max_attachment_bytes)',
+      },
+      'attachment-quota-bytes': {
+        value: 'N',
+        env: 'SYNC_ATTACHMENT_QUOTA_BYTES',
+        default: '0',
+        help: "attachment bytes one user may hold, uploaded and in progress (attachment_quota_bytes); 0: no quota",
+      },
+      'attachment-store': ATTACHMENT_STORE,
+      'attachment-gc-interval-seconds': {
+        value: 'N',
+        env: 'SYNC_ATTACHMENT_GC_INTERVAL_SECONDS',
+        default: '3600',
+        help: 'seconds between two attachment collections (what gc-attachments does); 0: never',
+      },
+      'attachment-grace-hours': { value: 'N', env: 'SYNC_ATTACHMENT_GRACE_HOURS', default: '24', help: GRACE_HELP },
+      'upload-expiry-hours': UPLOAD_EXPIRY,
       ...COMMON,
     },
   },
@@ -72,6 +109,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'list-credentials': { summary: 'list API keys (never secrets)', options: COMMON },
   'revoke-credentials': { summary: 'revoke an API key; its open sessions close within 5 s', arg: 'KEY', options: COMMON },
   migrate: { summary: 'apply database migrations and exit', options: COMMON },
+  'gc-attachments': {
+    summary: 'delete attachments nothing refers to any more, and stale unfinished uploads; prints what went',
+    options: {
+      'grace-hours': { value: 'N', env: 'SYNC_ATTACHMENT_GRACE_HOURS', default: '24', help: GRACE_HELP },
+      'upload-expiry-hours': UPLOAD_EXPIRY,
+      'attachment-store': ATTACHMENT_STORE,
+      ...COMMON,
+    },
+  },
   'prune-log': {
     summary: 'delete change-log entries older than N days (clients behind them must full-sync)',
     options: { 'older-than-days': { value: 'N', help: 'age in days (required)' }, ...COMMON },

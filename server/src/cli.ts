@@ -7,7 +7,9 @@ import { migrate } from './db/migrations.js';
 import type { Database } from './db/database.js';
 import { countCredentials, generateCredentials, listCredentials, MAX_CREDENTIAL_NAME, revokeCredentials } from './store/credentials.js';
 import { pruneLog } from './changes.js';
-import { serveConfig } from './serve-config.js';
+import { attachmentStoreSetting, serveConfig } from './serve-config.js';
+import { collectAttachments } from './attachments/collect.js';
+import { openBlobStore } from './attachments/open-blob-store.js';
 import { SyncServer } from './server.js';
 
 async function withDatabase<T>(parsed: ParsedCommandLine, fn: (db: Database) => Promise<T>): Promise<T> {
@@ -50,6 +52,17 @@ async function serve(parsed: ParsedCommandLine): Promise<void> {
       maxOutboundBytes: config.maxOutboundBytes,
       authTimeoutMs: config.authTimeoutMs,
       queryTimeoutMs: config.queryTimeoutMs,
+      limits: { max_attachment_bytes: config.maxAttachmentBytes, attachment_quota_bytes: config.attachmentQuotaBytes },
+      attachmentStore: config.attachmentStore,
+      ...(config.attachmentGcIntervalSeconds > 0
+        ? {
+            attachmentGc: {
+              intervalMs: config.attachmentGcIntervalSeconds * 1000,
+              graceMs: config.attachmentGraceHours * HOUR_MS,
+              uploadExpiryMs: config.uploadExpiryHours * HOUR_MS,
+            },
+          }
+        : {}),
       ...(tls ? { tls } : {}),
     });
     bound = await server.start();
@@ -83,6 +96,22 @@ async function serve(parsed: ParsedCommandLine): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+const HOUR_MS = 3_600_000;
+
+async function gcAttachments(parsed: ParsedCommandLine): Promise<void> {
+  const setting = settingsOf(parsed);
+  const graceMs = intSetting('grace-hours', setting('grace-hours'), 0, 100_000) * HOUR_MS;
+  const uploadExpiryMs = intSetting('upload-expiry-hours', setting('upload-expiry-hours'), 0, 100_000) * HOUR_MS;
+  const storeSpec = attachmentStoreSetting(setting('attachment-store')!);
+  const c = await withDatabase(parsed, (db) => collectAttachments(db, openBlobStore(storeSpec, db), { graceMs, uploadExpiryMs }));
+  const out = process.stdout;
+  for (const u of c.uploads) out.write(`dropped unfinished upload: user ${u.user_id} ${u.attachment} (${u.received} bytes stored)\n`);
+  for (const o of c.owners) out.write(`released: user ${o.user_id} ${o.attachment}\n`);
+  for (const a of c.attachments) out.write(`deleted: ${a.id} (${a.length} bytes)\n`);
+  const bytes = c.attachments.reduce((sum, a) => sum + a.length, 0);
+  out.write(`Collected ${c.attachments.length} attachments (${bytes} bytes), ${c.owners.length} owner claims, ${c.uploads.length} unfinished uploads.\n`);
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -133,6 +162,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write('Database schema is up to date.\n');
       return 0;
     }
+    case 'gc-attachments':
+      await gcAttachments(parsed);
+      return 0;
     case 'prune-log': {
       const days = intSetting('older-than-days', settingsOf(parsed)('older-than-days'), 0, 100_000);
       const removed = await withDatabase(parsed, (db) => pruneLog(db, days));

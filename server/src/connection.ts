@@ -1,5 +1,6 @@
-import type { ProtocolVersion, ServerMessage } from '@json-sync/core';
+import { FRAME_HEADER_BYTES, UPLOAD_WINDOW_BYTES, type ProtocolVersion, type ServerMessage } from '@json-sync/core';
 import type { WebSocket } from 'uWebSockets.js';
+import type { OpenUpload } from './attachments/open-upload.js';
 import type { AuthenticatedSession } from './auth.js';
 import type { OutboundBudget, QueueHolder } from './outbound-budget.js';
 
@@ -17,9 +18,8 @@ export interface Session extends Omit<AuthenticatedSession, 'latestSequence' | '
   protocol: ProtocolVersion;
 }
 
-/** A frame waiting its turn: its text, or what made it unreadable. */
-export type Frame = string | typeof BINARY_FRAME | typeof OVERSIZED_FRAME;
-export const BINARY_FRAME = 0;
+/** A frame waiting its turn: its text, a binary frame's bytes (a copy), or what made it unreadable. */
+export type Frame = string | Buffer | typeof OVERSIZED_FRAME;
 export const OVERSIZED_FRAME = 1;
 
 /** What a connection tells its user's push feed about its own queue. */
@@ -56,6 +56,13 @@ export class Connection implements QueueHolder {
   subscribed = false;
   /** Another connection of the same user here has the same client_id: pushes are written to it directly. */
   clientIdShared = false;
+  /** Uploads open on this connection, by attachment id: UploadChunk frames for any other are invalid_chunk. */
+  uploads: Map<string, OpenUpload> | null = null;
+  /** Downloads streaming to this connection now. */
+  downloads = 0;
+  /** Attachment bytes of binary frames received and not yet taken up: an uploader ignoring its window is cut off. */
+  binaryBacklogBytes = 0;
+  private drainWaiters: (() => void)[] = [];
   private queue: string[] | null = null;
   queuedBytes = 0;
   ws: WebSocket<{ conn: Connection }> | null = null;
@@ -82,6 +89,37 @@ export class Connection implements QueueHolder {
     ws.send(text, false, false);
   }
 
+  /**
+   * Counts a binary frame in (`sign` 1) or out (-1) of the backlog. A client keeps at most
+   * UPLOAD_WINDOW_BYTES per open upload unconfirmed, so more waiting here means it ignores the
+   * window: false then, and the caller closes the connection.
+   */
+  binaryBacklog(frame: Buffer, sign: 1 | -1): boolean {
+    this.binaryBacklogBytes += sign * Math.max(0, frame.length - FRAME_HEADER_BYTES);
+    return this.binaryBacklogBytes <= Math.max(1, this.uploads?.size ?? 0) * UPLOAD_WINDOW_BYTES;
+  }
+
+  /** A download's next frame may go: nothing of ours is queued and uWS holds no more than the high-water mark. */
+  roomForBinary(): boolean {
+    return this.ws !== null && !this.closed && this.queue === null && this.ws.getBufferedAmount() <= HIGH_WATER_BYTES;
+  }
+
+  /** Bytes go straight to uWS: callers check roomForBinary first, so uWS's buffer stays bounded. */
+  sendBinary(frame: Buffer): void {
+    if (!this.closed && this.ws) this.ws.send(frame, true, false);
+  }
+
+  /** Resolves at uWS's next drain of this socket, or when it closes. */
+  nextDrain(): Promise<void> {
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private wakeDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+
   /** uWS holds more than the high-water mark: later messages must queue (called by the feed for pushes it published). */
   overHighWater(): boolean {
     return this.ws !== null && this.ws.getBufferedAmount() > HIGH_WATER_BYTES;
@@ -102,7 +140,7 @@ export class Connection implements QueueHolder {
   drain(): void {
     const ws = this.ws;
     const queue = this.queue;
-    if (!ws || this.closed || queue === null) return;
+    if (!ws || this.closed || queue === null) return this.wakeDrainWaiters();
     let sent = 0;
     let i = 0;
     ws.cork(() => {
@@ -117,6 +155,7 @@ export class Connection implements QueueHolder {
       this.queue = null;
       this.watcher?.drained(this);
     }
+    this.wakeDrainWaiters();
   }
 
   private account(bytes: number): void {
@@ -147,5 +186,7 @@ export class Connection implements QueueHolder {
   private dropQueue(): void {
     this.queue = null;
     this.account(-this.queuedBytes);
+    this.uploads = null;
+    this.wakeDrainWaiters();
   }
 }

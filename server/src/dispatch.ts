@@ -11,10 +11,12 @@ import {
   type MutationMessage,
   type ProtocolVersion,
 } from '@json-sync/core';
+import { AttachmentRequests } from './attachments/attachment-requests.js';
+import type { BlobStore } from './attachments/blob-store.js';
 import { AuthAudit } from './auth-audit.js';
 import type { Authenticator, AuthOutcome } from './auth.js';
 import { acknowledge, changesSince, fullSync } from './changes.js';
-import { BINARY_FRAME, OVERSIZED_FRAME, type Connection, type Frame } from './connection.js';
+import { OVERSIZED_FRAME, type Connection, type Frame } from './connection.js';
 import type { Database } from './db/database.js';
 import type { Fanout } from './fanout.js';
 import type { Logger } from './logger.js';
@@ -36,6 +38,8 @@ export interface DispatchOptions {
   maxInFlightPerConnection: number;
   /** query_documents' statement_timeout. */
   queryTimeoutMs: number;
+  /** Where attachment bytes are kept. */
+  blobStore: BlobStore;
 }
 
 /** What a connection's mutation carries through the batcher: the connection, and when it arrived. */
@@ -53,6 +57,7 @@ export class Dispatcher {
   private readonly limitsJson: string;
   private readonly audit: AuthAudit;
   readonly batcher: MutationBatcher<MutationOwner>;
+  private readonly attachments: AttachmentRequests;
 
   constructor(
     private readonly db: Database,
@@ -67,9 +72,17 @@ export class Dispatcher {
     this.limitsJson = JSON.stringify(opts.limits);
     this.audit = new AuthAudit(log);
     this.batcher = new MutationBatcher(db, opts.limits, opts.serverId, metrics, log, this.answer);
+    this.attachments = new AttachmentRequests(db, opts.blobStore, opts.limits, log, (conn, code, message, requestId) =>
+      this.sendError(conn, code, message, undefined, requestId),
+    );
   }
 
   frame(conn: Connection, frame: Frame): void {
+    // Counted until its turn comes: what waits in the backlog is what an uploader's window bounds.
+    if (Buffer.isBuffer(frame) && !conn.binaryBacklog(frame, 1)) {
+      this.log.warn({ address: conn.address }, 'upload window exceeded; closing the connection');
+      return conn.end(1008, 'upload window exceeded');
+    }
     if (conn.busy) {
       // A ping is answered at once, not behind a frame waiting on the database: the client's
       // heartbeat asks whether this process is there, and a slow page must not read as a dead server.
@@ -135,7 +148,12 @@ export class Dispatcher {
   }
 
   private handleFrame(conn: Connection, frame: Frame): Promise<void> | void {
+    if (Buffer.isBuffer(frame)) conn.binaryBacklog(frame, -1);
     if (conn.closed) return;
+    if (!conn.session && Buffer.isBuffer(frame)) {
+      this.count('binary');
+      return this.sendError(conn, 'invalid_message', 'binary frames carry attachment bytes, after authentication');
+    }
     if (!conn.session) {
       const parsed = parseClientMessage(typeof frame === 'string' ? parseJson(frame) : undefined);
       if (!parsed.ok || parsed.message.type !== 'authenticate') {
@@ -147,7 +165,10 @@ export class Dispatcher {
       return this.authenticate(conn, parsed.message);
     }
     if (frame === OVERSIZED_FRAME) return this.sendError(conn, 'message_too_large', `frame exceeds ${this.opts.limits.max_frame_bytes} bytes`);
-    if (frame === BINARY_FRAME) return this.sendError(conn, 'invalid_message', 'frames must be JSON text');
+    if (Buffer.isBuffer(frame)) {
+      this.count('binary');
+      return this.attachments.chunk(conn, frame).catch((err) => this.requestFailed(conn, err));
+    }
     const raw = parseJson(frame);
     if (raw === undefined) {
       this.count('invalid');
@@ -176,13 +197,19 @@ export class Dispatcher {
           if (reply.type === 'error') this.metrics.errors.inc({ code: reply.code });
           conn.send(reply);
         });
+      case 'upload_attachment':
+        return this.attachments.upload(conn, m).catch((err) => this.requestFailed(conn, err, m.request_id));
+      case 'download_attachment':
+        return this.attachments.download(conn, m).catch((err) => this.requestFailed(conn, err, m.request_id));
       default:
-        return this.request(conn, m).catch((err) => {
-          if (err instanceof ProtocolError) return this.sendError(conn, err.code, err.message);
-          this.log.error({ err: (err as Error).message }, 'request failed');
-          this.sendError(conn, 'server_error', 'internal error; retry');
-        });
+        return this.request(conn, m).catch((err) => this.requestFailed(conn, err));
     }
+  }
+
+  private requestFailed(conn: Connection, err: unknown, requestId?: string): void {
+    if (err instanceof ProtocolError) return this.sendError(conn, err.code, err.message, undefined, requestId);
+    this.log.error({ err: (err as Error).message }, 'request failed');
+    this.sendError(conn, 'server_error', 'internal error; retry', undefined, requestId);
   }
 
   /** The requests answered from the database. */

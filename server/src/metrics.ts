@@ -55,6 +55,8 @@ export function createMetrics() {
       registers: r,
     }),
     outboundQueuedBytes: new client.Gauge({ name: 'sync_outbound_queued_bytes', help: 'Bytes queued for clients that are not reading, all connections together', registers: r }),
+    socketBufferedBytes: new client.Gauge({ name: 'sync_socket_buffered_bytes', help: 'Bytes uWS holds unsent for clients, all connections together', registers: r }),
+    attachmentDownloads: new client.Gauge({ name: 'sync_attachment_downloads', help: 'Attachment downloads streaming now', registers: r }),
     maxAckLag: new client.Gauge({ name: 'sync_client_ack_lag_max', help: 'Largest acknowledgement lag among connected clients', registers: r }),
   };
 }

@@ -23,6 +23,12 @@ const VARIABLES: [flag: string, env: string][] = [
   ['--query-timeout-ms', 'SYNC_QUERY_TIMEOUT_MS'],
   ['--log-level', 'LOG_LEVEL'],
   ['--data-dir', 'SYNC_DATA_DIR'],
+  ['--max-attachment-bytes', 'SYNC_MAX_ATTACHMENT_BYTES'],
+  ['--attachment-quota-bytes', 'SYNC_ATTACHMENT_QUOTA_BYTES'],
+  ['--attachment-store', 'SYNC_ATTACHMENT_STORE'],
+  ['--attachment-gc-interval-seconds', 'SYNC_ATTACHMENT_GC_INTERVAL_SECONDS'],
+  ['--attachment-grace-hours', 'SYNC_ATTACHMENT_GRACE_HOURS'],
+  ['--upload-expiry-hours', 'SYNC_UPLOAD_EXPIRY_HOURS'],
 ];
 
 t.test('serve --help names the environment variable of every flag', async (t) => {
@@ -52,6 +58,7 @@ t.test('variables are read, flags win over them, and the printed configuration s
       SYNC_MAX_OUTBOUND_MB: '',
       SYNC_QUERY_TIMEOUT_MS: '1500',
       LOG_LEVEL: 'info',
+      SYNC_ATTACHMENT_QUOTA_BYTES: '5000',
     },
     args: ['--auth-failure-limit', '7'],
   });
@@ -66,6 +73,10 @@ t.test('variables are read, flags win over them, and the printed configuration s
   t.strictSame(setting('query-timeout-ms'), ['1500', 'SYNC_QUERY_TIMEOUT_MS']);
   t.strictSame(setting('log-level'), ['info', 'LOG_LEVEL']);
   t.strictSame(setting('tls'), ['off: ws:// and http:// only', 'default']);
+  t.strictSame(setting('max-attachment-bytes'), ['1073741824', 'default']);
+  t.strictSame(setting('attachment-quota-bytes'), ['5000', 'SYNC_ATTACHMENT_QUOTA_BYTES']);
+  t.strictSame(setting('attachment-store'), ['postgres (the database)', 'default']);
+  t.strictSame(setting('attachment-gc'), ['every 3600 s, grace 24 h, unfinished uploads kept 168 h', 'default']);
   const database = setting('database');
   t.match(database?.[0], /^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/serve_config_[0-9a-f]+\?password=\*\*\*$/, 'the password shown masked, in the URL and as a parameter');
   t.equal(database?.[1], 'DATABASE_URL');
@@ -87,6 +98,10 @@ t.test('a wrong value in a variable: exit 2, naming the variable and its value, 
     ['SYNC_AUTH_TIMEOUT_SECONDS', '1.5', /SYNC_AUTH_TIMEOUT_SECONDS="1.5": must be a whole number/],
     ['SYNC_MAX_OUTBOUND_MB', '-1', /SYNC_MAX_OUTBOUND_MB="-1": must be a whole number/],
     ['SYNC_QUERY_TIMEOUT_MS', '0', /SYNC_QUERY_TIMEOUT_MS="0": must be a whole number from 1/],
+    ['SYNC_MAX_ATTACHMENT_BYTES', '0', /SYNC_MAX_ATTACHMENT_BYTES="0": must be a whole number from 1/],
+    ['SYNC_ATTACHMENT_QUOTA_BYTES', '-5', /SYNC_ATTACHMENT_QUOTA_BYTES="-5": must be a whole number from 0/],
+    ['SYNC_ATTACHMENT_GC_INTERVAL_SECONDS', 'often', /SYNC_ATTACHMENT_GC_INTERVAL_SECONDS="often": must be a whole number/],
+    ['SYNC_ATTACHMENT_STORE', ' ', /SYNC_ATTACHMENT_STORE=" ": must be postgres or a directory/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud": must be one of fatal, error, warn, info, debug, trace, silent/],
   ];
   const runs = await Promise.all(cases.map(([name, value]) => runCli(['serve'], { databaseUrl: null, cwd: scratch, env: { [name]: value }, timeoutMs: 15_000 })));
@@ -112,4 +127,20 @@ t.test('SYNC_DATA_DIR places the embedded database, for the admin commands too; 
   t.equal(list.code, 0, list.stderr);
   t.ok(key && list.stdout.includes(key), 'the key generated through SYNC_DATA_DIR is listed through --data-dir');
   t.notOk(existsSync(join(scratch, 'data')) || existsSync(join(scratch, 'elsewhere')), 'no other embedded database was made');
+});
+
+t.test('gc-attachments: its flags, their variables, and a wrong value', async (t) => {
+  const help = await runCli(['gc-attachments', '--help'], { databaseUrl: null, cwd: scratch });
+  t.equal(help.code, 0);
+  for (const [flag, env] of [
+    ['--grace-hours', 'SYNC_ATTACHMENT_GRACE_HOURS'],
+    ['--upload-expiry-hours', 'SYNC_UPLOAD_EXPIRY_HOURS'],
+    ['--attachment-store', 'SYNC_ATTACHMENT_STORE'],
+  ]) {
+    t.match(help.stdout, new RegExp(`^ {2}${flag} .*\\benv ${env}\\b`, 'm'), `${flag}: ${env}`);
+  }
+  const wrong = await runCli(['gc-attachments', '--grace-hours', 'soon'], { databaseUrl: null, cwd: scratch });
+  t.equal(wrong.code, 2);
+  t.match(wrong.stderr, /--grace-hours must be a whole number from 0 to 100000/);
+  t.notOk(existsSync(join(scratch, 'data')), 'no database was opened');
 });

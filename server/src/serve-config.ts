@@ -17,6 +17,13 @@ export interface ServeConfig {
   maxOutboundBytes: number;
   queryTimeoutMs: number;
   logLevel: string;
+  maxAttachmentBytes: number;
+  attachmentQuotaBytes: number;
+  attachmentStore: string;
+  /** Seconds between collections; 0: none. */
+  attachmentGcIntervalSeconds: number;
+  attachmentGraceHours: number;
+  uploadExpiryHours: number;
   /** One line per setting with its value and where it came from; no secret is in them. */
   describe(): string[];
 }
@@ -35,6 +42,12 @@ export function serveConfig(setting: (name: string) => Setting | undefined, env:
   const authTimeoutSeconds = intSetting('auth-timeout-seconds', s('auth-timeout-seconds'), 1, 3600);
   const maxOutboundMb = intSetting('max-outbound-mb', s('max-outbound-mb'), 1, 1_000_000);
   const queryTimeoutMs = intSetting('query-timeout-ms', s('query-timeout-ms'), 1, 3_600_000);
+  const maxAttachmentBytes = intSetting('max-attachment-bytes', s('max-attachment-bytes'), 1, Number.MAX_SAFE_INTEGER);
+  const attachmentQuotaBytes = intSetting('attachment-quota-bytes', s('attachment-quota-bytes'), 0, Number.MAX_SAFE_INTEGER);
+  const attachmentStore = attachmentStoreSetting(s('attachment-store'));
+  const attachmentGcIntervalSeconds = intSetting('attachment-gc-interval-seconds', s('attachment-gc-interval-seconds'), 0, 30 * 86_400);
+  const attachmentGraceHours = intSetting('attachment-grace-hours', s('attachment-grace-hours'), 0, 100_000);
+  const uploadExpiryHours = intSetting('upload-expiry-hours', s('upload-expiry-hours'), 0, 100_000);
   const logLevel = s('log-level');
   if (!LOG_LEVELS.includes(logLevel.value)) throw settingError(logLevel, `must be one of ${LOG_LEVELS.join(', ')}`);
   const [cert, key] = [setting('tls-cert'), setting('tls-key')];
@@ -62,6 +75,16 @@ export function serveConfig(setting: (name: string) => Setting | undefined, env:
     ['max-outbound-mb', String(maxOutboundMb), s('max-outbound-mb').from],
     ['query-timeout-ms', String(queryTimeoutMs), s('query-timeout-ms').from],
     ['log-level', logLevel.value, logLevel.from],
+    ['max-attachment-bytes', String(maxAttachmentBytes), s('max-attachment-bytes').from],
+    ['attachment-quota-bytes', attachmentQuotaBytes === 0 ? 'none' : String(attachmentQuotaBytes), s('attachment-quota-bytes').from],
+    ['attachment-store', attachmentStore === 'postgres' ? 'postgres (the database)' : `directory ${attachmentStore}`, s('attachment-store').from],
+    [
+      'attachment-gc',
+      attachmentGcIntervalSeconds === 0
+        ? 'off (run gc-attachments)'
+        : `every ${attachmentGcIntervalSeconds} s, grace ${attachmentGraceHours} h, unfinished uploads kept ${uploadExpiryHours} h`,
+      s('attachment-gc-interval-seconds').from,
+    ],
   );
   return {
     host,
@@ -75,8 +98,21 @@ export function serveConfig(setting: (name: string) => Setting | undefined, env:
     maxOutboundBytes: maxOutboundMb * 2 ** 20,
     queryTimeoutMs,
     logLevel: logLevel.value,
+    maxAttachmentBytes,
+    attachmentQuotaBytes,
+    attachmentStore,
+    attachmentGcIntervalSeconds,
+    attachmentGraceHours,
+    uploadExpiryHours,
     describe: () => [`sync-server ${SERVER_VERSION}, configuration:`, ...rows.map(([name, value, from]) => `  ${name.padEnd(21)} ${value}  [${from}]`)],
   };
+}
+
+/** `postgres`, or a directory (made absolute: the server may change its working directory's meaning for nobody). */
+export function attachmentStoreSetting(s: Setting): string {
+  if (s.value === 'postgres') return 'postgres';
+  if (s.value.trim() === '') throw settingError(s, 'must be postgres or a directory');
+  return resolve(s.value);
 }
 
 /**

@@ -2,8 +2,11 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import uWS from 'uWebSockets.js';
 import { DEFAULT_LIMITS, newUuid, type Limits } from '@json-sync/core';
+import type { BlobStore } from './attachments/blob-store.js';
+import { collectAttachments, type CollectOptions } from './attachments/collect.js';
+import { openBlobStore } from './attachments/open-blob-store.js';
 import { Authenticator, AuthRateLimiter, type AuthFailureLimit } from './auth.js';
-import { BINARY_FRAME, Connection, OVERSIZED_FRAME } from './connection.js';
+import { Connection, OVERSIZED_FRAME, type Frame } from './connection.js';
 import { followOtherProcesses } from './cross-process-feed.js';
 import type { Database } from './db/database.js';
 import { Dispatcher } from './dispatch.js';
@@ -35,6 +38,10 @@ export interface ServerOptions {
   tls?: { certFile: string; keyFile: string };
   /** Also answer GET /health on this port, for any HTTP version (0 picks a free one; absent: none). */
   healthPort?: number;
+  /** Where attachment bytes are kept: `postgres` (the default: the server's database) or a directory. */
+  attachmentStore?: string;
+  /** Collect attachments every `intervalMs` (absent: never; `sync-server gc-attachments` does it by hand). */
+  attachmentGc?: CollectOptions & { intervalMs: number };
 }
 
 export const DEFAULT_MAX_OUTBOUND_BYTES = 256 * 1024 * 1024;
@@ -70,6 +77,8 @@ export class SyncServer {
   private closing = false;
   private stopTimers: (() => void) | null = null;
   private healthListener: { port: number; close(): Promise<void> } | null = null;
+  private gcTimer: NodeJS.Timeout | null = null;
+  readonly blobStore: BlobStore;
   port = 0;
   /** The health-check port, when one was asked for. */
   healthPort: number | undefined;
@@ -83,12 +92,14 @@ export class SyncServer {
     this.outbound = new OutboundBudget(opts.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES);
     this.app = opts.tls ? uWS.SSLApp({ cert_file_name: opts.tls.certFile, key_file_name: opts.tls.keyFile }) : uWS.App();
     this.fanout = new Fanout(db, log, this.app);
+    this.blobStore = openBlobStore(opts.attachmentStore ?? 'postgres', db);
     const auth = new Authenticator(db, new AuthRateLimiter(opts.authFailureLimit ?? { maxFailures: 20, windowMs: 60_000 }));
     this.dispatcher = new Dispatcher(db, log, this.metrics, auth, this.fanout, this.usedKeys, {
       serverId: this.serverId,
       limits: this.limits,
       maxInFlightPerConnection: opts.maxInFlightPerConnection ?? 1024,
       queryTimeoutMs: opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS,
+      blobStore: this.blobStore,
     });
     this.metrics.observeDatabase(db);
     this.status = new ServerStatus(this.metrics);
@@ -96,6 +107,14 @@ export class SyncServer {
     httpRoutes(this.app, db, this.metrics, this.status, () => {
       this.metrics.outboundQueuedBytes.set(this.outbound.queuedBytes);
       this.metrics.usersOnline.set(this.fanout.users);
+      let buffered = 0;
+      let downloads = 0;
+      for (const c of this.connections) {
+        buffered += c.ws?.getBufferedAmount() ?? 0;
+        downloads += c.downloads;
+      }
+      this.metrics.socketBufferedBytes.set(buffered);
+      this.metrics.attachmentDownloads.set(downloads);
     });
   }
 
@@ -115,7 +134,26 @@ export class SyncServer {
       this.dispatcher.revokeSession(c),
     );
     this.status.start();
+    this.scheduleCollection();
     return this.port;
+  }
+
+  /** Attachment collection on a timer; a failed round is logged and the next one tries again. */
+  private scheduleCollection(): void {
+    const gc = this.opts.attachmentGc;
+    if (!gc) return;
+    let running = false;
+    this.gcTimer = setInterval(() => {
+      if (running) return;
+      running = true;
+      collectAttachments(this.db, this.blobStore, gc)
+        .then((c) => {
+          if (c.owners.length + c.attachments.length + c.uploads.length > 0) this.log.info({ ...c }, 'attachments collected');
+        })
+        .catch((err: Error) => this.log.error({ err: err.message }, 'attachment collection failed'))
+        .finally(() => (running = false));
+    }, gc.intervalMs);
+    this.gcTimer.unref();
   }
 
   /**
@@ -144,6 +182,7 @@ export class SyncServer {
     if (this.closing) return;
     this.closing = true;
     this.stopTimers?.();
+    if (this.gcTimer) clearInterval(this.gcTimer);
     this.status.stop();
     if (this.listenSocket) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
@@ -192,7 +231,8 @@ export class SyncServer {
         const conn = ws.getUserData().conn;
         if (this.closing || conn.closed) return;
         // The ArrayBuffer is only valid during this call: copy before going async.
-        const frame = isBinary ? BINARY_FRAME : data.byteLength > this.limits.max_frame_bytes ? OVERSIZED_FRAME : Buffer.from(data).toString('utf8');
+        const frame: Frame =
+          data.byteLength > this.limits.max_frame_bytes ? OVERSIZED_FRAME : isBinary ? Buffer.from(new Uint8Array(data)) : Buffer.from(data).toString('utf8');
         this.dispatcher.frame(conn, frame);
       },
       drain: (ws) => ws.getUserData().conn.drain(),

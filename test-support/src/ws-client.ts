@@ -19,6 +19,9 @@ const MUTATION_REPLIES = new Set(['document_created_response', 'document_updated
  */
 export class TestClient {
   readonly received: ServerMessage[] = [];
+  /** Binary frames (attachment chunks), in arrival order, unless `onBinary` takes them. */
+  readonly binary: Buffer[] = [];
+  onBinary: ((frame: Buffer) => void) | null = null;
   private waiters: { pred: Predicate; resolve: (m: ServerMessage) => void }[] = [];
   closed: Promise<{ code: number; reason: string }>;
   clientId: string;
@@ -30,7 +33,13 @@ export class TestClient {
     clientId: string,
   ) {
     this.clientId = clientId;
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        const frame = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
+        if (this.onBinary) this.onBinary(frame);
+        else this.binary.push(frame);
+        return;
+      }
       const m = JSON.parse(data.toString()) as ServerMessage;
       this.received.push(m);
       const w = this.waiters.find((x) => x.pred(m));

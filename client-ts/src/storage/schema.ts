@@ -167,6 +167,33 @@ const STEPS: readonly string[] = [
     multikey INTEGER NOT NULL DEFAULT 0
   );
   `,
+  // Version 5: attachments (docs/protocol.md, Attachments; client-ts/src/attachments). Their bytes
+  // live in this file, so an encrypted database keeps them encrypted. state: 'complete' once the
+  // bytes hashed to the id; 'partial' a download in progress (received bytes from 0); 'staging' an
+  // add still writing under a temporary id (a crash leaves it; removed at open). upload: 'pending'
+  // waits to go to the server (upload_order: FIFO), 'done' the server has it for this user, 'none'
+  // neither. Chunks hang off `blob`, not the id, so an add that finished hashing names its bytes by
+  // updating one row: renaming every chunk would copy each of its bytes once more.
+  `
+  CREATE TABLE attachments (
+    id TEXT PRIMARY KEY,
+    blob INTEGER NOT NULL UNIQUE,
+    length INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('complete', 'partial', 'staging')),
+    received INTEGER NOT NULL,
+    upload TEXT NOT NULL CHECK (upload IN ('pending', 'done', 'none')),
+    upload_order INTEGER,
+    last_used INTEGER NOT NULL
+  );
+  CREATE INDEX attachments_uploads ON attachments (upload_order) WHERE upload = 'pending';
+  CREATE TABLE attachment_chunks (
+    blob INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (blob, offset)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

@@ -17,10 +17,13 @@ export async function fakeServer(t: Test, latestSequence = 0, refuse: (attempt: 
   const sockets: WebSocket[] = [];
   const userId = newUuid();
   let onMessage: (m: ClientMessage, ws: WebSocket) => void = () => {};
+  let onBinary: (frame: Buffer) => void = () => {};
   let attempts = 0;
   wss.on('connection', (ws) => {
     sockets.push(ws);
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
+      // Attachment bytes: this server stores nothing, and answers only what it is scripted to.
+      if (isBinary) return onBinary(data as Buffer);
       const m = JSON.parse(data.toString()) as ClientMessage;
       received.push(m);
       if (m.type === 'authenticate') {
@@ -56,10 +59,17 @@ export async function fakeServer(t: Test, latestSequence = 0, refuse: (attempt: 
     url: `ws://127.0.0.1:${(wss.address() as { port: number }).port}/ws`,
     userId,
     received,
-    send: (frame: unknown) => sockets.at(-1)!.send(typeof frame === 'string' ? frame : JSON.stringify(frame)),
+    /** Text as it is, a Buffer as a binary frame, anything else as JSON. */
+    send: (frame: unknown) => sockets.at(-1)!.send(typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame)),
     answer(fn: (m: ClientMessage, ws: WebSocket) => void) {
       onMessage = fn;
     },
+    /** Binary frames the client sends (attachment bytes) go to `fn`. */
+    binary(fn: (frame: Buffer) => void) {
+      onBinary = fn;
+    },
+    /** Drops the current connection abruptly. */
+    drop: () => sockets.at(-1)!.terminate(),
   };
 }
 

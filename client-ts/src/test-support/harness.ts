@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsonObject } from '@json-sync/core';
-import { startTestServer, type TestDatabase, type ServerProcess } from '@json-sync/test-support';
+import { startTestServer, type TestDatabase, type ServerProcess, type TestServerOptions } from '@json-sync/test-support';
 import { SyncEngine, type EngineOptions } from '../engine.js';
 import { EventType, type SyncEvent } from '../events.js';
 import { suiteEncryption } from './encryption.js';
@@ -21,8 +21,8 @@ export interface Harness {
 }
 
 /** A real PostgreSQL database, a real server process on a random port, and engines on real SQLite files. */
-export async function harness(): Promise<Harness> {
-  const ts = await startTestServer({ prefix: 'sync_client_test' });
+export async function harness(serverOptions: Omit<TestServerOptions, 'prefix'> = {}): Promise<Harness> {
+  const ts = await startTestServer({ prefix: 'sync_client_test', ...serverOptions });
   const dir = mkdtempSync(join(tmpdir(), 'json-sync-client-'));
   const engines: SyncEngine[] = [];
   const h: Harness = {

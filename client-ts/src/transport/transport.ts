@@ -41,6 +41,8 @@ export interface TransportEvents {
   attempt(n: number): void;
   authenticated(m: ServerMessageOf<'auth_success'>): void;
   message(m: ServerMessage): void;
+  /** A binary frame (attachment bytes) on the authenticated connection; decoded by the receiver. */
+  binary(frame: Buffer): void;
   /** A frame that is not a valid server message (skipped); `raw` is its JSON value, if it was JSON. */
   invalid(error: string, raw: unknown): void;
   authError(reason: AuthErrorReason): void;
@@ -111,6 +113,13 @@ export class Transport {
     return true;
   }
 
+  /** Sends one binary frame (attachment bytes) when live; false otherwise (nothing was sent). */
+  sendBinary(frame: Uint8Array): boolean {
+    if (this.state !== 'live' || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(frame, { binary: true });
+    return true;
+  }
+
   /** Stops reading from the socket (the engine's inbox is full) or resumes. */
   setPaused(paused: boolean): void {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
@@ -149,8 +158,14 @@ export class Transport {
         ws.terminate();
       }, this.opts.heartbeat.timeoutMs);
     });
-    ws.on('message', (data) => {
+    ws.on('message', (data, isBinary) => {
       if (this.ws !== ws) return;
+      if (isBinary) {
+        // Before authentication nothing can have asked for bytes.
+        if (this.state === 'live') this.on.binary(Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data));
+        else this.opts.logger.warn('server sent a binary frame before authentication; skipped');
+        return;
+      }
       let raw: unknown;
       try {
         raw = JSON.parse(data.toString());

@@ -17,11 +17,13 @@ export const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
  * with a `$attachment` key that breaks these rules is not a reference: it is ordinary data, synced
  * as it is, and keeps nothing alive.
  */
-export interface AttachmentRef {
+// A type, not an interface: an object type spelled this way is a JsonObject, so a reference goes
+// into a document's content as it is.
+export type AttachmentRef = {
   $attachment: string;
   length: number;
   content_type: string;
-}
+};
 
 export function isAttachmentId(value: unknown): value is string {
   return typeof value === 'string' && ATTACHMENT_ID_PATTERN.test(value);

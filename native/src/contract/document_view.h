@@ -5,7 +5,7 @@
 namespace sync_client::document_view {
 
 /** The PRAGMA user_version these reads are written for (SCHEMA_VERSION of client-ts/src/storage/schema.ts). */
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 /** How a column goes into the JSON object: a string, a number, or JSON text as it is (NULL: null). */
 enum class ColumnKind { kText, kInteger, kJson };

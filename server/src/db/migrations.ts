@@ -280,6 +280,53 @@ END
 $fn$;
 `,
   },
+  {
+    version: 6,
+    name: 'attachments',
+    sql: `
+-- One row per stored attachment: its bytes are the blob blob_id (in the blob store), identical
+-- bytes stored once across users. Nobody reads them except through an owner row.
+CREATE TABLE attachments (
+  id text PRIMARY KEY CHECK (id ~ '^sha256-[0-9a-f]{64}$'),
+  length bigint NOT NULL CHECK (length >= 0),
+  blob_id uuid NOT NULL UNIQUE,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Who may read an attachment: a user one of whose clients uploaded it (docs/protocol.md, Who may read).
+CREATE TABLE attachment_owners (
+  user_id uuid NOT NULL REFERENCES users(id),
+  attachment text NOT NULL REFERENCES attachments(id),
+  content_type text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (user_id, attachment)
+);
+CREATE INDEX attachment_owners_attachment ON attachment_owners (attachment);
+
+-- Uploads in progress, per user: the bytes so far are the blob blob_id, private to the upload until
+-- it commits. holder names the connection writing it: a newer upload_attachment takes it over.
+CREATE TABLE attachment_uploads (
+  user_id uuid NOT NULL REFERENCES users(id),
+  attachment text NOT NULL CHECK (attachment ~ '^sha256-[0-9a-f]{64}$'),
+  length bigint NOT NULL CHECK (length >= 0),
+  received bigint NOT NULL DEFAULT 0 CHECK (received >= 0 AND received <= length),
+  content_type text NOT NULL,
+  blob_id uuid NOT NULL UNIQUE,
+  holder uuid NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (user_id, attachment)
+);
+CREATE INDEX attachment_uploads_attachment ON attachment_uploads (attachment);
+
+-- The PostgreSQL blob store's bytes: a blob is its chunks, each starting where the one before ended.
+CREATE TABLE attachment_chunks (
+  blob_id uuid NOT NULL,
+  "offset" bigint NOT NULL CHECK ("offset" >= 0),
+  bytes bytea NOT NULL,
+  PRIMARY KEY (blob_id, "offset")
+);
+`,
+  },
 ];
 
 /** Applies every step not yet applied, each in its own transaction, serialised across processes. */
