@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { newUuid, type ErrorCode, type Limits, type ServerMessage, type ServerMessageOf } from '@json-sync/core';
+import { DEFAULT_LIMITS, newUuid, type ErrorCode, type Limits, type ServerMessage, type ServerMessageOf } from '@json-sync/core';
 import { startTestServer, TestClient, type Identity } from '@json-sync/test-support';
 
 // One server for the whole file: every bad input below goes to the same process and the same
@@ -15,7 +15,8 @@ const aliceElsewhere: Identity = { email: 'alice@example.com', apiKey: app2.apiK
 const c = await TestClient.open(server.url);
 const auth = await c.authenticate(alice);
 if (auth.type !== 'auth_success') throw new Error(`auth failed: ${JSON.stringify(auth)}`);
-const limits: Limits = auth.limits;
+// Servers before attachments leave their limits out; this one sends them, the defaults only satisfy the type.
+const limits: Limits = { ...DEFAULT_LIMITS, ...auth.limits };
 const clients: TestClient[] = [c];
 
 t.teardown(async () => {

@@ -26,7 +26,7 @@ function printedCredentials(out: string): { keys: string[]; secrets: string[] } 
   return { keys: [...out.matchAll(KEY_LINE)].map((m) => m[1]!), secrets: [...out.matchAll(SECRET_LINE)].map((m) => m[1]!) };
 }
 
-const COMMANDS = ['serve', 'generate-credentials', 'list-credentials', 'revoke-credentials', 'migrate', 'prune-log'];
+const COMMANDS = ['serve', 'generate-credentials', 'list-credentials', 'revoke-credentials', 'migrate', 'gc-attachments', 'prune-log'];
 
 t.test('--help at top level lists every command and exits 0', async (t) => {
   const r = await cli(['--help']);
@@ -48,6 +48,7 @@ t.test('--help for every command prints its usage and exits 0', async (t) => {
   t.match(runs[COMMANDS.indexOf('generate-credentials')]!.stdout, /--name/);
   t.match(runs[COMMANDS.indexOf('serve')]!.stdout, /--port/);
   t.match(runs[COMMANDS.indexOf('prune-log')]!.stdout, /--older-than-days/);
+  t.match(runs[COMMANDS.indexOf('gc-attachments')]!.stdout, /--grace-hours/);
 });
 
 t.test('wrong command lines print usage on stderr and exit 2', async (t) => {

@@ -78,7 +78,7 @@ export class SyncServer {
   private stopTimers: (() => void) | null = null;
   private healthListener: { port: number; close(): Promise<void> } | null = null;
   private gcTimer: NodeJS.Timeout | null = null;
-  readonly blobStore: BlobStore;
+  private readonly blobStore: BlobStore;
   port = 0;
   /** The health-check port, when one was asked for. */
   healthPort: number | undefined;

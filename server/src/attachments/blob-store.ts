@@ -9,8 +9,6 @@ import type { Queryable } from '../db/database.js';
  * directory (dir-blob-store.ts). docs/scaling.md says how an object store fits.
  */
 export interface BlobStore {
-  /** What the startup summary prints. */
-  readonly description: string;
   /**
    * Writes `bytes` at `offset`, dropping whatever the blob held from `offset` on (bytes of an
    * attempt that stored them but crashed before recording it). `tx` is the transaction holding

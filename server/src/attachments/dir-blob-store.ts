@@ -10,12 +10,10 @@ import { checkBlobId, type BlobStore } from './blob-store.js';
  */
 export class DirectoryBlobStore implements BlobStore {
   readonly root: string;
-  readonly description: string;
 
   constructor(root: string) {
     this.root = resolve(root);
     mkdirSync(this.root, { recursive: true });
-    this.description = `directory ${this.root}`;
   }
 
   private path(blobId: string): string {

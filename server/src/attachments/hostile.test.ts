@@ -109,6 +109,8 @@ t.test('binary frames before authentication, with a short header, of an unknown 
   unknown[0] = 7;
   c.ws.send(unknown);
   t.match(await c.next(isError), { code: 'invalid_message', message: /kind 7/ });
+  c.ws.send(chunk(id, 0, Buffer.alloc(1024 * 1024)));
+  t.match(await c.next(isError), { code: 'message_too_large' }, 'a binary frame over max_frame_bytes');
   c.ws.send(encodeAttachmentFrame(FrameKind.DownloadChunk, id, 0, Buffer.from('x')));
   t.match(await c.next(isError), { code: 'invalid_message', message: /UploadChunk frames only/ });
   c.ws.send(chunk(id, 0, Buffer.from('x')));

@@ -8,8 +8,6 @@ import { checkBlobId, type BlobStore } from './blob-store.js';
  * download holds one chunk in memory however large the attachment.
  */
 export class PostgresBlobStore implements BlobStore {
-  readonly description = 'postgres (table attachment_chunks)';
-
   constructor(private readonly db: Database) {}
 
   async append(blobId: string, offset: number, bytes: Buffer, tx: Queryable): Promise<void> {

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ATTACHMENT_CHUNK_BYTES } from '@json-sync/core';
-import { attachmentIdOf, downloadAttachment, startTestServer, TestClient, uploadAttachment, type Identity, type TestServer } from '@json-sync/test-support';
+import { ATTACHMENT_CHUNK_BYTES, encodeAttachmentFrame, FrameKind } from '@json-sync/core';
+import { attachmentIdOf, downloadAttachment, startTestServer, TestClient, uploadAttachment, type Identity } from '@json-sync/test-support';
 
 // Interrupted uploads resume where the stored bytes end, after a lost connection and after the
 // server process was killed, on both blob stores.
@@ -35,8 +35,8 @@ for (const [name, args] of [
       await interrupt(c);
     }
 
-    async function resumeAndCheck(s: TestServer, bytes: Buffer): Promise<void> {
-      const c = await TestClient.connect(s.url, id);
+    async function resumeAndCheck(url: string, bytes: Buffer): Promise<void> {
+      const c = await TestClient.connect(url, id);
       t.teardown(() => c.close());
       const r = await uploadAttachment(c, bytes);
       t.match(r.first, { type: 'upload_ready', offset: FIRST_PART }, 'resumes where the stored bytes end');
@@ -44,13 +44,13 @@ for (const [name, args] of [
       t.match(r.end, { type: 'attachment_uploaded', length: bytes.length });
       t.ok((await downloadAttachment(c, attachmentIdOf(bytes))).bytes.equals(bytes), 'read back whole');
       if (name === 'postgres') {
-        const stored = await s.tdb.db.query<{ n: number; bytes: number }>(
+        const stored = await ts.tdb.db.query<{ n: number; bytes: number }>(
           'SELECT count(*)::int AS n, sum(octet_length(c.bytes))::bigint AS bytes FROM attachment_chunks c JOIN attachments a ON a.blob_id = c.blob_id WHERE a.id = $1',
           [attachmentIdOf(bytes)],
         );
         t.same(stored.rows[0], { n: Math.ceil(bytes.length / ATTACHMENT_CHUNK_BYTES), bytes: bytes.length }, 'each byte stored once');
       } else {
-        const blob = await s.tdb.db.query<{ blob_id: string }>('SELECT blob_id FROM attachments WHERE id = $1', [attachmentIdOf(bytes)]);
+        const blob = await ts.tdb.db.query<{ blob_id: string }>('SELECT blob_id FROM attachments WHERE id = $1', [attachmentIdOf(bytes)]);
         t.equal(statSync(join(store, blob.rows[0]!.blob_id)).size, bytes.length, 'each byte stored once');
       }
     }
@@ -61,7 +61,7 @@ for (const [name, args] of [
         c.ws.terminate();
         await c.closed;
       });
-      await resumeAndCheck(ts, bytes);
+      await resumeAndCheck(ts.url, bytes);
       t.pass();
     });
 
@@ -71,7 +71,7 @@ for (const [name, args] of [
         await ts.restart('SIGKILL');
         await c.closed;
       });
-      await resumeAndCheck(ts, bytes);
+      await resumeAndCheck(ts.url, bytes);
       t.pass();
     });
 
@@ -85,6 +85,18 @@ for (const [name, args] of [
       const whole = await uploadAttachment(c, bytes);
       t.match(whole.first, { type: 'upload_ready', offset: 0 });
       t.match(whole.end, { type: 'attachment_uploaded' });
+    });
+
+    t.test('on another server process, which takes the upload over', async (t) => {
+      const bytes = randomBytes(SIZE);
+      const first = await TestClient.connect(ts.url, id);
+      t.teardown(() => first.close());
+      await uploadAttachment(first, bytes, { stopAfter: FIRST_PART, requestId: 'first' });
+      await first.next((m) => m.type === 'upload_progress' && m.received === FIRST_PART);
+      const other = await ts.startAnother({ args: [...args] });
+      await resumeAndCheck(other.url, bytes);
+      first.ws.send(encodeAttachmentFrame(FrameKind.UploadChunk, attachmentIdOf(bytes), FIRST_PART, bytes.subarray(FIRST_PART, FIRST_PART + 10)));
+      t.match(await first.next((m) => m.type === 'error'), { code: 'invalid_chunk', request_id: 'first' }, 'the first connection may no longer write');
     });
 
     if (name === 'directory') {

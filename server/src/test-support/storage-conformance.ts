@@ -132,9 +132,28 @@ export function storageConformance(t: Test, backend: StorageBackend): void {
     t.same(await tables(), [], 'starts empty');
     t.same(await migrate(db), MIGRATIONS.map((m) => m.version), 'every step applied, in order');
     const schema = await tables();
-    t.same(schema, ['api_credentials', 'applications', 'auth_replays', 'change_events', 'client_acks', 'conflicts', 'documents', 'mutations', 'schema_migrations', 'users'], 'the server’s tables');
+    t.same(
+      schema,
+      [
+        'api_credentials',
+        'applications',
+        'attachment_chunks',
+        'attachment_owners',
+        'attachment_uploads',
+        'attachments',
+        'auth_replays',
+        'change_events',
+        'client_acks',
+        'conflicts',
+        'documents',
+        'mutations',
+        'schema_migrations',
+        'users',
+      ],
+      'the server’s tables',
+    );
     const columns = await db.query<{ c: string }>("SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'documents' AND column_name = 'given_title'");
-    t.equal(columns.rowCount, 1, 'the last step too (documents.given_title)');
+    t.equal(columns.rowCount, 1, 'an earlier step too (documents.given_title)');
     const recorded = (await db.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version')).rows;
     t.same(recorded, MIGRATIONS.map(({ version, name }) => ({ version, name })), 'each step recorded');
     t.same(await migrate(db), [], 'a second run applies nothing');
