@@ -12,6 +12,7 @@ import {
   parseAttachmentRef,
 } from '../index.js';
 import { parseClientMessage } from '../messages.js';
+import type { JsonObject } from '../json-value.js';
 
 const id = attachmentIdOfDigest(createHash('sha256').update('hello').digest());
 
@@ -40,7 +41,7 @@ t.test('a reference is exactly $attachment, length and an optional content_type'
 
 t.test('attachmentRefs finds every valid reference once, at any depth, and nothing else', async (t) => {
   const other = attachmentIdOfDigest(Buffer.alloc(32, 7));
-  const content = {
+  const content: JsonObject = {
     a: { $attachment: id, length: 5, content_type: 'text/plain' },
     list: [{ x: { $attachment: other, length: 9 } }, { $attachment: id, length: 5 }],
     junk: { $attachment: 'nope', length: 1, inner: { $attachment: other, length: 9 } },

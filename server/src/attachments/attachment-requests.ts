@@ -113,7 +113,12 @@ export class AttachmentRequests {
       await this.rows.append(row, bytes);
     } catch (err) {
       if (err instanceof UploadLostError) return this.closeUpload(conn, u, err.message);
-      throw err;
+      // The database failed under the chunk (its transaction rolled back, so `received` still
+      // holds): the upload closes with the request's id, and the client resumes from the offset
+      // the next upload_ready gives instead of meeting invalid_chunk for every frame in flight.
+      conn.uploads?.delete(row.attachment);
+      this.log.error({ err: (err as Error).message, attachment: row.attachment }, 'storing an attachment chunk failed');
+      return this.sendError(conn, 'server_error', 'storing the chunk failed; resume with upload_attachment', u.requestId);
     }
     u.hash.update(bytes);
     conn.send({ type: 'upload_progress', attachment, received: row.received });
