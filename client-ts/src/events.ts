@@ -19,7 +19,11 @@ export enum EventType {
   AttachmentProgress = 10,
   /** An upload the server confirmed, or a download whose bytes matched their id (numericData: the length). */
   AttachmentCompleted = 11,
-  /** A transfer failed for good (error: why); a download's waiters got the error too. */
+  /**
+   * A transfer failed (error: why): an upload the server refused for good (too large, over quota),
+   * or a download someone waited for (they got the error too). Transient failures are retried
+   * without this event.
+   */
   AttachmentFailed = 12,
 }
 

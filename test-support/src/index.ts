@@ -8,5 +8,5 @@ export { QUERY_CASES, QUERY_DOCUMENTS, type QueryCase } from './query-cases.js';
 export { randomQueryWorkload } from './query-random.js';
 export { mulberry32 } from './random.js';
 export { queryDocExamples, QUERIES_DOC, type DocExample } from './query-doc-examples.js';
-export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 export { attachmentIdOf, downloadAttachment, uploadAttachment, type DownloadResult, type UploadOptions, type UploadResult } from './attachments.js';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';

@@ -54,6 +54,8 @@ export interface AttachmentParts {
 /** At most this many progress events per second per transfer. */
 const PROGRESS_INTERVAL_MS = 100;
 const EAGER_RETRY_MIN_MS = 1000;
+const UPLOAD_RETRY_MIN_MS = 1000;
+const UPLOAD_RETRY_MAX_MS = 60_000;
 const EAGER_RETRY_MAX_MS = 5 * 60_000;
 
 interface Waiter {
@@ -77,9 +79,9 @@ export class Attachments {
   private readonly verifying = new Set<string>();
   private readonly lastProgress = new Map<string, number>();
   /**
-   * Eager downloads the server refused, with the delay before the next try. A document usually
-   * arrives before its attachment's upload is done (uploads never hold documents up), so a refusal
-   * is tried again later, less and less often.
+   * Eager downloads that failed, with the delay before the next try. A document usually arrives
+   * before its attachment's upload is done (uploads never hold documents up), so the server's
+   * not_found is tried again later, less and less often.
    */
   private readonly retryDelay = new Map<string, number>();
   /** Refused eager downloads whose next try is scheduled: not asked for before it. */
@@ -90,6 +92,8 @@ export class Attachments {
   /** A local write queued an upload again (see localWrite). */
   private requeued = false;
   private maxBytes: number;
+  private uploadRetry: NodeJS.Timeout | undefined;
+  private uploadRetryMs = 0;
 
   constructor(
     private readonly p: AttachmentParts,
@@ -197,6 +201,7 @@ export class Attachments {
   }
 
   close(): void {
+    clearTimeout(this.uploadRetry);
     for (const id of [...this.waiters.keys()]) this.rejectWaiters(id, new SyncError('closed', 'the engine was closed'));
   }
 
@@ -239,6 +244,8 @@ export class Attachments {
       case 'error':
         if (m.request_id?.startsWith('att-u-')) return this.afterUpload(this.uploader.onError(m));
         if (m.request_id?.startsWith('att-d-')) return this.afterDownload(this.downloader.onError(m));
+        // Not ours alone: the inbox reports it too.
+        if (m.request_id === undefined && m.mutation_id === undefined && m.code === 'server_error') this.afterUpload(this.uploader.onUnnamedFailure(m));
         return false;
       default:
         return false;
@@ -262,6 +269,7 @@ export class Attachments {
         this.progress(o.row, o.bytes, true);
         break;
       case 'uploaded':
+        this.uploadRetryMs = 0;
         this.lastProgress.delete(`u${o.row.id}`);
         this.emit(EventType.AttachmentCompleted, o.row, o.row.length, true);
         this.uploader.start();
@@ -269,9 +277,13 @@ export class Attachments {
         break;
       case 'failed':
         this.lastProgress.delete(`u${o.row.id}`);
-        this.p.log.warn(`upload of attachment ${o.row.id} failed: ${o.error}`);
-        this.emit(EventType.AttachmentFailed, o.row, 0, true, o.error);
-        if (o.permanent) this.uploader.start();
+        this.p.log.warn(`upload of attachment ${o.row.id} failed: ${o.error}${o.permanent ? '' : '; it is tried again'}`);
+        if (o.permanent) {
+          this.emit(EventType.AttachmentFailed, o.row, 0, true, o.error);
+          this.uploader.start();
+        } else {
+          this.retryUploads();
+        }
         break;
     }
     return true;
@@ -295,10 +307,15 @@ export class Attachments {
         break;
       case 'failed': {
         this.lastProgress.delete(`d${o.id}`);
-        if (o.code === 'attachment_not_found' && this.opts.fetch === 'eager') this.retryLater(o.id);
-        const row = this.store.get(o.id);
-        const ref = row ? attachmentRef(o.id, row.length, row.content_type) : attachmentRef(o.id, 0);
-        this.p.events.emit(EventType.AttachmentFailed, { content: ref, error: o.error });
+        // An eager download nobody waits for is tried again quietly; a reader hears why it failed.
+        if (this.opts.fetch === 'eager') this.retryLater(o.id);
+        if (this.waiters.has(o.id) || this.opts.fetch !== 'eager') {
+          const row = this.store.get(o.id);
+          const ref = row ? attachmentRef(o.id, row.length, row.content_type) : attachmentRef(o.id, 0);
+          this.p.events.emit(EventType.AttachmentFailed, { content: ref, error: o.error });
+        } else {
+          this.p.log.info(`eager download of attachment ${o.id} failed (${o.error}); it is tried again`);
+        }
         const code = o.code === 'attachment_not_found' ? 'not_found' : 'connection';
         this.rejectWaiters(o.id, new SyncError(code, code === 'not_found' ? `attachment ${o.id}: the server has no such attachment this user may read` : `downloading attachment ${o.id} failed: ${o.error}`));
         this.downloader.start();
@@ -419,7 +436,22 @@ export class Attachments {
     this.downloader.start();
   }
 
-  /** An eager download the server refused: asked for again after a delay that doubles each time (1 s to 5 min). */
+  /**
+   * The server refused an upload for a reason that passes (its database failed, say): the queue
+   * waits, then goes on from the server's offset; the wait doubles from 1 s to a minute while
+   * refusals go on. A new connection goes on at once.
+   */
+  private retryUploads(): void {
+    this.uploadRetryMs = Math.min(UPLOAD_RETRY_MAX_MS, Math.max(UPLOAD_RETRY_MIN_MS, this.uploadRetryMs * 2));
+    clearTimeout(this.uploadRetry);
+    this.uploadRetry = setTimeout(() => {
+      if (this.p.isClosed()) return;
+      this.uploader.resume();
+      this.uploader.start();
+    }, this.uploadRetryMs).unref();
+  }
+
+  /** An eager download that failed: asked for again after a delay that doubles each time (1 s to 5 min). */
   private retryLater(id: string): void {
     const delay = Math.min(EAGER_RETRY_MAX_MS, (this.retryDelay.get(id) ?? EAGER_RETRY_MIN_MS / 2) * 2);
     this.retryDelay.set(id, delay);

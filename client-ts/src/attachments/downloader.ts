@@ -14,7 +14,7 @@ export type DownloadOutcome =
 
 const NONE: DownloadOutcome = { kind: 'none' };
 
-interface Current {
+interface Open {
   id: string;
   requestId: string;
   /** The partial row being written; null until download_ready. */
@@ -22,13 +22,20 @@ interface Current {
 }
 
 /**
- * Downloads wanted attachments one at a time, in the order asked (docs/protocol.md, Attachments,
- * Download): from the bytes already stored, so an interrupted download goes on where it stopped.
- * Each frame is written in a transaction of its own with the count received.
+ * Downloads open at once on a connection (the server allows four): small attachments then wait
+ * for a quarter of the round trips. The server sends each one's frames as its buffer has room.
+ */
+const OPEN_DOWNLOADS = 4;
+
+/**
+ * Downloads wanted attachments, a few at a time, in the order asked (docs/protocol.md,
+ * Attachments, Download): from the bytes already stored, so an interrupted download goes on where
+ * it stopped. Each frame is written in a transaction of its own with the count received.
  */
 export class Downloader {
   private queue: string[] = [];
-  private current: Current | null = null;
+  /** By attachment id. */
+  private readonly open = new Map<string, Open>();
   private requests = 0;
 
   constructor(
@@ -38,7 +45,7 @@ export class Downloader {
 
   /** Whether `id` is queued or on its way. */
   has(id: string): boolean {
-    return this.current?.id === id || this.queue.includes(id);
+    return this.open.has(id) || this.queue.includes(id);
   }
 
   want(id: string): void {
@@ -47,31 +54,28 @@ export class Downloader {
 
   /** The connection ended: the ids queued and in flight, for their waiters to be told. What was stored stays. */
   reset(): string[] {
-    const dropped = [...(this.current ? [this.current.id] : []), ...this.queue];
-    this.current = null;
+    const dropped = [...this.open.keys(), ...this.queue];
+    this.open.clear();
     this.queue = [];
     return dropped;
   }
 
-  /** Starts the next wanted download when none is in flight and the connection is live. */
+  /** Starts the next wanted downloads while fewer than OPEN_DOWNLOADS are open and the connection is live. */
   start(): void {
-    if (this.current || !this.wire.live) return;
-    const id = this.queue.shift();
-    if (id === undefined) return;
-    const requestId = `att-d-${++this.requests}`;
-    this.current = { id, requestId, row: null };
-    const row = this.store.get(id);
-    const offset = row?.state === 'partial' ? row.received : 0;
-    this.wire.send({ type: 'download_attachment', attachment: id, offset, request_id: requestId });
-  }
-
-  owns(requestId: string): boolean {
-    return this.current?.requestId === requestId;
+    while (this.open.size < OPEN_DOWNLOADS && this.wire.live) {
+      const id = this.queue.shift();
+      if (id === undefined) return;
+      const requestId = `att-d-${++this.requests}`;
+      this.open.set(id, { id, requestId, row: null });
+      const row = this.store.get(id);
+      const offset = row?.state === 'partial' ? row.received : 0;
+      this.wire.send({ type: 'download_attachment', attachment: id, offset, request_id: requestId });
+    }
   }
 
   onReady(m: ServerMessageOf<'download_ready'>): DownloadOutcome {
-    const c = this.current;
-    if (!c || c.requestId !== m.request_id) return NONE;
+    const c = this.byRequest(m.request_id);
+    if (!c) return NONE;
     const row = this.store.get(c.id);
     if (row?.state === 'partial' && row.length === m.length && row.received === m.offset) {
       c.row = row;
@@ -79,7 +83,7 @@ export class Downloader {
       c.row = this.store.beginDownload(c.id, m.length, m.content_type);
     } else {
       // What is stored does not continue where the server starts: ask for everything.
-      this.current = null;
+      this.open.delete(c.id);
       this.queue.unshift(c.id);
       if (row && row.state !== 'complete') this.store.remove(row);
       this.start();
@@ -89,12 +93,12 @@ export class Downloader {
   }
 
   onFrame(f: AttachmentFrame): DownloadOutcome {
-    const c = this.current;
+    const c = this.open.get(f.attachment);
     const row = c?.row;
     // Frames of a request given up (another offset, a superseded request) are not ours to store.
-    if (!c || !row || row.id !== f.attachment || f.offset !== row.received || f.offset + f.bytes.length > row.length) return NONE;
+    if (!c || !row || f.offset !== row.received || f.offset + f.bytes.length > row.length) return NONE;
     if (this.store.get(row.id)?.blob !== row.blob) {
-      this.current = null;
+      this.open.delete(c.id);
       return { kind: 'superseded', id: row.id };
     }
     this.store.appendDownloaded(row, f.offset, f.bytes);
@@ -103,19 +107,19 @@ export class Downloader {
   }
 
   onComplete(m: ServerMessageOf<'download_complete'>): DownloadOutcome {
-    const c = this.current;
-    if (!c || c.requestId !== m.request_id || !c.row) return NONE;
+    const c = this.byRequest(m.request_id);
+    if (!c || !c.row) return NONE;
     if (c.row.received !== c.row.length) {
-      this.current = null;
+      this.open.delete(c.id);
       return { kind: 'failed', id: c.id, code: 'connection', error: `the server ended the download at ${c.row.received} of ${c.row.length} bytes` };
     }
     return this.received(c);
   }
 
   onError(m: ServerMessageOf<'error'>): DownloadOutcome {
-    const c = this.current;
-    if (!c || c.requestId !== m.request_id) return NONE;
-    this.current = null;
+    const c = this.byRequest(m.request_id);
+    if (!c) return NONE;
+    this.open.delete(c.id);
     if (m.code === 'invalid_chunk') {
       // The server refused our offset: what we kept cannot be continued.
       const row = this.store.get(c.id);
@@ -124,8 +128,13 @@ export class Downloader {
     return { kind: 'failed', id: c.id, code: m.code, error: `${m.code}: ${m.message}` };
   }
 
-  private received(c: Current): DownloadOutcome {
-    this.current = null;
+  private byRequest(requestId: string | undefined): Open | undefined {
+    for (const c of this.open.values()) if (c.requestId === requestId) return c;
+    return undefined;
+  }
+
+  private received(c: Open): DownloadOutcome {
+    this.open.delete(c.id);
     return { kind: 'received', row: c.row! };
   }
 }

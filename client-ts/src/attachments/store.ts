@@ -49,7 +49,7 @@ export class AttachmentStore {
       complete: p(`UPDATE attachments SET state = 'complete', received = length, upload = 'done', upload_order = NULL, last_used = ? WHERE id = ?`),
       setUpload: p('UPDATE attachments SET upload = ?, upload_order = ? WHERE id = ?'),
       used: p('UPDATE attachments SET last_used = ? WHERE id = ?'),
-      nextUpload: p(`SELECT * FROM attachments WHERE upload = 'pending' ORDER BY upload_order LIMIT 1`),
+      nextUploads: p(`SELECT * FROM attachments WHERE upload = 'pending' ORDER BY upload_order LIMIT ?`),
       pendingUploads: p(`SELECT count(*) FROM attachments WHERE upload = 'pending'`).pluck(),
       completeBytes: p(`SELECT coalesce(sum(length), 0) FROM attachments WHERE state = 'complete'`).pluck(),
       evictable: p(`SELECT * FROM attachments WHERE state = 'complete' AND upload <> 'pending' ORDER BY last_used`),
@@ -134,8 +134,9 @@ export class AttachmentStore {
     this.s.setUpload.run(upload, upload === 'pending' ? this.next() : null, id);
   }
 
-  nextUpload(): AttachmentRow | undefined {
-    return this.s.nextUpload.get() as AttachmentRow | undefined;
+  /** The oldest `limit` uploads waiting. */
+  nextUploads(limit: number): AttachmentRow[] {
+    return this.s.nextUploads.all(limit) as AttachmentRow[];
   }
 
   pendingUploads(): number {

@@ -1,5 +1,5 @@
-import t from 'tap';
-import { attachmentIdOf } from '@json-sync/test-support';
+import t, { type Test } from 'tap';
+import { attachmentIdOf, startTcpProxy, type TcpProxy } from '@json-sync/test-support';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -10,7 +10,6 @@ import { SyncError } from '../errors.js';
 import { refusal } from '../test-support/refusal.js';
 import { EventType, type SyncEvent } from '../events.js';
 import { fileAttachmentId, randomFile, uploaded } from '../test-support/attachment-files.js';
-import { cutProxy } from '../test-support/cut-proxy.js';
 import { eventually, harness, nextEvent, record } from '../test-support/harness.js';
 
 const C = ATTACHMENT_CHUNK_BYTES;
@@ -20,6 +19,15 @@ const DIST_INDEX = fileURLToPath(new URL('../../dist/src/index.js', import.meta.
 
 const h = await harness();
 t.teardown(() => h.teardown());
+
+/** A TCP proxy in front of the server (test-support's), and the server URL that goes through it. */
+async function proxied(t: Test): Promise<{ proxy: TcpProxy; url: string }> {
+  const proxy = await startTcpProxy(h.server.port);
+  t.teardown(() => proxy.close());
+  const url = new URL(h.options('x', 'x@example.com').serverUrl);
+  url.port = String(proxy.port);
+  return { proxy, url: url.toString() };
+}
 
 function attachmentEvents(events: SyncEvent[], type: EventType, id: string): SyncEvent[] {
   return events.filter((e) => e.type === type && (e.content as AttachmentRef | null)?.$attachment === id);
@@ -33,6 +41,7 @@ t.test('TS to TS: bytes added on one device read the same on another; lazy fetch
   await Promise.all([a, lazy, eager].map((e) => e.whenSynced()));
   const aEvents = record(a);
   const lazyEvents = record(lazy);
+  const eagerEvents = record(eager);
   for (const size of [0, 1, C - 1, C, C + 1]) {
     const bytes = randomBytes(size);
     const ref = a.addAttachment(bytes, { contentType: 'application/x-sample' });
@@ -53,6 +62,8 @@ t.test('TS to TS: bytes added on one device read the same on another; lazy fetch
     t.ok(eager.readAttachment(ref)?.equals(bytes));
   }
   t.equal(a.pendingAttachmentUploads(), 0);
+  t.same(eagerEvents.filter((e) => e.type === EventType.AttachmentFailed), [], 'eager downloads tried before the upload was done retried quietly');
+  t.equal(eagerEvents.filter((e) => e.type === EventType.AttachmentCompleted && !e.booleanData).length, 5, 'and each completed once');
 });
 
 t.test('not here and offline is `connection`; another user\'s attachment is `not_found`; the pending count follows the queue', async (t) => {
@@ -86,35 +97,34 @@ t.test('not here and offline is `connection`; another user\'s attachment is `not
 
 t.test('an upload cut mid-way goes on from the server\'s offset; so does a download', async (t) => {
   const email = 'cut@example.com';
-  const proxy = await cutProxy(h.options('x', email).serverUrl);
-  t.teardown(() => proxy.close());
-  const up = h.engine('cut-up', email, { serverUrl: proxy.url });
+  const { proxy, url } = await proxied(t);
+  const up = h.engine('cut-up', email, { serverUrl: url });
   await up.whenSynced();
   const bytes = randomBytes(24 * MB);
   const ref = up.addAttachment(bytes);
   const cutAt = await nextEvent(up, EventType.AttachmentProgress, (e) => e.booleanData);
-  proxy.cut();
-  const upAtCut = proxy.up;
+  proxy.cutAll();
+  const upAtCut = proxy.bytesUp;
   t.ok(cutAt.numericData > 0 && cutAt.numericData < bytes.length, `cut with ${cutAt.numericData} bytes confirmed`);
   await uploaded(up, ref.$attachment);
-  const resent = proxy.up - upAtCut;
+  const resent = proxy.bytesUp - upAtCut;
   // From the server's offset: what it had confirmed is not sent again (at most the window in flight, and framing).
   t.ok(resent < bytes.length - cutAt.numericData + 2 * MB, `${resent} bytes sent after the cut for ${bytes.length - cutAt.numericData} unconfirmed`);
 
-  const down = h.engine('cut-down', email, { serverUrl: proxy.url });
+  const down = h.engine('cut-down', email, { serverUrl: url });
   await down.whenSynced();
   const fetching = down.fetchAttachment(ref);
   const first = await nextEvent(down, EventType.AttachmentProgress, (e) => !e.booleanData);
-  proxy.cut();
+  proxy.cutAll();
   t.match(await refusal(() => fetching), { code: 'connection', message: /lost while attachment .* downloaded/ });
   const kept = down.attachmentState(ref)!;
   t.ok(kept.received >= first.numericData && kept.received < bytes.length && !kept.local, `partial kept (${kept.received} bytes), not readable`);
   t.equal(down.readAttachment(ref), null);
   await down.whenSynced();
-  const downAtRetry = proxy.down;
+  const downAtRetry = proxy.bytesDown;
   const got = await down.getAttachment(ref);
   t.ok(got.equals(bytes), 'the resumed download has every byte right');
-  const fetched = proxy.down - downAtRetry;
+  const fetched = proxy.bytesDown - downAtRetry;
   t.ok(fetched < bytes.length - kept.received + MB, `${fetched} bytes fetched after the cut for ${bytes.length - kept.received} missing`);
 });
 
@@ -150,14 +160,13 @@ engine.addAttachmentFile(file).then((ref) => process.stdout.write('added ' + ref
   t.match(out, `added ${id}`);
   t.ok(confirmed < 32 * MB, `killed with ${confirmed} bytes confirmed`);
 
-  const proxy = await cutProxy(opts.serverUrl);
-  t.teardown(() => proxy.close());
-  const reopened = h.engine('killed', email, { serverUrl: proxy.url });
+  const { proxy, url } = await proxied(t);
+  const reopened = h.engine('killed', email, { serverUrl: url });
   t.equal(reopened.pendingAttachmentUploads(), 1, 'the upload is still queued');
   t.same(reopened.attachmentState(id), { local: true, received: 32 * MB, length: 32 * MB, uploaded: false });
   await uploaded(reopened, id);
   t.equal(reopened.pendingAttachmentUploads(), 0);
-  t.ok(proxy.up < 32 * MB - confirmed + 2 * MB, `${proxy.up} bytes sent after reopening for ${32 * MB - confirmed} the server had not confirmed`);
+  t.ok(proxy.bytesUp < 32 * MB - confirmed + 2 * MB, `${proxy.bytesUp} bytes sent after reopening for ${32 * MB - confirmed} the server had not confirmed`);
   const other = h.engine('killed-other', email);
   await other.whenSynced();
   const saved = join(h.dir, 'kill-saved.bin');

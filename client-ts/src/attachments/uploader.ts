@@ -5,7 +5,14 @@ import type { AttachmentWire } from './wire.js';
 /** Refusals that sending the same bytes again cannot change: the upload stops until the bytes are referred to again. */
 const PERMANENT = new Set(['attachment_too_large', 'attachment_quota_exceeded', 'attachment_digest_mismatch']);
 
-/** What a server message meant for the upload: the caller reports it and starts the next. */
+/**
+ * Uploads open at once on a connection (the server allows four). Small attachments then cost a
+ * quarter of a round trip each instead of two; large ones share one window, so together they
+ * never put more bytes ahead of document messages than one upload would.
+ */
+const OPEN_UPLOADS = 4;
+
+/** What a server message meant for an upload: the caller reports it and starts the next. */
 export type UploadOutcome =
   | { kind: 'none' }
   | { kind: 'progress'; row: AttachmentRow; bytes: number }
@@ -14,7 +21,7 @@ export type UploadOutcome =
 
 const NONE: UploadOutcome = { kind: 'none' };
 
-interface Current {
+interface Open {
   row: AttachmentRow;
   requestId: string;
   /** Bytes sent (from the server's offset on); null until upload_ready. */
@@ -24,15 +31,17 @@ interface Current {
 }
 
 /**
- * Uploads pending attachments one at a time, oldest first (docs/protocol.md, Attachments, Upload):
- * announce, then chunks from the server's offset, never more than UPLOAD_WINDOW_BYTES past its
- * last upload_progress. A lost connection forgets the upload in flight; the next one asks again,
- * and the server's offset says where to go on from.
+ * Uploads pending attachments, oldest first, a few at a time (docs/protocol.md, Attachments,
+ * Upload): announce, then chunks from the server's offset. The bytes sent and not yet confirmed by
+ * upload_progress, over all open uploads, stay within UPLOAD_WINDOW_BYTES; the oldest upload sends
+ * first. A lost connection forgets the uploads in flight; the next one asks again, and the
+ * server's offset says where to go on from.
  */
 export class Uploader {
-  private current: Current | null = null;
+  /** By attachment id, in the order started. */
+  private readonly open = new Map<string, Open>();
   private requests = 0;
-  /** A transient refusal: nothing more is tried on this connection. */
+  /** A transient refusal: nothing more is started until resume() (the caller's retry) or the next connection. */
   private stalled = false;
 
   constructor(
@@ -40,81 +49,107 @@ export class Uploader {
     private readonly wire: AttachmentWire,
   ) {}
 
-  get busy(): boolean {
-    return this.current !== null;
+  /** Starts the oldest pending uploads not open yet, while there is room and the connection is live. */
+  start(): void {
+    while (this.open.size < OPEN_UPLOADS && !this.stalled && this.wire.live) {
+      const row = this.store.nextUploads(OPEN_UPLOADS + 1).find((r) => !this.open.has(r.id));
+      if (!row) return;
+      const requestId = `att-u-${++this.requests}`;
+      this.open.set(row.id, { row, requestId, sent: null, confirmed: 0 });
+      this.wire.send({ type: 'upload_attachment', attachment: row.id, length: row.length, content_type: row.content_type, request_id: requestId });
+    }
   }
 
-  /** Starts the oldest pending upload when none is in flight and the connection is live. */
-  start(): void {
-    if (this.current || this.stalled || !this.wire.live) return;
-    const row = this.store.nextUpload();
-    if (!row) return;
-    const requestId = `att-u-${++this.requests}`;
-    this.current = { row, requestId, sent: null, confirmed: 0 };
-    this.wire.send({ type: 'upload_attachment', attachment: row.id, length: row.length, content_type: row.content_type, request_id: requestId });
+  /** After a transient refusal, the queue may go on. */
+  resume(): void {
+    this.stalled = false;
   }
 
   /** The connection ended: what is stored on the server stays there for the next attempt. */
   reset(): void {
-    this.current = null;
+    this.open.clear();
     this.stalled = false;
   }
 
-  owns(requestId: string): boolean {
-    return this.current?.requestId === requestId;
-  }
-
   onReady(m: ServerMessageOf<'upload_ready'>): UploadOutcome {
-    const c = this.current;
-    if (!c || c.requestId !== m.request_id) return NONE;
-    if (m.offset > c.row.length) {
-      // Nothing can be sent from there: try again on the next connection.
-      this.current = null;
+    const u = this.byRequest(m.request_id);
+    if (!u) return NONE;
+    if (m.offset > u.row.length) {
+      // Nothing can be sent from there: ask again later.
+      this.close(u);
       this.stalled = true;
-      return { kind: 'failed', row: c.row, error: `the server would resume at ${m.offset}, past the ${c.row.length} bytes`, permanent: false };
+      return { kind: 'failed', row: u.row, error: `the server would resume at ${m.offset}, past the ${u.row.length} bytes`, permanent: false };
     }
-    c.sent = m.offset;
-    c.confirmed = m.offset;
+    u.sent = m.offset;
+    u.confirmed = m.offset;
     this.pump();
     return NONE;
   }
 
   onProgress(m: ServerMessageOf<'upload_progress'>): UploadOutcome {
-    const c = this.current;
-    if (!c || c.row.id !== m.attachment || c.sent === null) return NONE;
-    c.confirmed = Math.max(c.confirmed, m.received);
+    const u = this.open.get(m.attachment);
+    if (!u || u.sent === null) return NONE;
+    u.confirmed = Math.min(Math.max(u.confirmed, m.received), u.sent);
     this.pump();
-    return { kind: 'progress', row: c.row, bytes: c.confirmed };
+    return { kind: 'progress', row: u.row, bytes: u.confirmed };
   }
 
   onUploaded(m: ServerMessageOf<'attachment_uploaded'>): UploadOutcome {
-    const c = this.current;
-    if (!c || c.requestId !== m.request_id) return NONE;
-    this.current = null;
-    this.store.setUpload(c.row.id, 'done');
-    return { kind: 'uploaded', row: c.row };
+    const u = this.byRequest(m.request_id);
+    if (!u) return NONE;
+    this.close(u);
+    this.store.setUpload(u.row.id, 'done');
+    return { kind: 'uploaded', row: u.row };
   }
 
   onError(m: ServerMessageOf<'error'>): UploadOutcome {
-    const c = this.current;
-    if (!c || c.requestId !== m.request_id) return NONE;
-    this.current = null;
+    const u = this.byRequest(m.request_id);
+    if (!u) return NONE;
+    this.close(u);
     const permanent = PERMANENT.has(m.code);
-    if (permanent) this.store.setUpload(c.row.id, 'none');
+    if (permanent) this.store.setUpload(u.row.id, 'none');
     else this.stalled = true;
-    return { kind: 'failed', row: c.row, error: `${m.code}: ${m.message}`, permanent };
+    return { kind: 'failed', row: u.row, error: `${m.code}: ${m.message}`, permanent };
   }
 
-  /** Sends chunks while the window has room. */
+  /**
+   * The server reported a failure that names no request while uploads were sending: its handling
+   * of a chunk failed (binary frames carry no request id), of which upload is not said. Every open
+   * upload is asked for again later; the oldest is reported.
+   */
+  onUnnamedFailure(m: ServerMessageOf<'error'>): UploadOutcome {
+    const sending = [...this.open.values()].find((u) => u.sent !== null);
+    if (!sending) return NONE;
+    this.open.clear();
+    this.stalled = true;
+    return { kind: 'failed', row: sending.row, error: `${m.code}: ${m.message}`, permanent: false };
+  }
+
+  private byRequest(requestId: string | undefined): Open | undefined {
+    for (const u of this.open.values()) if (u.requestId === requestId) return u;
+    return undefined;
+  }
+
+  /** An upload ended: the window room its unconfirmed bytes held goes to the others. */
+  private close(u: Open): void {
+    this.open.delete(u.row.id);
+    this.pump();
+  }
+
+  /** Sends chunks, oldest upload first, while the shared window has room. */
   private pump(): void {
-    const c = this.current;
-    if (!c || c.sent === null) return;
-    while (c.sent < c.row.length) {
-      const bytes = this.store.readAt(c.row, c.sent);
-      if (bytes.length === 0) throw new Error(`attachment ${c.row.id} has no bytes stored at ${c.sent}`);
-      if (c.sent + bytes.length - c.confirmed > UPLOAD_WINDOW_BYTES) return;
-      if (!this.wire.sendBinary(encodeAttachmentFrame(FrameKind.UploadChunk, c.row.id, c.sent, bytes))) return;
-      c.sent += bytes.length;
+    let unconfirmed = 0;
+    for (const u of this.open.values()) if (u.sent !== null) unconfirmed += u.sent - u.confirmed;
+    for (const u of this.open.values()) {
+      if (u.sent === null) continue;
+      while (u.sent < u.row.length) {
+        const bytes = this.store.readAt(u.row, u.sent);
+        if (bytes.length === 0) throw new Error(`attachment ${u.row.id} has no bytes stored at ${u.sent}`);
+        if (unconfirmed + bytes.length > UPLOAD_WINDOW_BYTES) return;
+        if (!this.wire.sendBinary(encodeAttachmentFrame(FrameKind.UploadChunk, u.row.id, u.sent, bytes))) return;
+        u.sent += bytes.length;
+        unconfirmed += bytes.length;
+      }
     }
   }
 }
