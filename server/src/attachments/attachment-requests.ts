@@ -6,6 +6,8 @@ import {
   digestOfAttachmentId,
   encodeAttachmentFrame,
   FrameKind,
+  MAX_OPEN_DOWNLOADS,
+  MAX_OPEN_UPLOADS,
   type ClientMessageOf,
   type ErrorCode,
   type Limits,
@@ -15,7 +17,7 @@ import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import type { BlobStore } from './blob-store.js';
 import { addEmptyOwner, ownedAttachment, quotaUsage, type OwnedAttachment } from './metadata.js';
-import { MAX_DOWNLOADS, MAX_OPEN_UPLOADS, type OpenUpload } from './open-upload.js';
+import type { OpenUpload } from './open-upload.js';
 import { UploadLostError, UploadRows } from './upload-rows.js';
 
 /** How the dispatcher answers with an error (counted in its metrics). */
@@ -158,7 +160,7 @@ export class AttachmentRequests {
    */
   async download(conn: Connection, m: ClientMessageOf<'download_attachment'>): Promise<void> {
     const { attachment, request_id: requestId } = m;
-    if (conn.downloads >= MAX_DOWNLOADS) return this.sendError(conn, 'rate_limited', `at most ${MAX_DOWNLOADS} downloads at once on one connection`, requestId);
+    if (conn.downloads >= MAX_OPEN_DOWNLOADS) return this.sendError(conn, 'rate_limited', `at most ${MAX_OPEN_DOWNLOADS} downloads at once on one connection`, requestId);
     const owned = await ownedAttachment(this.db, conn.session!.userId, attachment);
     if (!owned) return this.sendError(conn, 'attachment_not_found', `no attachment ${attachment}`, requestId);
     const offset = m.offset ?? 0;
