@@ -24,7 +24,7 @@ const small = arg('small', 1000);
 const smallKb = arg('small-kb', 64);
 const clients = arg('clients', 8);
 const clientMb = arg('client-mb', 200);
-const store = args.store?.[0];
+const store = args.store;
 
 const connect = (srv, email) => ({ serverUrl: srv.url, apiKey: srv.apiKey, apiSecret: srv.secret, email });
 const rate = (n, ms) => n / (ms / 1000);

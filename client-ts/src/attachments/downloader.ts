@@ -1,4 +1,4 @@
-import type { AttachmentFrame, ServerMessageOf } from '@json-sync/core';
+import { MAX_OPEN_DOWNLOADS, type AttachmentFrame, type ServerMessageOf } from '@json-sync/core';
 import type { AttachmentRow, AttachmentStore } from './store.js';
 import type { AttachmentWire } from './wire.js';
 
@@ -22,13 +22,8 @@ interface Open {
 }
 
 /**
- * Downloads open at once on a connection (the server allows four): small attachments then wait
- * for a quarter of the round trips. The server sends each one's frames as its buffer has room.
- */
-const OPEN_DOWNLOADS = 4;
-
-/**
- * Downloads wanted attachments, a few at a time, in the order asked (docs/protocol.md,
+ * Downloads wanted attachments, up to MAX_OPEN_DOWNLOADS at a time (small ones then wait for a
+ * fraction of the round trips; the server sends each one's frames as its buffer has room), in the order asked (docs/protocol.md,
  * Attachments, Download): from the bytes already stored, so an interrupted download goes on where
  * it stopped. Each frame is written in a transaction of its own with the count received.
  */
@@ -60,9 +55,9 @@ export class Downloader {
     return dropped;
   }
 
-  /** Starts the next wanted downloads while fewer than OPEN_DOWNLOADS are open and the connection is live. */
+  /** Starts the next wanted downloads while fewer than MAX_OPEN_DOWNLOADS are open and the connection is live. */
   start(): void {
-    while (this.open.size < OPEN_DOWNLOADS && this.wire.live) {
+    while (this.open.size < MAX_OPEN_DOWNLOADS && this.wire.live) {
       const id = this.queue.shift();
       if (id === undefined) return;
       const requestId = `att-d-${++this.requests}`;

@@ -1,16 +1,9 @@
-import { encodeAttachmentFrame, FrameKind, UPLOAD_WINDOW_BYTES, type ServerMessageOf } from '@json-sync/core';
+import { encodeAttachmentFrame, FrameKind, MAX_OPEN_UPLOADS, UPLOAD_WINDOW_BYTES, type ServerMessageOf } from '@json-sync/core';
 import type { AttachmentRow, AttachmentStore } from './store.js';
 import type { AttachmentWire } from './wire.js';
 
 /** Refusals that sending the same bytes again cannot change: the upload stops until the bytes are referred to again. */
 const PERMANENT = new Set(['attachment_too_large', 'attachment_quota_exceeded', 'attachment_digest_mismatch']);
-
-/**
- * Uploads open at once on a connection (the server allows four). Small attachments then cost a
- * quarter of a round trip each instead of two; large ones share one window, so together they
- * never put more bytes ahead of document messages than one upload would.
- */
-const OPEN_UPLOADS = 4;
 
 /** What a server message meant for an upload: the caller reports it and starts the next. */
 export type UploadOutcome =
@@ -31,7 +24,8 @@ interface Open {
 }
 
 /**
- * Uploads pending attachments, oldest first, a few at a time (docs/protocol.md, Attachments,
+ * Uploads pending attachments, oldest first, up to MAX_OPEN_UPLOADS at a time, so that small ones
+ * cost a fraction of a round trip each (docs/protocol.md, Attachments,
  * Upload): announce, then chunks from the server's offset. The bytes sent and not yet confirmed by
  * upload_progress, over all open uploads, stay within UPLOAD_WINDOW_BYTES; the oldest upload sends
  * first. A lost connection forgets the uploads in flight; the next one asks again, and the
@@ -51,8 +45,8 @@ export class Uploader {
 
   /** Starts the oldest pending uploads not open yet, while there is room and the connection is live. */
   start(): void {
-    while (this.open.size < OPEN_UPLOADS && !this.stalled && this.wire.live) {
-      const row = this.store.nextUploads(OPEN_UPLOADS + 1).find((r) => !this.open.has(r.id));
+    while (this.open.size < MAX_OPEN_UPLOADS && !this.stalled && this.wire.live) {
+      const row = this.store.nextUploads(MAX_OPEN_UPLOADS + 1).find((r) => !this.open.has(r.id));
       if (!row) return;
       const requestId = `att-u-${++this.requests}`;
       this.open.set(row.id, { row, requestId, sent: null, confirmed: 0 });

@@ -29,6 +29,10 @@ export const ATTACHMENT_CHUNK_BYTES = 256 * 1024;
  */
 export const UPLOAD_WINDOW_BYTES = 4 * ATTACHMENT_CHUNK_BYTES;
 
+/** Uploads one connection may have open at once, and downloads it may have streaming: more is rate_limited. */
+export const MAX_OPEN_UPLOADS = 4;
+export const MAX_OPEN_DOWNLOADS = 4;
+
 export interface AttachmentFrame {
   kind: FrameKind;
   attachment: string;

@@ -6,6 +6,8 @@ import {
   digestOfAttachmentId,
   encodeAttachmentFrame,
   FrameKind,
+  MAX_OPEN_DOWNLOADS,
+  MAX_OPEN_UPLOADS,
   type ClientMessageOf,
   type ErrorCode,
   type Limits,
@@ -15,7 +17,7 @@ import type { Database } from '../db/database.js';
 import type { Logger } from '../logger.js';
 import type { BlobStore } from './blob-store.js';
 import { addEmptyOwner, ownedAttachment, quotaUsage, type OwnedAttachment } from './metadata.js';
-import { MAX_DOWNLOADS, MAX_OPEN_UPLOADS, type OpenUpload } from './open-upload.js';
+import type { OpenUpload } from './open-upload.js';
 import { UploadLostError, UploadRows } from './upload-rows.js';
 
 /** How the dispatcher answers with an error (counted in its metrics). */
@@ -113,7 +115,12 @@ export class AttachmentRequests {
       await this.rows.append(row, bytes);
     } catch (err) {
       if (err instanceof UploadLostError) return this.closeUpload(conn, u, err.message);
-      throw err;
+      // The database failed under the chunk (its transaction rolled back, so `received` still
+      // holds): the upload closes with the request's id, and the client resumes from the offset
+      // the next upload_ready gives instead of meeting invalid_chunk for every frame in flight.
+      conn.uploads?.delete(row.attachment);
+      this.log.error({ err: (err as Error).message, attachment: row.attachment }, 'storing an attachment chunk failed');
+      return this.sendError(conn, 'server_error', 'storing the chunk failed; resume with upload_attachment', u.requestId);
     }
     u.hash.update(bytes);
     conn.send({ type: 'upload_progress', attachment, received: row.received });
@@ -153,7 +160,7 @@ export class AttachmentRequests {
    */
   async download(conn: Connection, m: ClientMessageOf<'download_attachment'>): Promise<void> {
     const { attachment, request_id: requestId } = m;
-    if (conn.downloads >= MAX_DOWNLOADS) return this.sendError(conn, 'rate_limited', `at most ${MAX_DOWNLOADS} downloads at once on one connection`, requestId);
+    if (conn.downloads >= MAX_OPEN_DOWNLOADS) return this.sendError(conn, 'rate_limited', `at most ${MAX_OPEN_DOWNLOADS} downloads at once on one connection`, requestId);
     const owned = await ownedAttachment(this.db, conn.session!.userId, attachment);
     if (!owned) return this.sendError(conn, 'attachment_not_found', `no attachment ${attachment}`, requestId);
     const offset = m.offset ?? 0;

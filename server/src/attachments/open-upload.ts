@@ -7,7 +7,3 @@ export interface OpenUpload {
   hash: Hash;
   requestId: string;
 }
-
-/** Uploads one connection may have open at once (and downloads it may have streaming): more is rate_limited. */
-export const MAX_OPEN_UPLOADS = 4;
-export const MAX_DOWNLOADS = 4;

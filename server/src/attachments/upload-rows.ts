@@ -72,6 +72,11 @@ export class UploadRows {
   /** Stores `bytes` at the upload's `received` and moves it on; UploadLostError if this connection no longer holds it. */
   async append(u: UploadRow, bytes: Buffer): Promise<void> {
     await this.db.transaction(async (tx) => {
+      // A chunk need not be durable when its commit returns: lost in a crash together with its
+      // `received` (one transaction), it is sent again from the offset the next upload_ready gives,
+      // and the engine keeps its bytes until attachment_uploaded. The commit that makes the
+      // attachment someone's (commit()) stays synchronous.
+      await tx.query('SET LOCAL synchronous_commit = off');
       await this.lock(tx, u);
       await this.store.append(u.blobId, u.received, bytes, tx);
       await tx.query('UPDATE attachment_uploads SET received = $3, updated_at = now() WHERE user_id = $1 AND attachment = $2', [u.userId, u.attachment, u.received + bytes.length]);
