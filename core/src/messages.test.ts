@@ -35,6 +35,9 @@ function wireDoc(content: JsonObject, sync_revision: number, updated_at: string,
   return { id: DOC, user_id: USER, title: titleOf(content), content, sync_revision, content_hash: contentHash(content), created_at: CREATED, updated_at, deleted_at };
 }
 
+/** The SHA-256 of "hello" as an attachment id. */
+const ATT = 'sha256-2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824';
+
 const clientExamples: Record<string, Record<string, unknown>[]> = {
   authenticate: [
     { type: 'authenticate', email: 'alice@example.com', client_id: CLIENT, api_key: API_KEY, signature: 'a3f1'.repeat(16), timestamp: 1717243200, nonce: NONCE, protocol_version: PROTOCOL_VERSION },
@@ -65,6 +68,14 @@ const clientExamples: Record<string, Record<string, unknown>[]> = {
   query_documents: [
     { type: 'query_documents', request_id: 'q1', query: { where: { 'items.done': false }, sort: [{ $updatedAt: 'desc' }], limit: 20 } },
     { type: 'query_documents', request_id: 'q2', query: { where: { 'items.name': 'eggs' }, count: true } },
+  ],
+  upload_attachment: [
+    { type: 'upload_attachment', attachment: ATT, length: 5, content_type: 'audio/wav', request_id: 'u1' },
+    { type: 'upload_attachment', attachment: ATT, length: 0, request_id: 'u2' },
+  ],
+  download_attachment: [
+    { type: 'download_attachment', attachment: ATT, request_id: 'd1' },
+    { type: 'download_attachment', attachment: ATT, offset: 262144, request_id: 'd2' },
   ],
 };
 
@@ -127,12 +138,18 @@ const serverExamples: Record<string, Record<string, unknown>[]> = {
     { type: 'sync_complete', synced_count: 1, latest_sequence: 45, since_sequence: 40 },
   ],
   pong: [{ type: 'pong' }],
+  upload_ready: [{ type: 'upload_ready', request_id: 'u1', attachment: ATT, offset: 0 }],
+  upload_progress: [{ type: 'upload_progress', attachment: ATT, received: 262144 }],
+  attachment_uploaded: [{ type: 'attachment_uploaded', request_id: 'u1', attachment: ATT, length: 5 }],
+  download_ready: [{ type: 'download_ready', request_id: 'd1', attachment: ATT, length: 5, content_type: 'audio/wav', offset: 0 }],
+  download_complete: [{ type: 'download_complete', request_id: 'd1', attachment: ATT }],
   query_result: [
     { type: 'query_result', request_id: 'q1', documents: [wireDoc(v3, 3, UPDATED)], next: null },
     { type: 'query_result', request_id: 'q2', count: 1 },
   ],
   error: [
     { type: 'error', code: 'invalid_patch', message: 'patch does not apply: path /items/7 does not exist', mutation_id: M_UPDATE },
+    { type: 'error', code: 'attachment_not_found', message: 'no such attachment', request_id: 'd1' },
     { type: 'error', code: 'cursor_expired', message: 'sequence 3 is older than the kept change log; request a full sync' },
     { type: 'error', code: 'invalid_query', message: 'where.priority.$inn: unknown operator', request_id: 'q3' },
     { type: 'error', code: 'query_timeout', message: 'the query ran longer than 2000 ms', request_id: 'q4' },
