@@ -172,24 +172,34 @@ t.test('database backends terminated mid-chunk: the server survives, the upload 
   const ref = a.addAttachment(bytes);
   const done = completed(a, ref.$attachment, true, 240_000);
   done.catch(() => {});
-  // Pinned, three times: the test holds the upload's row, so the server's next chunk transaction
-  // waits inside it with the chunk's bytes written; that backend is terminated, then the row let go.
-  for (let round = 0; round < 3; round++) {
-    await nextEvent(a, EventType.AttachmentProgress, (e) => e.booleanData && e.numericData >= ((round + 1) * SIZE) / 5, 120_000);
-    await admin.query('BEGIN');
-    await admin.query('SELECT 1 FROM attachment_uploads WHERE attachment = $1 FOR UPDATE', [ref.$attachment]);
+  // Pinned, three times: the test holds the upload's row while the upload is under way, so the
+  // server's next chunk transaction (or, after a failure, its resume) waits on it; that backend is
+  // terminated, then the row let go.
+  for (let round = 1; round <= 3; round++) {
     let killed = 0;
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + 60_000;
     while (killed === 0 && Date.now() < deadline) {
-      const r = await admin.query(
-        `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-          WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query ILIKE '%attachment_uploads%'`,
-      );
-      killed = r.rows.filter((row) => row.ok).length;
-      if (killed === 0) await sleep(20);
+      await admin.query('BEGIN');
+      const held = await admin.query('SELECT received, length FROM attachment_uploads WHERE attachment = $1 FOR UPDATE', [ref.$attachment]);
+      const row = held.rows[0] as { received: string; length: string } | undefined;
+      if (!row || Number(row.received) >= Number(row.length)) {
+        // Not started yet, or between a failure and its resume: look again shortly.
+        await admin.query('COMMIT');
+        await sleep(5);
+        continue;
+      }
+      const waitUntil = Date.now() + 10_000;
+      while (killed === 0 && Date.now() < waitUntil) {
+        const r = await admin.query(
+          `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query ILIKE '%attachment_uploads%'`,
+        );
+        killed = r.rows.filter((x) => x.ok).length;
+        if (killed === 0) await sleep(10);
+      }
+      await admin.query('COMMIT');
     }
-    await admin.query('COMMIT');
-    t.ok(killed > 0, `round ${round + 1}: a chunk's transaction terminated while it waited`);
+    t.ok(killed > 0, `round ${round}: a transaction of the upload terminated while it waited`);
   }
   await within('upload after terminated backends', done, 240_000);
   t.equal(h.server.child.exitCode, null, 'the server process is still running');
