@@ -325,9 +325,6 @@ CREATE TABLE attachment_chunks (
   bytes bytea NOT NULL,
   PRIMARY KEY (blob_id, "offset")
 );
--- Stored out of line without compression: attachments are mostly compressed already (audio,
--- images), and pglz trying each 256 KiB chunk first cost more than the rest of the write.
-ALTER TABLE attachment_chunks ALTER COLUMN bytes SET STORAGE EXTERNAL;
 `,
   },
 ];
