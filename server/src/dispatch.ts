@@ -139,6 +139,22 @@ export class Dispatcher {
     this.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'frame handler failed');
   }
 
+  /**
+   * The binary frames waiting right behind this one, taken out of the backlog to be handled with
+   * it (their order among the connection's frames is kept: only a run of binary frames is taken).
+   */
+  private binaryFramesNext(conn: Connection): Buffer[] {
+    const taken: Buffer[] = [];
+    const backlog = conn.backlog;
+    while (backlog !== null && backlog.length > 0 && Buffer.isBuffer(backlog[0])) {
+      const next = backlog.shift() as Buffer;
+      conn.binaryBacklog(next, -1);
+      taken.push(next);
+    }
+    if (backlog !== null && backlog.length === 0) conn.backlog = null;
+    return taken;
+  }
+
   private nextFrame(conn: Connection): Frame | undefined {
     const backlog = conn.backlog;
     if (backlog === null) return undefined;
@@ -166,8 +182,9 @@ export class Dispatcher {
     }
     if (frame === OVERSIZED_FRAME) return this.sendError(conn, 'message_too_large', `frame exceeds ${this.opts.limits.max_frame_bytes} bytes`);
     if (Buffer.isBuffer(frame)) {
-      this.count('binary');
-      return this.attachments.chunk(conn, frame).catch((err) => this.requestFailed(conn, err));
+      const frames = [frame, ...this.binaryFramesNext(conn)];
+      for (let i = 0; i < frames.length; i++) this.count('binary');
+      return this.attachments.chunks(conn, frames).catch((err) => this.requestFailed(conn, err));
     }
     const raw = parseJson(frame);
     if (raw === undefined) {

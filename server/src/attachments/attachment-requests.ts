@@ -91,39 +91,74 @@ export class AttachmentRequests {
     if (seen < u.row.received) await this.rows.rewind(u.row, seen);
   }
 
-  /** A binary frame: an UploadChunk of an upload open on this connection, at its next offset. */
-  async chunk(conn: Connection, frame: Buffer): Promise<void> {
-    const decoded = decodeAttachmentFrame(frame);
-    if (!decoded.ok) return this.sendError(conn, 'invalid_message', decoded.error);
-    const { kind, attachment, offset, bytes } = decoded.frame;
-    if (kind !== FrameKind.UploadChunk) return this.sendError(conn, 'invalid_message', 'a client sends UploadChunk frames only');
-    const u = conn.uploads?.get(attachment);
-    if (!u) return this.sendError(conn, 'invalid_chunk', `no upload of ${attachment} is open on this connection`);
+  /**
+   * Binary frames that arrived one after another: UploadChunks of uploads open on this
+   * connection, each at its upload's next offset. Consecutive chunks of one upload are stored in
+   * one transaction, so a client that keeps its window full pays the database's round trips and
+   * commit once per window rather than once per chunk (bench/attachments/run.mjs).
+   */
+  async chunks(conn: Connection, frames: Buffer[]): Promise<void> {
+    type Run = { u: OpenUpload; pieces: Buffer[]; end: number };
+    let run = null as Run | null;
+    const flush = async () => {
+      if (run) await this.storeRun(conn, run.u, run.pieces);
+      run = null;
+    };
+    for (const frame of frames) {
+      const decoded = decodeAttachmentFrame(frame);
+      if (!decoded.ok || decoded.frame.kind !== FrameKind.UploadChunk) {
+        await flush();
+        this.sendError(conn, 'invalid_message', decoded.ok ? 'a client sends UploadChunk frames only' : decoded.error);
+        continue;
+      }
+      const { attachment, offset, bytes } = decoded.frame;
+      if (run && run.u.row.attachment !== attachment) await flush();
+      const u: OpenUpload | undefined = conn.uploads?.get(attachment);
+      if (!u) {
+        await flush();
+        this.sendError(conn, 'invalid_chunk', `no upload of ${attachment} is open on this connection`);
+        continue;
+      }
+      const at: number = run ? run.end : u.row.received;
+      const problem =
+        offset !== at
+          ? `chunk at offset ${offset}; the upload continues at ${at}`
+          : bytes.length === 0
+            ? 'an empty chunk'
+            : bytes.length > ATTACHMENT_CHUNK_BYTES
+              ? `a chunk carries at most ${ATTACHMENT_CHUNK_BYTES} bytes`
+              : offset + bytes.length > u.row.length
+                ? `the chunk runs past the declared length ${u.row.length}`
+                : null;
+      if (problem) {
+        // What came before the bad chunk is stored first; the upload then closes where it got to.
+        await flush();
+        if (conn.uploads?.get(attachment) === u) this.closeUpload(conn, u, problem);
+        continue;
+      }
+      run ??= { u, pieces: [], end: at };
+      run.pieces.push(bytes);
+      run.end += bytes.length;
+    }
+    await flush();
+  }
+
+  /** Stores a run of an upload's chunks, in order from its `received`, in one transaction. */
+  private async storeRun(conn: Connection, u: OpenUpload, pieces: Buffer[]): Promise<void> {
     const { row } = u;
-    const problem =
-      offset !== row.received
-        ? `chunk at offset ${offset}; the upload continues at ${row.received}`
-        : bytes.length === 0
-          ? 'an empty chunk'
-          : bytes.length > ATTACHMENT_CHUNK_BYTES
-            ? `a chunk carries at most ${ATTACHMENT_CHUNK_BYTES} bytes`
-            : offset + bytes.length > row.length
-              ? `the chunk runs past the declared length ${row.length}`
-              : null;
-    if (problem) return this.closeUpload(conn, u, problem);
     try {
-      await this.rows.append(row, bytes);
+      await this.rows.append(row, pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
     } catch (err) {
       if (err instanceof UploadLostError) return this.closeUpload(conn, u, err.message);
-      // The database failed under the chunk (its transaction rolled back, so `received` still
+      // The database failed under the chunks (their transaction rolled back, so `received` still
       // holds): the upload closes with the request's id, and the client resumes from the offset
       // the next upload_ready gives instead of meeting invalid_chunk for every frame in flight.
       conn.uploads?.delete(row.attachment);
       this.log.error({ err: (err as Error).message, attachment: row.attachment }, 'storing an attachment chunk failed');
       return this.sendError(conn, 'server_error', 'storing the chunk failed; resume with upload_attachment', u.requestId);
     }
-    u.hash.update(bytes);
-    conn.send({ type: 'upload_progress', attachment, received: row.received });
+    for (const piece of pieces) u.hash.update(piece);
+    conn.send({ type: 'upload_progress', attachment: row.attachment, received: row.received });
     if (row.received === row.length) await this.finish(conn, u);
   }
 
