@@ -109,7 +109,8 @@ t.test('an upload goes from the server\'s offset, within the window of its last 
     const d = decodeAttachmentFrame(f);
     if (d.ok) frames.push({ offset: d.frame.offset, length: d.frame.bytes.length, bytes: Buffer.from(d.frame.bytes) });
   });
-  const bytes = randomBytes(6 * C + 3);
+  // More than a window is left after the server's offset, so the window is what stops the client.
+  const bytes = randomBytes(UPLOAD_WINDOW_BYTES + 2 * C + 3);
   const resumeAt = C + 100;
   onUpload = (m) => server.send({ type: 'upload_ready', request_id: m.request_id, attachment: m.attachment, offset: resumeAt });
   const e = engineFor(t, server.url);
@@ -214,7 +215,9 @@ t.test('four uploads open at once, oldest first, sharing one window', async (t) 
     if (d.ok) frames.push({ attachment: d.frame.attachment, length: d.frame.bytes.length });
   });
   const e = engineFor(t, server.url, undefined, { online: false });
-  const refs = [0, 1, 2, 3, 4, 5].map(() => e.addAttachment(randomBytes(3 * C)));
+  // Each three quarters of a window: the oldest fills most of it, the second the rest.
+  const size = (3 * UPLOAD_WINDOW_BYTES) / 4;
+  const refs = [0, 1, 2, 3, 4, 5].map(() => e.addAttachment(randomBytes(size)));
   e.setOnline(true);
   await eventually(() => asked.length === 4);
   await new Promise((r) => setTimeout(r, 100));
@@ -225,7 +228,7 @@ t.test('four uploads open at once, oldest first, sharing one window', async (t) 
   const sent = frames.reduce((n, f) => n + f.length, 0);
   t.equal(sent, UPLOAD_WINDOW_BYTES, 'one window over all of them, no progress confirmed');
   t.same([...new Set(frames.map((f) => f.attachment))], refs.slice(0, 2).map((r) => r.$attachment), 'the oldest sends first');
-  server.send({ type: 'attachment_uploaded', request_id: asked[3]!.request_id, attachment: asked[3]!.attachment, length: 3 * C });
+  server.send({ type: 'attachment_uploaded', request_id: asked[3]!.request_id, attachment: asked[3]!.attachment, length: size });
   await eventually(() => asked.length === 5);
   t.equal(asked[4]!.attachment, refs[4]!.$attachment, 'one done (out of order): the next oldest starts');
   t.equal(e.pendingAttachmentUploads(), 5);

@@ -143,23 +143,40 @@ export class AttachmentRequests {
     await flush();
   }
 
-  /** Stores a run of an upload's chunks, in order from its `received`, in one transaction. */
+  /**
+   * Stores a run of an upload's chunks, in order from its `received`, in one transaction. A run
+   * that ends the upload is hashed first and, when the bytes are what the id says, stored in the
+   * transaction that makes the attachment the user's; when they are not, nothing more is stored.
+   */
   private async storeRun(conn: Connection, u: OpenUpload, pieces: Buffer[]): Promise<void> {
     const { row } = u;
+    const bytes = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+    const last = row.received + bytes.length === row.length;
+    u.hash.update(bytes);
     try {
-      await this.rows.append(row, pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
+      if (!last) await this.rows.append(row, bytes);
+      else if (u.hash.digest().equals(digestOfAttachmentId(row.attachment))) await this.rows.appendLast(row, bytes);
+      else {
+        conn.uploads?.delete(row.attachment);
+        await this.rows.drop(row);
+        return this.mismatch(conn, row.attachment, u.requestId);
+      }
     } catch (err) {
-      if (err instanceof UploadLostError) return this.closeUpload(conn, u, err.message);
+      // The hash ran ahead of the store: this upload is over on this connection either way, and a
+      // resume rebuilds the hash from what is stored.
+      conn.uploads?.delete(row.attachment);
+      if (err instanceof UploadLostError) return this.sendError(conn, 'invalid_chunk', `${err.message}; resume with upload_attachment`, u.requestId);
       // The database failed under the chunks (their transaction rolled back, so `received` still
       // holds): the upload closes with the request's id, and the client resumes from the offset
       // the next upload_ready gives instead of meeting invalid_chunk for every frame in flight.
-      conn.uploads?.delete(row.attachment);
       this.log.error({ err: (err as Error).message, attachment: row.attachment }, 'storing an attachment chunk failed');
       return this.sendError(conn, 'server_error', 'storing the chunk failed; resume with upload_attachment', u.requestId);
     }
-    for (const piece of pieces) u.hash.update(piece);
     conn.send({ type: 'upload_progress', attachment: row.attachment, received: row.received });
-    if (row.received === row.length) await this.finish(conn, u);
+    if (last) {
+      conn.uploads?.delete(row.attachment);
+      conn.send({ type: 'attachment_uploaded', request_id: u.requestId, attachment: row.attachment, length: row.length });
+    }
   }
 
   /** A chunk out of place closes its upload; what was stored stays for the next attempt. */
