@@ -5,6 +5,7 @@ import {
   FRAME_HEADER_BYTES,
   FrameKind,
   attachmentIdOfDigest,
+  attachmentIdsOfPatch,
   attachmentRefs,
   decodeAttachmentFrame,
   digestOfAttachmentId,
@@ -96,4 +97,21 @@ t.test('upload and download requests are validated like every message', async (t
   t.notOk(parseClientMessage({ type: 'upload_attachment', attachment: id, length: -5, request_id: 'u1' }).ok);
   t.notOk(parseClientMessage({ type: 'upload_attachment', attachment: 'sha256-../x', length: 5, request_id: 'u1' }).ok);
   t.notOk(parseClientMessage({ type: 'download_attachment', attachment: id }).ok, 'request_id is required');
+});
+
+t.test('attachmentIdsOfPatch finds references a patch adds and ids it writes into references', async (t) => {
+  const other = attachmentIdOfDigest(Buffer.alloc(32, 9));
+  t.same(
+    attachmentIdsOfPatch([
+      { op: 'replace', path: '/sample/$attachment', value: other },
+      { op: 'add', path: '/b', value: { deep: [{ $attachment: id, length: 5 }] } },
+      { op: 'replace', path: '/title', value: other.replace('sha256-', 'sha256-') + 'x' },
+      { op: 'replace', path: '/x/$attachment', value: 'not an id' },
+      { op: 'remove', path: '/c' },
+      null,
+    ]),
+    [other, id],
+  );
+  t.same(attachmentIdsOfPatch(null), []);
+  t.same(attachmentIdsOfPatch({ op: 'add' }), []);
 });

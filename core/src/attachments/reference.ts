@@ -76,6 +76,24 @@ export function attachmentRefs(content: JsonValue | JsonObject | null | undefine
   return [...found.values()];
 }
 
+/**
+ * The attachments a JSON Patch refers to: references among its values, and ids that an operation
+ * writes into an existing reference (`{"op": "replace", "path": "/sample/$attachment", "value":
+ * "sha256-…"}` — the shape a diff of two references takes). A change log's reverse patches keep
+ * references this way, and an undo brings them back.
+ */
+export function attachmentIdsOfPatch(patch: unknown): string[] {
+  if (!Array.isArray(patch)) return [];
+  const ids = new Set<string>();
+  for (const op of patch as unknown[]) {
+    if (op === null || typeof op !== 'object') continue;
+    const { path, value } = op as { path?: unknown; value?: unknown };
+    if (typeof path === 'string' && path.endsWith('/$attachment') && isAttachmentId(value)) ids.add(value);
+    for (const ref of attachmentRefs(value as JsonValue)) ids.add(ref.$attachment);
+  }
+  return [...ids];
+}
+
 /** The attachment id of a SHA-256 digest (32 bytes). */
 export function attachmentIdOfDigest(digest: Uint8Array): string {
   if (digest.length !== 32) throw new RangeError('a SHA-256 digest is 32 bytes');

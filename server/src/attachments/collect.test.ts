@@ -47,6 +47,16 @@ t.test('referenced stays; unreferenced goes after the grace period; shared bytes
   const ofDeleted = await upload(a);
   const deleted = await a.create({ sample: ofDeleted.ref });
   await a.mutate({ type: 'delete_document', document_id: deleted.document_id, base_revision: 1 });
+  // A reference changed in place (the diff of two references): the old id lives on in the
+  // change's reverse patch, where an undo would take it back from.
+  const replaced = await upload(a);
+  const replacing = await upload(a);
+  const swapped = await a.create({ sample: replaced.ref });
+  await a.mutate({
+    type: 'update_document',
+    patch: { document_id: swapped.document_id, patch: [{ op: 'replace', path: '/sample/$attachment', value: replacing.id }] },
+    base_revision: 1,
+  });
   const loose = await upload(a);
   const shared = await upload(a);
   await uploadAttachment(b, shared.bytes);
@@ -70,6 +80,8 @@ t.test('referenced stays; unreferenced goes after the grace period; shared bytes
   t.match(r.stdout, /Collected 2 attachments \(6000 bytes\), 3 owner claims, 0 unfinished uploads\./);
   t.same(await owners(live.id), ['alice@example.com'], 'referenced by live content');
   t.same(await owners(inLog.id), ['alice@example.com'], 'referenced by a change the server keeps');
+  t.same(await owners(replaced.id), ['alice@example.com'], 'an id a kept patch wrote over is still referenced');
+  t.same(await owners(replacing.id), ['alice@example.com'], 'and so is the one it wrote');
   t.same(await owners(ofDeleted.id), ['alice@example.com'], "referenced by a deleted document's last content");
   t.same(await owners(shared.id), ['bob@example.com'], "alice's claim went, bob's stays");
   t.ok(await stored(shared.id), 'and so do the bytes');
@@ -83,6 +95,8 @@ t.test('referenced stays; unreferenced goes after the grace period; shared bytes
     t.equal((await runCli(['prune-log', '--older-than-days', '0'], { databaseUrl: ts.tdb.url })).code, 0);
     const again = await gc('--grace-hours', '0');
     t.match(again.stdout, new RegExp(`deleted: ${inLog.id}`));
+    t.match(again.stdout, new RegExp(`deleted: ${replaced.id}`), 'the overwritten id, once its change is pruned');
+    t.same(await owners(replacing.id), ['alice@example.com'], 'the id in the live content stays');
     t.same(await owners(live.id), ['alice@example.com']);
     t.same(await owners(ofDeleted.id), ['alice@example.com']);
   });

@@ -1,4 +1,4 @@
-import { attachmentRefs, type JsonValue } from '@json-sync/core';
+import { attachmentIdsOfPatch, attachmentRefs, type JsonValue } from '@json-sync/core';
 import type { Database, Queryable } from '../db/database.js';
 import type { BlobStore } from './blob-store.js';
 
@@ -64,15 +64,19 @@ async function collectUser(tx: Queryable, userId: string, graceMs: number): Prom
     [userId, graceMs],
   );
   if (candidates.rowCount === 0) return [];
-  // Only JSON that spells the key can hold a reference; core's attachmentRefs says which are references.
-  const holders = await tx.query<{ v: JsonValue }>(
-    `SELECT content AS v FROM documents WHERE user_id = $1 AND content::text LIKE '%"$attachment"%'
-     UNION ALL SELECT forward_patch FROM change_events WHERE user_id = $1 AND forward_patch::text LIKE '%"$attachment"%'
-     UNION ALL SELECT reverse_patch FROM change_events WHERE user_id = $1 AND reverse_patch::text LIKE '%"$attachment"%'`,
+  // Only JSON that spells the key can hold a reference; core says which are references: whole
+  // ones in content, and in patches also an id written into a reference (a diff of two references).
+  const holders = await tx.query<{ patch: boolean; v: JsonValue }>(
+    `SELECT false AS patch, content AS v FROM documents WHERE user_id = $1 AND content::text LIKE '%$attachment%'
+     UNION ALL SELECT true, forward_patch FROM change_events WHERE user_id = $1 AND forward_patch::text LIKE '%$attachment%'
+     UNION ALL SELECT true, reverse_patch FROM change_events WHERE user_id = $1 AND reverse_patch::text LIKE '%$attachment%'`,
     [userId],
   );
   const referenced = new Set<string>();
-  for (const { v } of holders.rows) for (const ref of attachmentRefs(v)) referenced.add(ref.$attachment);
+  for (const { patch, v } of holders.rows) {
+    if (patch) for (const id of attachmentIdsOfPatch(v)) referenced.add(id);
+    else for (const ref of attachmentRefs(v)) referenced.add(ref.$attachment);
+  }
   const unreferenced = candidates.rows.map((r) => r.attachment).filter((a) => !referenced.has(a));
   if (unreferenced.length === 0) return [];
   await tx.query('DELETE FROM attachment_owners WHERE user_id = $1 AND attachment = ANY ($2::text[])', [userId, unreferenced]);
