@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { WebSocketServer } from 'ws';
 import { canonicalJson, type ClientMessage, type JsonObject } from '@json-sync/core';
-import { CLI } from '@json-sync/test-support';
+import { CLI, startTcpProxy } from '@json-sync/test-support';
 import { SyncEngine } from './engine.js';
 import { SyncError } from './errors.js';
 import { EventType, type SyncEvent } from './events.js';
@@ -53,17 +53,26 @@ function syncErrorCode(fn: () => unknown): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test('a change committed before its reply was lost is applied once after a full sync forced by cursor_expired', async (t) => {
-  const { h, a, b } = await syncedPair(t, BOB);
+  const h = await harness();
+  t.teardown(() => h.teardown());
+  // A reaches the server through a proxy that can lose what comes back.
+  const proxy = await startTcpProxy(Number(new URL(h.server.url).port));
+  t.teardown(() => proxy.close());
+  const a = h.engine('a', BOB, { serverUrl: `ws://127.0.0.1:${proxy.port}/ws` });
+  const b = h.engine('b', BOB);
+  await Promise.all([a.whenSynced(10_000), b.whenSynced(10_000)]);
   const id = a.createDocument({ title: 'list', items: [] });
   const bSaw = nextEvent(b, EventType.DocumentCreated, (e) => e.documentId === id);
   await a.whenSynced(5000);
   await bSaw;
 
   const committed = nextEvent(b, EventType.DocumentUpdated, (e) => e.documentId === id);
+  proxy.dropDownstream(true);
   a.patchDocument(id, [{ op: 'add', path: '/items/-', value: 'milk' }]);
-  // The pump sends on the next turn; going offline right after it loses the reply.
-  setImmediate(() => a.setOnline(false));
   await committed;
+  a.setOnline(false);
+  proxy.cutAll();
+  proxy.dropDownstream(false);
   t.equal(a.pendingCount(), 1, 'A never got the reply');
   t.same((await serverDoc(h, id))?.content, { title: 'list', items: ['milk'] }, 'the server committed the change');
 

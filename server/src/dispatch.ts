@@ -146,11 +146,7 @@ export class Dispatcher {
   private binaryFramesNext(conn: Connection): Buffer[] {
     const taken: Buffer[] = [];
     const backlog = conn.backlog;
-    while (backlog !== null && backlog.length > 0 && Buffer.isBuffer(backlog[0])) {
-      const next = backlog.shift() as Buffer;
-      conn.binaryBacklog(next, -1);
-      taken.push(next);
-    }
+    while (backlog !== null && backlog.length > 0 && Buffer.isBuffer(backlog[0])) taken.push(backlog.shift() as Buffer);
     if (backlog !== null && backlog.length === 0) conn.backlog = null;
     return taken;
   }
@@ -164,9 +160,9 @@ export class Dispatcher {
   }
 
   private handleFrame(conn: Connection, frame: Frame): Promise<void> | void {
-    if (Buffer.isBuffer(frame)) conn.binaryBacklog(frame, -1);
     if (conn.closed) return;
     if (!conn.session && Buffer.isBuffer(frame)) {
+      conn.binaryBacklog(frame, -1);
       this.count('binary');
       return this.sendError(conn, 'invalid_message', 'binary frames carry attachment bytes, after authentication');
     }
@@ -184,7 +180,13 @@ export class Dispatcher {
     if (Buffer.isBuffer(frame)) {
       const frames = [frame, ...this.binaryFramesNext(conn)];
       for (let i = 0; i < frames.length; i++) this.count('binary');
-      return this.attachments.chunks(conn, frames).catch((err) => this.requestFailed(conn, err));
+      // Chunks count against the window until they are stored, not only while they wait.
+      return this.attachments
+        .chunks(conn, frames)
+        .catch((err) => this.requestFailed(conn, err))
+        .finally(() => {
+          for (const f of frames) conn.binaryBacklog(f, -1);
+        });
     }
     const raw = parseJson(frame);
     if (raw === undefined) {

@@ -11,6 +11,11 @@ export interface TcpProxy {
   cutAll(): void;
   /** From now on, cuts a connection each time it has moved this many more bytes (either way); 0: never. */
   cutEvery(bytes: number): void;
+  /**
+   * While on, bytes from the target to clients are thrown away (a reply lost on the way back);
+   * the connection itself stays up until the client or cutAll ends it.
+   */
+  dropDownstream(on: boolean): void;
   /** How many connections were cut by cutAll or cutEvery. */
   readonly cuts: number;
   close(): Promise<void>;
@@ -27,6 +32,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   let down = 0;
   let cuts = 0;
   let cutAfter = 0;
+  let dropping = false;
   const cut = (p: { a: Socket; b: Socket }) => {
     if (!pairs.delete(p as never)) return;
     cuts++;
@@ -47,6 +53,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       moved(d.length);
     });
     b.on('data', (d: Buffer) => {
+      if (dropping) return;
       down += d.length;
       if (!a.write(d)) b.pause();
       moved(d.length);
@@ -80,6 +87,9 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     },
     cutEvery: (bytes: number) => {
       cutAfter = bytes;
+    },
+    dropDownstream: (on: boolean) => {
+      dropping = on;
     },
     close: () =>
       new Promise<void>((resolve) => {

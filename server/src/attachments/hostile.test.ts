@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
-import { ATTACHMENT_CHUNK_BYTES, encodeAttachmentFrame, FRAME_HEADER_BYTES, FrameKind, type ServerMessage } from '@json-sync/core';
+import { ATTACHMENT_CHUNK_BYTES, encodeAttachmentFrame, FRAME_HEADER_BYTES, FrameKind, UPLOAD_WINDOW_BYTES, type ServerMessage } from '@json-sync/core';
 import { attachmentIdOf, downloadAttachment, startTestServer, TestClient, uploadAttachment, type Identity } from '@json-sync/test-support';
 
 // Wrong, out-of-place and oversized attachment traffic: each gets its clear error, nothing wrong is
@@ -176,7 +176,8 @@ t.test('larger than max_attachment_bytes, or over the quota: refused before any 
 
 t.test('a client that ignores the upload window is disconnected; the server carries on', async (t) => {
   const c = await open();
-  const bytes = randomBytes(16 * ATTACHMENT_CHUNK_BYTES);
+  // Three windows at once: more than any client keeping to the window can have unconfirmed.
+  const bytes = randomBytes(3 * UPLOAD_WINDOW_BYTES);
   const id = attachmentIdOf(bytes);
   await c.request({ type: 'upload_attachment', attachment: id, length: bytes.length, request_id: 'flood' }, (m) => m.type === 'upload_ready');
   for (let o = 0; o < bytes.length; o += ATTACHMENT_CHUNK_BYTES) c.ws.send(chunk(id, o, bytes.subarray(o, o + ATTACHMENT_CHUNK_BYTES)));
