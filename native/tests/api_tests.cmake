@@ -21,6 +21,16 @@ sync_test(c_api_encryption SOURCES c_api_encryption.c harness.c TIMEOUT 120)
 sync_test(c_api_attachments SOURCES c_api_attachments.c harness.c TIMEOUT 240)
 sync_test(c_api_attachments_bad_input SOURCES c_api_attachments_bad_input.c harness.c TIMEOUT 60)
 
+# Attachments between a C engine and a TypeScript engine (client-ts/dist) of one user, each way: 0 B, 1 B and
+# 262143/262144/262145 B through memory, 200 MiB through files; the bytes' SHA-256 on both ends checked against
+# the id. c_ts_attachments_test.mjs runs the TypeScript end and drives the C program (c_ts_attachments.c) through its stdin.
+add_executable(c_ts_attachments c_ts_attachments.c harness.c)
+target_link_libraries(c_ts_attachments PRIVATE sync_client::sync_client Threads::Threads)
+target_include_directories(c_ts_attachments PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}")
+add_test(NAME c_ts_attachments COMMAND node "${CMAKE_CURRENT_SOURCE_DIR}/c_ts_attachments_test.mjs" "${FIXTURE_ENV}" "$<TARGET_FILE:c_ts_attachments>")
+set_tests_properties(c_ts_attachments PROPERTIES FIXTURES_REQUIRED sync_server TIMEOUT 120)
+list(APPEND _c_api_tests c_ts_attachments)
+
 # tls_ca_file against the real sync server over wss:// (tls-fixture.mjs starts it through the shared
 # test fixture with a certificate a throwaway CA signed): trusted engines sync, untrusted ones are refused.
 add_executable(c_api_tls c_api_tls.c harness.c)

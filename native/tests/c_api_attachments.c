@@ -124,11 +124,6 @@ static bool all_uploaded(void *context) {
   return sync_engine_count_pending_attachments(u->engine, &pending) == SYNC_RESULT_SUCCESS && pending == 0;
 }
 
-static bool connected(void *engine) {
-  bool is = false;
-  return sync_engine_is_connected(engine, &is) == SYNC_RESULT_SUCCESS && is;
-}
-
 /* Deterministic, incompressible-looking bytes; `salt` tells the attachments apart. */
 static unsigned char *make_bytes(size_t length, unsigned salt) {
   unsigned char *b = malloc(length ? length : 1);
@@ -270,7 +265,7 @@ int main(void) {
   REQUIRE(b != NULL);
   Seen seen_b = {0};
   REQUIRE(sync_engine_add_listener(b, SYNC_EVENT_ALL, record, &seen_b, NULL) == SYNC_RESULT_SUCCESS);
-  CHECK(test_pump_until(b, connected, b, 15000)); /* fetching needs the connection */
+  CHECK(test_pump_until(b, test_connected, b, 15000)); /* fetching needs the connection */
   for (int i = 0; i < ALL; i++) {
     if (i == 5) continue; /* the same as 0 */
     void *none = (void *)1;
@@ -327,7 +322,7 @@ int main(void) {
   REQUIRE(sync_engine_open(&small_config, &f) == SYNC_RESULT_SUCCESS);
   Seen seen_f = {0};
   REQUIRE(sync_engine_add_listener(f, SYNC_EVENT_ALL, record, &seen_f, NULL) == SYNC_RESULT_SUCCESS);
-  CHECK(test_pump_until(f, connected, f, 15000));
+  CHECK(test_pump_until(f, test_connected, f, 15000));
   const char *first = adders[3].ids[4], *second = adders[2].ids[4];
   CHECK(sync_engine_fetch_attachment(f, first) == SYNC_RESULT_SUCCESS);
   Wait first_done = {&seen_f, first};
@@ -347,7 +342,7 @@ int main(void) {
   /* ---- C saves one it never fetched, then, offline, is refused ---- */
   SyncEngineHandle *c = test_engine(&env, "att_c", email);
   REQUIRE(c != NULL);
-  CHECK(test_pump_until(c, connected, c, 15000)); /* a save that must download needs the connection */
+  CHECK(test_pump_until(c, test_connected, c, 15000)); /* a save that must download needs the connection */
   snprintf(saved, sizeof saved, "%s", test_db_path("saved-c"));
   CHECK(sync_engine_save_attachment(c, ids[4], saved) == SYNC_RESULT_SUCCESS);
   CHECK(file_is(saved, bytes[4], lengths[4]));
@@ -403,7 +398,7 @@ int main(void) {
   CHECK(dropped && dropped->completed + dropped->failed == 1 && !dropped->upload);
   if (dropped) printf("a download the connection dropped: %s\n", dropped->failed ? dropped->error : "completed first");
   CHECK(sync_engine_set_online(b, true) == SYNC_RESULT_SUCCESS);
-  CHECK(test_pump_until(b, connected, b, 15000));
+  CHECK(test_pump_until(b, test_connected, b, 15000));
   if (dropped && dropped->failed) {
     CHECK(sync_engine_fetch_attachment(b, huge_id) == SYNC_RESULT_SUCCESS);
     CHECK(test_pump_until(b, completed_once, dropped, 60000));

@@ -108,6 +108,11 @@ bool test_pump_until(SyncEngineHandle *engine, bool (*done)(void *), void *conte
   return done(context);
 }
 
+bool test_connected(void *engine) {
+  bool is = false;
+  return sync_engine_is_connected(engine, &is) == SYNC_RESULT_SUCCESS && is;
+}
+
 void test_record_created(const SyncEventData *e, void *context) {
   TestCreated *seen = context;
   if (e->event_type != SYNC_EVENT_DOCUMENT_CREATED || e->boolean_data) return;

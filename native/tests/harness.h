@@ -50,6 +50,9 @@ SyncEngineHandle *test_engine(const TestEnv *env, const char *db_name, const cha
 /** Calls sync_engine_process_events until `done(context)` or the timeout; returns done's last value. */
 bool test_pump_until(SyncEngineHandle *engine, bool (*done)(void *), void *context, int timeout_ms);
 
+/** For test_pump_until, with the engine as context: true once it is connected. */
+bool test_connected(void *engine);
+
 /** The remote DocumentCreated events an engine received: the last one's id and content, and a count. */
 typedef struct TestCreated {
   int created;

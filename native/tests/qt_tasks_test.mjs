@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
+import { readFixtureEnv } from './fixture-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { SyncEngine } = await import(join(root, 'client-ts', 'dist', 'src', 'index.js'));
@@ -24,7 +25,7 @@ if (!outDir) {
   console.error('usage: qt_tasks_test.mjs ENV_FILE QT_TASKS OUT_DIR (run through ctest: the sync_server fixture writes ENV_FILE)');
   process.exit(2);
 }
-const env = Object.fromEntries(readFileSync(envFile, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+const env = readFixtureEnv(envFile);
 const email = `qt-tasks-${process.pid}-${Date.now()}@example.com`;
 const work = mkdtempSync(join(tmpdir(), 'qt-tasks-test-'));
 const dumpFile = join(work, 'window.json');

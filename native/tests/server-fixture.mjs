@@ -1,13 +1,10 @@
 // ctest fixture: `start ENVFILE` creates a test database, API credentials and a real server on a
 // random loopback port (the shared test fixture, detached so it outlives this process), and writes
 // them to ENVFILE for the C/C++ tests; `stop ENVFILE` undoes it.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { CLI, dropTestDatabase, startTestServer, stopDetached } from '@json-sync/test-support';
+import { readFixtureEnv } from './fixture-env.mjs';
 const [command, envFile] = process.argv.slice(2);
-
-function readEnv(file) {
-  return Object.fromEntries(readFileSync(file, 'utf8').trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-}
 
 if (command === 'start') {
   const ts = await startTestServer({ prefix: 'sync_native_test', appName: 'native tests', detachedLog: `${envFile}.log` });
@@ -28,7 +25,7 @@ if (command === 'start') {
   );
   console.log(`server on port ${ts.server.port}, database ${ts.tdb.name}`);
 } else if (command === 'stop') {
-  const env = readEnv(envFile);
+  const env = readFixtureEnv(envFile);
   await stopDetached(Number(env.SERVER_PID));
   await dropTestDatabase(env.DATABASE_NAME);
   rmSync(envFile, { force: true });
