@@ -174,7 +174,9 @@ t.test('database backends terminated mid-chunk: the server survives, the upload 
   done.catch(() => {});
   // Pinned, three times: the test holds the upload's row while the upload is under way, so the
   // server's next chunk transaction (or, after a failure, its resume) waits on it; that backend is
-  // terminated, then the row let go.
+  // terminated, then the row let go. Only a transaction of the upload can wait on that row (the
+  // server pipelines a transaction's statements, so pg_stat_activity may show its BEGIN).
+  let storedBefore = -1;
   for (let round = 1; round <= 3; round++) {
     let killed = 0;
     // The engine asks again after a wait that doubles from 1 s, so later rounds take longer.
@@ -183,17 +185,18 @@ t.test('database backends terminated mid-chunk: the server survives, the upload 
       await admin.query('BEGIN');
       const held = await admin.query('SELECT received, length FROM attachment_uploads WHERE attachment = $1 FOR UPDATE', [ref.$attachment]);
       const row = held.rows[0] as { received: string; length: string } | undefined;
-      if (!row || Number(row.received) >= Number(row.length)) {
-        // Not started yet, or between a failure and its resume: look again shortly.
+      if (!row || Number(row.received) >= Number(row.length) || Number(row.received) <= storedBefore) {
+        // Not started yet, or no byte stored since the last round's failure: look again shortly.
         await admin.query('COMMIT');
         await sleep(5);
         continue;
       }
+      storedBefore = Number(row.received);
       const waitUntil = Date.now() + 10_000;
       while (killed === 0 && Date.now() < waitUntil) {
         const r = await admin.query(
           `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-            WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query ILIKE '%attachment_uploads%'`,
+            WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'`,
         );
         killed = r.rows.filter((x) => x.ok).length;
         if (killed === 0) await sleep(10);

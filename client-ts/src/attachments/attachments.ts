@@ -266,6 +266,8 @@ export class Attachments {
   private afterUpload(o: UploadOutcome): true {
     switch (o.kind) {
       case 'progress':
+        // Bytes were stored: the server is well again, so the next refusal waits the least.
+        this.uploadRetryMs = 0;
         this.progress(o.row, o.bytes, true);
         break;
       case 'uploaded':
@@ -439,7 +441,7 @@ export class Attachments {
   /**
    * The server refused an upload for a reason that passes (its database failed, say): the queue
    * waits, then goes on from the server's offset; the wait doubles from 1 s to a minute while
-   * refusals go on. A new connection goes on at once.
+   * refusals go on with no byte stored between them. A new connection goes on at once.
    */
   private retryUploads(): void {
     this.uploadRetryMs = Math.min(UPLOAD_RETRY_MAX_MS, Math.max(UPLOAD_RETRY_MIN_MS, this.uploadRetryMs * 2));
