@@ -145,9 +145,7 @@ export class Dispatcher {
    */
   private binaryFramesNext(conn: Connection): Buffer[] {
     const taken: Buffer[] = [];
-    const backlog = conn.backlog;
-    while (backlog !== null && backlog.length > 0 && Buffer.isBuffer(backlog[0])) taken.push(backlog.shift() as Buffer);
-    if (backlog !== null && backlog.length === 0) conn.backlog = null;
+    while (Buffer.isBuffer(conn.backlog?.[0])) taken.push(this.nextFrame(conn) as Buffer);
     return taken;
   }
 

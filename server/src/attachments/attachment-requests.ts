@@ -72,7 +72,7 @@ export class AttachmentRequests {
     if (row.received > 0) await this.rehash(u);
     if (conn.closed) return;
     uploads.set(attachment, u);
-    if (row.received === row.length) return this.finish(conn, u);
+    if (row.received === row.length) return this.complete(conn, u, null);
     conn.send({ type: 'upload_ready', request_id: requestId, attachment, offset: row.received });
   }
 
@@ -143,50 +143,26 @@ export class AttachmentRequests {
     await flush();
   }
 
-  /**
-   * Stores a run of an upload's chunks, in order from its `received`, in one transaction. A run
-   * that ends the upload is hashed first and, when the bytes are what the id says, stored in the
-   * transaction that makes the attachment the user's; when they are not, nothing more is stored.
-   */
+  /** Stores a run of an upload's chunks, in order from its `received`, in one transaction. */
   private async storeRun(conn: Connection, u: OpenUpload, pieces: Buffer[]): Promise<void> {
     const { row } = u;
     const bytes = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
-    const last = row.received + bytes.length === row.length;
     u.hash.update(bytes);
+    if (row.received + bytes.length === row.length) return this.complete(conn, u, bytes);
     try {
-      if (!last) await this.rows.append(row, bytes);
-      else if (u.hash.digest().equals(digestOfAttachmentId(row.attachment))) await this.rows.appendLast(row, bytes);
-      else {
-        conn.uploads?.delete(row.attachment);
-        await this.rows.drop(row);
-        return this.mismatch(conn, row.attachment, u.requestId);
-      }
+      await this.rows.append(row, bytes);
     } catch (err) {
-      // The hash ran ahead of the store: this upload is over on this connection either way, and a
-      // resume rebuilds the hash from what is stored.
-      conn.uploads?.delete(row.attachment);
-      if (err instanceof UploadLostError) return this.sendError(conn, 'invalid_chunk', `${err.message}; resume with upload_attachment`, u.requestId);
-      // The database failed under the chunks (their transaction rolled back, so `received` still
-      // holds): the upload closes with the request's id, and the client resumes from the offset
-      // the next upload_ready gives instead of meeting invalid_chunk for every frame in flight.
-      this.log.error({ err: (err as Error).message, attachment: row.attachment }, 'storing an attachment chunk failed');
-      return this.sendError(conn, 'server_error', 'storing the chunk failed; resume with upload_attachment', u.requestId);
+      return this.storeFailed(conn, u, err);
     }
     conn.send({ type: 'upload_progress', attachment: row.attachment, received: row.received });
-    if (last) {
-      conn.uploads?.delete(row.attachment);
-      conn.send({ type: 'attachment_uploaded', request_id: u.requestId, attachment: row.attachment, length: row.length });
-    }
   }
 
-  /** A chunk out of place closes its upload; what was stored stays for the next attempt. */
-  private closeUpload(conn: Connection, u: OpenUpload, problem: string): void {
-    conn.uploads?.delete(u.row.attachment);
-    this.sendError(conn, 'invalid_chunk', `${problem}; upload of ${u.row.attachment} closed, resume with upload_attachment`, u.requestId);
-  }
-
-  /** Every byte is stored: the attachment becomes the user's if the bytes are what its id says. */
-  private async finish(conn: Connection, u: OpenUpload): Promise<void> {
+  /**
+   * Every byte of the upload is here: stored already, or `last` not yet (the hash has run over it).
+   * They become the user's attachment, `last` stored in the same transaction, when they are what
+   * the id says; when they are not, nothing of them is kept.
+   */
+  private async complete(conn: Connection, u: OpenUpload, last: Buffer | null): Promise<void> {
     const { row } = u;
     conn.uploads?.delete(row.attachment);
     try {
@@ -194,12 +170,32 @@ export class AttachmentRequests {
         await this.rows.drop(row);
         return this.mismatch(conn, row.attachment, u.requestId);
       }
-      await this.rows.commit(row);
+      await this.rows.commit(row, last);
     } catch (err) {
-      if (err instanceof UploadLostError) return this.sendError(conn, 'invalid_chunk', `${err.message}; resume with upload_attachment`, u.requestId);
-      throw err;
+      return this.storeFailed(conn, u, err);
     }
+    if (last) conn.send({ type: 'upload_progress', attachment: row.attachment, received: row.received });
     conn.send({ type: 'attachment_uploaded', request_id: u.requestId, attachment: row.attachment, length: row.length });
+  }
+
+  /**
+   * Storing failed: the upload is over on this connection either way (its hash may have run ahead
+   * of the store; a resume rebuilds it from what is stored), answered with the request's id.
+   */
+  private storeFailed(conn: Connection, u: OpenUpload, err: unknown): void {
+    if (err instanceof UploadLostError) return this.closeUpload(conn, u, err.message);
+    conn.uploads?.delete(u.row.attachment);
+    // The database failed (the transaction rolled back, so `received` still holds): the client
+    // resumes from the offset the next upload_ready gives, instead of meeting invalid_chunk for
+    // every frame in flight.
+    this.log.error({ err: (err as Error).message, attachment: u.row.attachment }, 'storing an attachment chunk failed');
+    this.sendError(conn, 'server_error', 'storing the chunk failed; resume with upload_attachment', u.requestId);
+  }
+
+  /** A chunk out of place closes its upload; what was stored stays for the next attempt. */
+  private closeUpload(conn: Connection, u: OpenUpload, problem: string): void {
+    conn.uploads?.delete(u.row.attachment);
+    this.sendError(conn, 'invalid_chunk', `${problem}; upload of ${u.row.attachment} closed, resume with upload_attachment`, u.requestId);
   }
 
   private mismatch(conn: Connection, attachment: string, requestId: string): void {

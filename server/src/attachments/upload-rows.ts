@@ -93,22 +93,13 @@ export class UploadRows {
     u.received = received;
   }
 
-  /** The bytes were verified: the attachment becomes the user's, stored once. */
-  async commit(u: UploadRow): Promise<void> {
-    await this.commitWith(u, null);
-  }
-
   /**
-   * The last bytes of an upload whose whole content was verified already (the hash ran over them
-   * before they were stored): stored and made the user's in one transaction, the upload's one
-   * synchronous commit. A small attachment then costs one transaction for its bytes, not two.
+   * The bytes were verified: the attachment becomes the user's, stored once. `last`, when given,
+   * are the upload's last bytes, not stored yet (the hash ran over them first): they are stored in
+   * the same transaction, the upload's one synchronous commit, so a small attachment costs one
+   * transaction for its bytes, not two.
    */
-  async appendLast(u: UploadRow, bytes: Buffer): Promise<void> {
-    await this.commitWith(u, bytes);
-    u.received += bytes.length;
-  }
-
-  private async commitWith(u: UploadRow, last: Buffer | null): Promise<void> {
+  async commit(u: UploadRow, last: Buffer | null): Promise<void> {
     const { surplusBlob } = await this.db.transaction(async (tx) => {
       await this.lock(tx, u);
       if (last) await this.store.append(u.blobId, u.received, last, tx);
@@ -116,6 +107,7 @@ export class UploadRows {
       await tx.query('DELETE FROM attachment_uploads WHERE user_id = $1 AND attachment = $2', [u.userId, u.attachment]);
       return added;
     });
+    if (last) u.received += last.length;
     if (surplusBlob) await this.store.delete(surplusBlob);
   }
 
