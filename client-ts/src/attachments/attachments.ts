@@ -410,7 +410,7 @@ export class Attachments {
   private viewWritten(view: ViewRow | undefined): void {
     if (!view || view.deleted !== 0 || !view.content.includes('"$attachment"')) return;
     if (this.localWrites > 0) {
-      for (const ref of attachmentRefs(JSON.parse(view.content) as JsonObject)) {
+      for (const ref of refsIn(view.content)) {
         const row = this.store.get(ref.$attachment);
         if (!row) continue;
         if (this.store.queueUpload(row)) this.requeued = true;
@@ -429,7 +429,7 @@ export class Attachments {
     this.arrived = [];
     if (this.p.isClosed() || !this.p.wire.live) return;
     for (const content of contents) {
-      for (const ref of attachmentRefs(JSON.parse(content) as JsonObject)) {
+      for (const ref of refsIn(content)) {
         const id = ref.$attachment;
         if (this.retrying.has(id) || this.verifying.has(id) || this.store.get(id)?.state === 'complete') continue;
         this.downloader.want(id);
@@ -475,7 +475,7 @@ export class Attachments {
     let total = this.store.completeBytes();
     if (total <= this.opts.cacheBytes) return;
     const referenced = new Set<string>();
-    for (const content of this.store.referencingContents()) for (const ref of attachmentRefs(JSON.parse(content) as JsonObject)) referenced.add(ref.$attachment);
+    for (const content of this.store.referencingContents()) for (const ref of refsIn(content)) referenced.add(ref.$attachment);
     for (const row of this.store.evictable()) {
       if (total <= this.opts.cacheBytes) break;
       if (row.id === keep || referenced.has(row.id)) continue;
@@ -518,4 +518,9 @@ function stored<T>(fn: () => T): T {
     if (err instanceof SyncError) throw err;
     throw new SyncError('database', `the attachment store failed: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** The references in a document's content as the store keeps it (JSON text). */
+function refsIn(content: string): AttachmentRef[] {
+  return attachmentRefs(JSON.parse(content) as JsonObject);
 }
