@@ -18,6 +18,7 @@ using sync_client::Ok;
 using sync_client::Reply;
 using sync_client::Run;
 using sync_client::RunText;
+using sync_client::RunWaitingText;
 using sync_client::RunWaiting;
 namespace ops = sync_client::ops;
 
@@ -44,17 +45,6 @@ bool CheckPath(const char *path) {
   return true;
 }
 
-/** The text an attachment operation answers, copied to *out (NULL on failure). */
-SyncResult AttachmentText(SyncEngineHandle *engine, sync_client::Op<sync_client::TextResult> op, char **out) {
-  return RunWaiting(engine, kAttachmentTimeoutMs, std::move(op), [out](const Reply &r) {
-    if (!r.has_text) return Fail(SYNC_RESULT_UNKNOWN, "the engine answered no text");
-    char *copy = sync_client::Duplicate(r.text);
-    if (!copy) return Fail(SYNC_RESULT_UNKNOWN, "out of memory");
-    *out = copy;
-    return Ok();
-  });
-}
-
 }  // namespace
 
 extern "C" {
@@ -68,7 +58,7 @@ SYNC_API SyncResult sync_engine_add_attachment(SyncEngineHandle *engine, const v
     if (!CheckContentType(content_type)) return SYNC_RESULT_INVALID_INPUT;
     // Before the call copies the bytes.
     if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
-    return AttachmentText(engine, ops::AddAttachment(ByteSpan{bytes, length}, content_type), out_reference);
+    return RunWaitingText(engine, kAttachmentTimeoutMs, ops::AddAttachment(ByteSpan{bytes, length}, content_type), out_reference);
   });
 }
 
@@ -77,7 +67,7 @@ SYNC_API SyncResult sync_engine_add_attachment_file(SyncEngineHandle *engine, co
     if (!out_reference) return Fail(SYNC_RESULT_INVALID_INPUT, "out_reference is NULL");
     *out_reference = nullptr;
     if (!CheckPath(path) || !CheckContentType(content_type)) return SYNC_RESULT_INVALID_INPUT;
-    return AttachmentText(engine, ops::AddAttachmentFile(path, content_type), out_reference);
+    return RunWaitingText(engine, kAttachmentTimeoutMs, ops::AddAttachmentFile(path, content_type), out_reference);
   });
 }
 

@@ -92,13 +92,18 @@ SyncResult Run(SyncEngineHandle *engine, Op<NoResult> op) {
   return Run(engine, std::move(op), [](const Reply &) { return Ok(); });
 }
 
-SyncResult RunText(SyncEngineHandle *engine, Op<TextResult> op, char **out) {
-  return RunForText(engine, std::move(op), [out](const std::string &text) {
+SyncResult RunWaitingText(SyncEngineHandle *engine, uint32_t timeout_ms, Op<TextResult> op, char **out) {
+  return RunWaitingForText(engine, timeout_ms, std::move(op), [out](const std::string &text) {
     char *copy = Duplicate(text);
     if (!copy) return Fail(SYNC_RESULT_UNKNOWN, "out of memory");
     *out = copy;
     return Ok();
   });
+}
+
+SyncResult RunText(SyncEngineHandle *engine, Op<TextResult> op, char **out) {
+  if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
+  return RunWaitingText(engine, engine->call_timeout_ms, std::move(op), out);
 }
 
 }  // namespace sync_client

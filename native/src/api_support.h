@@ -79,13 +79,23 @@ SyncResult Run(SyncEngineHandle *engine, OpCall op, OnSuccess &&on_success) {
 
 SyncResult Run(SyncEngineHandle *engine, Op<NoResult> op);
 
-/** Run for an operation answering text: the reply must hold it; `on_text` gets it. */
+/** RunWaiting for an operation answering text: the reply must hold it; `on_text` gets it. */
 template <typename OnText>
-SyncResult RunForText(SyncEngineHandle *engine, Op<TextResult> op, OnText &&on_text) {
-  return Run(engine, std::move(op), [&](const Reply &r) { return r.has_text ? on_text(r.text) : Fail(SYNC_RESULT_UNKNOWN, "the engine answered no text"); });
+SyncResult RunWaitingForText(SyncEngineHandle *engine, uint32_t timeout_ms, Op<TextResult> op, OnText &&on_text) {
+  return RunWaiting(engine, timeout_ms, std::move(op), [&](const Reply &r) { return r.has_text ? on_text(r.text) : Fail(SYNC_RESULT_UNKNOWN, "the engine answered no text"); });
 }
 
-/** RunForText with a copy of the text to *out. */
+/** RunWaitingForText for the engine's call_timeout_ms. */
+template <typename OnText>
+SyncResult RunForText(SyncEngineHandle *engine, Op<TextResult> op, OnText &&on_text) {
+  if (!engine) return Fail(SYNC_RESULT_NOT_INITIALIZED, "engine is NULL");
+  return RunWaitingForText(engine, engine->call_timeout_ms, std::move(op), std::forward<OnText>(on_text));
+}
+
+/** RunWaitingForText with a copy of the text to *out. */
+SyncResult RunWaitingText(SyncEngineHandle *engine, uint32_t timeout_ms, Op<TextResult> op, char **out);
+
+/** RunWaitingText for the engine's call_timeout_ms. */
 SyncResult RunText(SyncEngineHandle *engine, Op<TextResult> op, char **out);
 
 }  // namespace sync_client
