@@ -115,6 +115,7 @@ export class Connection implements QueueHolder {
   }
 
   private wakeDrainWaiters(): void {
+    if (this.drainWaiters.length === 0) return;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const w of waiters) w();
