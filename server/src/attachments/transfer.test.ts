@@ -140,6 +140,8 @@ t.test('a reader that stops costs the server a bounded buffer, and gets every by
   r.onBinary = (frame) => pieces.push(frame.subarray(41));
   socketOf(r).pause();
   r.send({ type: 'download_attachment', attachment: BIG_ID, request_id: 'slow' });
+  // The request is answered from the database first: the download starts once that came back.
+  while ((await metric('sync_attachment_downloads')) === 0) await new Promise((res) => setTimeout(res, 10));
   // Samples while the download is stuck on the stalled reader: what the server holds never grows past
   // the high-water mark and one frame, and nothing waits in its own queue.
   let samples = 0;
