@@ -46,6 +46,8 @@ write();
 interface Outcome {
   acked: string[];
   interrupted: boolean;
+  /** How long the rekey took, when it ended before the kill. */
+  rekeyMs: number | undefined;
 }
 
 t.test(`rekey under load, SIGKILLed at random points (${ROUNDS} rounds): the old or the new key opens, every acknowledged change is there, the engine syncs on`, async (t) => {
@@ -67,12 +69,15 @@ t.test(`rekey under load, SIGKILLed at random points (${ROUNDS} rounds): the old
   })();
 
   let key = randomBytes(32);
+  let killWindowMs = 400;
   const acked = new Set<string>();
   let interruptions = 0;
   const openedWith = { old: 0, new: 0 };
   for (let round = 0; round < ROUNDS; round++) {
     const next = randomBytes(32);
-    const outcome = await runRound(script, opts, key, next, Math.random() * 400);
+    const outcome = await runRound(script, opts, key, next, Math.random() * killWindowMs);
+    // A rekey that ended before its kill says how long one takes here: later kills fall inside that.
+    if (outcome.rekeyMs !== undefined) killWindowMs = Math.max(10, outcome.rekeyMs);
     for (const id of outcome.acked) acked.add(id);
     if (outcome.interrupted) interruptions++;
     // The old key or the new one opens it (never both: the rekey committed or it did not).
@@ -113,6 +118,7 @@ async function runRound(script: string, opts: EngineOptions, key: Buffer, next: 
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const acked: string[] = [];
+  let rekeyMs: number | undefined;
   let err = '';
   let buffered = '';
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
@@ -124,6 +130,7 @@ async function runRound(script: string, opts: EngineOptions, key: Buffer, next: 
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         if (line.startsWith('ack ')) acked.push(line.slice(4));
+        if (line.startsWith('rekeyed ')) rekeyMs = Number(line.slice(8));
         if (line === 'rekey') setTimeout(() => child.kill('SIGKILL'), killAfterMs);
       }
     });
@@ -131,7 +138,7 @@ async function runRound(script: string, opts: EngineOptions, key: Buffer, next: 
   });
   // Only lines the child wrote before it died count: each was written after its call returned.
   const interrupted = existsSync(`${opts.databasePath}-journal`) || existsSync(`${opts.databasePath}-rekey`);
-  return { acked, interrupted };
+  return { acked, interrupted, rekeyMs };
 }
 
 function openEither(opts: EngineOptions, key: Buffer, next: Buffer): { engine: SyncEngine; which: 'old' | 'new' } | null {
